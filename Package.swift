@@ -1,0 +1,135 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Compiler settings every target of the platform shares: Swift 6 language mode (strict
+/// concurrency), `any` spelled out for existentials.
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "ot-platform",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "commercial", targets: ["CommercialService"]),
+        .executable(name: "otctl", targets: ["OTCtl"]),
+        .executable(name: "otbench", targets: ["OTBench"]),
+        .library(name: "Contracts", targets: ["Contracts"]),
+        .library(name: "AMQP", targets: ["AMQP"]),
+        .library(name: "Runtime", targets: ["Runtime"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: Shared libraries
+        .systemLibrary(
+            name: "CRabbitMQ",
+            path: "Shared/CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        .target(
+            name: "AMQP",
+            dependencies: [
+                "CRabbitMQ",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Shared/AMQP",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Contracts",
+            path: "Shared/Contracts",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Runtime",
+            dependencies: [
+                "AMQP",
+                "Contracts",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Shared/Runtime",
+            swiftSettings: strict
+        ),
+
+        // MARK: Services
+        .target(
+            name: "Commercial",
+            dependencies: ["Contracts", "Runtime"],
+            path: "Services/Commercial/Sources",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "CommercialService",
+            dependencies: ["Commercial", "Runtime"],
+            path: "Services/Commercial/Main",
+            swiftSettings: strict
+        ),
+
+        // MARK: Operator tools
+        .executableTarget(
+            name: "OTCtl",
+            dependencies: [
+                "AMQP", "Contracts", "Runtime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/OTCtl",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "OTBench",
+            dependencies: [
+                "AMQP", "Contracts", "Runtime", "CRabbitMQ",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/OTBench",
+            swiftSettings: strict
+        ),
+
+        // MARK: Tests
+        .testTarget(
+            name: "ContractsTests",
+            dependencies: ["Contracts"],
+            path: "Tests/ContractsTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AMQPTests",
+            dependencies: ["AMQP"],
+            path: "Tests/AMQPTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CommercialTests",
+            dependencies: ["Commercial", "Contracts"],
+            path: "Tests/CommercialTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "AMQP", "Contracts", "Runtime",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/IntegrationTests",
+            swiftSettings: strict
+        ),
+    ]
+)
