@@ -1,0 +1,11 @@
+import Commercial
+import Runtime
+
+// The commercial service: opens OTs (SGC-PC-07 §4.1–4.3). Configuration: see README.
+let service = PlatformService(
+    configuration: try ServiceConfiguration(name: "commercial"),
+    handler: CommercialHandler(),
+    migrations: CommercialMigrations.all,
+    commandTypes: CommercialHandler.commandTypes,
+    eventTypes: CommercialHandler.eventTypes)
+try await service.run()

@@ -1,0 +1,100 @@
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// One schema migration: statements applied in order, once, inside one transaction.
+public struct Migration: Sendable {
+    public var version: Int
+    public var name: String
+    public var statements: [String]
+
+    public init(_ version: Int, _ name: String, _ statements: [String]) {
+        self.version = version
+        self.name = name
+        self.statements = statements
+    }
+}
+
+/// PostgreSQL set-up shared by the services.
+public enum Database {
+    /// A connection pool for the URL; run it as a `Service` in the service group.
+    public static func makeClient(_ url: DatabaseURL, poolSize: Int, logger: Logger) -> PostgresClient {
+        var config = PostgresClient.Configuration(
+            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database,
+            tls: url.requireTLS ? .require(.makeClientConfiguration()) : .disable)
+        config.options.maximumConnections = poolSize
+        config.options.minimumConnections = 1
+        config.options.connectTimeout = .seconds(3)
+        return PostgresClient(configuration: config, backgroundLogger: logger)
+    }
+
+    /// Applies the runtime's own tables (inbox, outbox) and then the service's migrations to the
+    /// service's schema, each at most once, under an advisory lock so that several instances can
+    /// start together.
+    public static func migrate(
+        _ client: PostgresClient, schema: String, migrations: [Migration], logger: Logger
+    ) async throws {
+        precondition(schema.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }, "schema must be an identifier")
+        try await client.withTransaction(logger: logger) { conn in
+            try await conn.query("SELECT pg_advisory_xact_lock(hashtext(\("migrate:" + schema)))", logger: logger)
+            try await conn.query("CREATE SCHEMA IF NOT EXISTS \(unescaped: schema)", logger: logger)
+            try await conn.query(
+                """
+                CREATE TABLE IF NOT EXISTS \(unescaped: schema).schema_migrations (
+                    component text NOT NULL, version int NOT NULL, name text NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, version))
+                """, logger: logger)
+            var applied = Set<String>()
+            for try await (component, version) in try await conn.query(
+                "SELECT component, version FROM \(unescaped: schema).schema_migrations", logger: logger
+            ).decode((String, Int).self) {
+                applied.insert("\(component)/\(version)")
+            }
+            for (component, list) in [("runtime", runtimeMigrations(schema)), ("service", migrations)] {
+                for m in list.sorted(by: { $0.version < $1.version }) where !applied.contains("\(component)/\(m.version)") {
+                    for statement in m.statements {
+                        try await conn.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    try await conn.query(
+                        "INSERT INTO \(unescaped: schema).schema_migrations (component, version, name) VALUES (\(component), \(m.version), \(m.name))",
+                        logger: logger)
+                    logger.info("applied migration", metadata: ["db.schema": "\(schema)", "migration": "\(component)/\(m.version) \(m.name)"])
+                }
+            }
+        }
+    }
+
+    static func runtimeMigrations(_ s: String) -> [Migration] {
+        [
+            Migration(
+                1, "inbox and outbox",
+                [
+                    """
+                    CREATE TABLE \(s).inbox (
+                        message_id text PRIMARY KEY,
+                        message_type text NOT NULL,
+                        outcome text NOT NULL,
+                        received_at timestamptz NOT NULL DEFAULT now())
+                    """,
+                    "CREATE INDEX inbox_received_at ON \(s).inbox (received_at)",
+                    """
+                    CREATE TABLE \(s).outbox (
+                        id bigserial PRIMARY KEY,
+                        exchange text NOT NULL,
+                        routing_key text NOT NULL,
+                        message_id text NOT NULL,
+                        message_type text,
+                        correlation_id text,
+                        content_type text,
+                        headers text NOT NULL DEFAULT '{}',
+                        body bytea NOT NULL,
+                        created_at timestamptz NOT NULL DEFAULT now(),
+                        attempts int NOT NULL DEFAULT 0,
+                        next_attempt_at timestamptz NOT NULL DEFAULT now(),
+                        last_error text)
+                    """,
+                    "CREATE INDEX outbox_due ON \(s).outbox (next_attempt_at, id)",
+                ]),
+        ]
+    }
+}

@@ -1,0 +1,221 @@
+import AMQP
+import Contracts
+import Foundation
+import Logging
+import Metrics
+import NIOCore
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// A message waiting in the outbox: written in the same transaction as the state change that
+/// caused it, published later by the ``OutboxRelay``.
+public struct OutboxEntry: Sendable {
+    public var message: OutgoingMessage
+
+    public init(_ message: OutgoingMessage) { self.message = message }
+
+    /// Inserts entries into the schema's outbox on a connection inside an open transaction.
+    static func insert(_ entries: [OutboxEntry], schema: String, on conn: PostgresConnection, logger: Logger) async throws {
+        for e in entries {
+            let m = e.message
+            var headers: [String: String] = [:]
+            for (k, v) in m.properties.headers {
+                if let s = v.stringValue { headers[k] = s } else if let i = v.intValue { headers[k] = "\(i)" }
+            }
+            let headersJSON = String(decoding: try JSONEncoder().encode(headers), as: UTF8.self)
+            let body = ByteBuffer(bytes: m.body)
+            try await conn.query(
+                """
+                INSERT INTO \(unescaped: schema).outbox
+                    (exchange, routing_key, message_id, message_type, correlation_id, content_type, headers, body)
+                VALUES (\(m.exchange), \(m.routingKey), \(m.properties.messageId ?? UUID().uuidString.lowercased()),
+                        \(m.properties.type), \(m.properties.correlationId), \(m.properties.contentType), \(headersJSON), \(body))
+                """, logger: logger)
+        }
+    }
+}
+
+/// A wake-up signal: `notify()` from any task, `wait(upTo:)` in one consumer task.
+final class AsyncSignal: Sendable {
+    private let state = Mutex<(pending: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    func notify() {
+        let w = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if let w = s.waiter {
+                s.waiter = nil
+                return w
+            }
+            s.pending = true
+            return nil
+        }
+        w?.resume()
+    }
+
+    /// Returns when notified (or already notified since the last wait), or after `timeout`.
+    func wait(upTo timeout: Duration) async {
+        if state.withLock({ s in
+            if s.pending {
+                s.pending = false
+                return true
+            }
+            return false
+        }) { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                        let resumeNow = state.withLock { s -> Bool in
+                            if s.pending {
+                                s.pending = false
+                                return true
+                            }
+                            s.waiter = c
+                            return false
+                        }
+                        if resumeNow { c.resume() }
+                    }
+                } onCancel: { [self] in
+                    let w = state.withLock { s -> CheckedContinuation<Void, Never>? in
+                        let w = s.waiter
+                        s.waiter = nil
+                        return w
+                    }
+                    w?.resume()
+                }
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+}
+
+/// Publishes outbox rows with publisher confirms and deletes them once confirmed.
+///
+/// Each round locks up to `batch` due rows (`FOR UPDATE SKIP LOCKED`, so several instances can
+/// relay side by side), publishes them, and in the same transaction deletes the confirmed ones
+/// and reschedules the rest with backoff. A crash between publish and commit publishes those rows
+/// again: delivery is at least once, and consumers deduplicate on the message id.
+public final class OutboxRelay: Service, Sendable {
+    let postgres: PostgresClient
+    let amqp: AMQPConnection
+    let schema: String
+    let batch: Int
+    let logger: Logger
+    let signal = AsyncSignal()
+    let published: Counter
+    let failures: Counter
+
+    public init(postgres: PostgresClient, amqp: AMQPConnection, schema: String, batch: Int, logger: Logger) {
+        self.postgres = postgres
+        self.amqp = amqp
+        self.schema = schema
+        self.batch = batch
+        var l = logger
+        l[metadataKey: "component"] = "outbox-relay"
+        self.logger = l
+        published = Counter(label: "ot_outbox_published_total", dimensions: [("service", schema)])
+        failures = Counter(label: "ot_outbox_publish_failures_total", dimensions: [("service", schema)])
+    }
+
+    /// Wakes the relay after a transaction wrote outbox rows.
+    public func notify() { signal.notify() }
+
+    public func run() async throws {
+        var backoff = Duration.milliseconds(50)
+        var draining = false
+        await withGracefulShutdownHandler {
+            while true {
+                if Task.isCancelled { return }
+                do {
+                    let n = try await relayOnce()
+                    backoff = .milliseconds(50)
+                    if n >= batch { continue }
+                    if draining || Task.isShuttingDownGracefully {
+                        // One last pass after shutdown began, to publish what the consumers' final
+                        // transactions wrote; then stop.
+                        if draining { return }
+                        draining = true
+                        continue
+                    }
+                    await signal.wait(upTo: .milliseconds(250))
+                } catch {
+                    if Task.isShuttingDownGracefully { return }
+                    logger.warning("outbox relay round failed; retrying", metadata: ["error": "\(error)", "retry.in": "\(backoff)"])
+                    try? await Task.sleep(for: backoff)
+                    backoff = min(backoff * 2, .seconds(2))
+                }
+            }
+        } onGracefulShutdown: {
+            self.signal.notify()
+        }
+    }
+
+    /// Publishes one round of due rows; returns how many rows it handled.
+    @discardableResult
+    public func relayOnce() async throws -> Int {
+        let s = schema
+        return try await postgres.withTransaction(logger: logger) { conn in
+            let rows = try await conn.query(
+                """
+                SELECT id, exchange, routing_key, message_id, message_type, correlation_id, content_type, headers, body, attempts
+                FROM \(unescaped: s).outbox WHERE next_attempt_at <= now()
+                ORDER BY id LIMIT \(batch) FOR UPDATE SKIP LOCKED
+                """, logger: logger)
+            var ids: [Int64] = []
+            var attempts: [Int] = []
+            var messages: [OutgoingMessage] = []
+            for try await (id, exchange, routingKey, messageId, type, correlationId, contentType, headersJSON, body, attempt)
+                in rows.decode((Int64, String, String, String, String?, String?, String?, String, ByteBuffer, Int).self)
+            {
+                let headerDict = (try? JSONDecoder().decode([String: String].self, from: Data(headersJSON.utf8))) ?? [:]
+                var headers: [String: FieldValue] = [:]
+                for (k, v) in headerDict { headers[k] = .string(v) }
+                let props = MessageProperties(
+                    contentType: contentType, headers: headers, deliveryMode: 2, correlationId: correlationId,
+                    messageId: messageId, timestamp: UInt64(Date().timeIntervalSince1970), type: type, appId: s)
+                messages.append(
+                    OutgoingMessage(
+                        exchange: exchange, routingKey: routingKey, body: Array(buffer: body), properties: props))
+                ids.append(id)
+                attempts.append(attempt)
+            }
+            if messages.isEmpty { return 0 }
+            let outcomes = try await amqp.publish(messages)
+            var done: [Int64] = []
+            for (i, outcome) in outcomes.enumerated() {
+                switch outcome {
+                case .confirmed:
+                    done.append(ids[i])
+                case .returned, .nacked:
+                    let reason: String
+                    if case .returned(let code, let text) = outcome {
+                        reason = "unroutable: \(code) \(text)"
+                    } else {
+                        reason = "nacked by broker"
+                    }
+                    failures.increment()
+                    let delaySeconds = min(300, 1 << min(attempts[i], 8))
+                    logger.error(
+                        "outbox message not delivered; will retry",
+                        metadata: [
+                            "message.id": "\(messages[i].properties.messageId ?? "")", "routing.key": "\(messages[i].routingKey)",
+                            "reason": "\(reason)", "attempt": "\(attempts[i] + 1)",
+                        ])
+                    try await conn.query(
+                        """
+                        UPDATE \(unescaped: s).outbox SET attempts = attempts + 1, last_error = \(reason),
+                            next_attempt_at = now() + make_interval(secs => \(Double(delaySeconds)))
+                        WHERE id = \(ids[i])
+                        """, logger: logger)
+                }
+            }
+            if !done.isEmpty {
+                try await conn.query("DELETE FROM \(unescaped: s).outbox WHERE id = ANY(\(done))", logger: logger)
+                published.increment(by: done.count)
+            }
+            return messages.count
+        }
+    }
+}

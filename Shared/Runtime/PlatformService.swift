@@ -1,0 +1,213 @@
+import AMQP
+import Contracts
+import Logging
+import Metrics
+import PostgresNIO
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// Everything one service executable runs, wired in one `ServiceGroup`:
+///
+/// 1. the PostgreSQL pool, 2. the consumer and publisher AMQP connections, 3. the start-up step
+/// (schema migrations, broker topology), 4. the outbox relay, 5. one consumer per input queue,
+/// 6. extra services (timers, schedulers), 7. the HTTP health/metrics endpoint.
+///
+/// SIGTERM / SIGINT shut the group down gracefully in reverse order: the HTTP endpoint and the
+/// consumers stop first (in-flight batches finish and are acknowledged), then the relay publishes
+/// what they wrote, then the connections close.
+public struct PlatformService: Sendable {
+    public var configuration: ServiceConfiguration
+    public var handler: any MessageHandler
+    public var migrations: [Migration]
+    public var commandTypes: [String]
+    public var eventTypes: [String]
+    public var clock: any WallClock
+
+    public init(
+        configuration: ServiceConfiguration, handler: any MessageHandler, migrations: [Migration], commandTypes: [String],
+        eventTypes: [String], clock: any WallClock = SystemClock()
+    ) {
+        self.configuration = configuration
+        self.handler = handler
+        self.migrations = migrations
+        self.commandTypes = commandTypes
+        self.eventTypes = eventTypes
+        self.clock = clock
+    }
+
+    /// The broker objects this service declares.
+    public var topology: ServiceTopology {
+        ServiceTopology(
+            service: configuration.name, commandTypes: commandTypes, eventTypes: eventTypes,
+            retryDelays: configuration.retryDelays)
+    }
+
+    /// Runs until SIGTERM / SIGINT.
+    public func run(extraServices: @Sendable (PostgresClient, OutboxRelay) -> [any Service] = { _, _ in [] }) async throws {
+        let config = configuration
+        let registry = Observability.bootstrap(level: config.logLevel)
+        var logger = Logger(label: "ot.\(config.name)")
+        logger[metadataKey: "service"] = "\(config.name)"
+        logger.info("starting", metadata: ["amqp.url": "\(config.amqpURL)", "db.url": "\(config.database)"])
+
+        let postgres = Database.makeClient(config.database, poolSize: config.databasePoolSize, logger: logger)
+        let consumerConnection = AMQPConnection(
+            configuration: .init(url: config.amqpURL, name: "\(config.name)-consumer"), logger: logger)
+        let publisherConnection = AMQPConnection(
+            configuration: .init(url: config.amqpURL, name: "\(config.name)-publisher"), logger: logger)
+        let gate = StartupGate()
+        let startup = StartupService(
+            postgres: postgres, schema: config.name, migrations: migrations, amqp: consumerConnection,
+            topology: topology.topology, gate: gate, logger: logger)
+        let relay = OutboxRelay(
+            postgres: postgres, amqp: publisherConnection, schema: config.name, batch: config.outboxBatch, logger: logger)
+        let consumers = topology.inputs.map { input in
+            GatedService(
+                gate: gate,
+                MessageConsumer(
+                    input: input, configuration: config, amqp: consumerConnection, postgres: postgres, handler: handler,
+                    relay: relay, clock: clock, logger: logger))
+        }
+        let probe = DatabaseProbe(postgres: postgres, logger: logger)
+        let health = HealthServer(host: config.httpHost, port: config.httpPort, registry: registry, logger: logger) {
+            consumerConnection.isConnected && publisherConnection.isConnected && probe.isHealthy && gate.isOpen
+        }
+
+        var services: [any Service] = [
+            postgres, AMQPConnectionService(consumerConnection), AMQPConnectionService(publisherConnection), probe,
+            startup, GatedService(gate: gate, relay),
+        ]
+        services += consumers
+        services += extraServices(postgres, relay).map { GatedService(gate: gate, $0) }
+        services.append(health)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { service in
+                    // Start-up finishes early by design; every other service ending ends the group.
+                    service is StartupService
+                        ? .init(service: service, successTerminationBehavior: .ignore)
+                        : .init(service: service)
+                },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                cancellationSignals: [], logger: logger))
+        try await group.run()
+        logger.info("stopped")
+    }
+}
+
+/// Logging and metrics bootstrap, once per process.
+public enum Observability {
+    private static let state = Mutex<PrometheusCollectorRegistry?>(nil)
+
+    /// Bootstraps swift-log (stdout, the given level) and swift-metrics (Prometheus); returns the
+    /// registry `/metrics` reads.
+    @discardableResult
+    public static func bootstrap(level: Logger.Level) -> PrometheusCollectorRegistry {
+        state.withLock { s in
+            if let r = s { return r }
+            let registry = PrometheusCollectorRegistry()
+            LoggingSystem.bootstrap { label in
+                var h = StreamLogHandler.standardOutput(label: label)
+                h.logLevel = level
+                return h
+            }
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            s = registry
+            return registry
+        }
+    }
+}
+
+/// Opens once start-up (migrations, topology) is done; services behind it wait.
+public final class StartupGate: Sendable {
+    private struct State {
+        var open = false
+        var abandoned = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public var isOpen: Bool { state.withLock { $0.open } }
+
+    /// Lets every waiter through: start-up is done.
+    public func open() { release { $0.open = true } }
+
+    /// Lets every waiter through without opening (shutdown came first).
+    public func abandon() { release { $0.abandoned = true } }
+
+    private func release(_ change: (inout State) -> Void) {
+        let ws = state.withLock { s in
+            change(&s)
+            let w = s.waiters
+            s.waiters = []
+            return w
+        }
+        for w in ws { w.resume() }
+    }
+
+    /// Returns once the gate is open or abandoned.
+    public func wait() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.open || s.abandoned { return true }
+                s.waiters.append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
+    }
+}
+
+/// Runs a service once the gate opens (or returns if shutdown comes first).
+public struct GatedService: Service {
+    let gate: StartupGate
+    let service: any Service
+
+    public init(gate: StartupGate, _ service: any Service) {
+        self.gate = gate
+        self.service = service
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await gate.wait()
+        } onGracefulShutdown: {
+            gate.abandon()
+        }
+        guard gate.isOpen else { return }
+        try await service.run()
+    }
+}
+
+/// Applies migrations and declares the topology (retrying until PostgreSQL and RabbitMQ answer),
+/// then opens the gate.
+struct StartupService: Service {
+    let postgres: PostgresClient
+    let schema: String
+    let migrations: [Migration]
+    let amqp: AMQPConnection
+    let topology: Topology
+    let gate: StartupGate
+    let logger: Logger
+
+    func run() async throws {
+        var backoff = Duration.milliseconds(200)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await Database.migrate(postgres, schema: schema, migrations: migrations, logger: logger)
+                try await amqp.waitUntilConnected(timeout: .seconds(30))
+                try await amqp.declare(topology)
+                logger.info("start-up complete: schema migrated, topology declared")
+                gate.open()
+                return
+            } catch {
+                logger.warning("start-up step failed; retrying", metadata: ["error": "\(error)", "retry.in": "\(backoff)"])
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(5))
+            }
+        }
+    }
+}
