@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "commercial", targets: ["CommercialService"]),
         .executable(name: "otctl", targets: ["OTCtl"]),
         .executable(name: "otbench", targets: ["OTBench"]),
+        .executable(name: "amqp-c-baseline", targets: ["AMQPCBaseline"]),
         .library(name: "Contracts", targets: ["Contracts"]),
         .library(name: "AMQP", targets: ["AMQP"]),
         .library(name: "Runtime", targets: ["Runtime"]),
@@ -98,8 +99,15 @@ let package = Package(
                 "AMQP", "Contracts", "Runtime", "CRabbitMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "Services/OTBench",
+            path: "Services/OTBench/Swift",
             swiftSettings: strict
+        ),
+        // The same publish/consume loops written directly in C over rabbitmq-c: the baseline the
+        // Swift wrapper is measured against, side by side.
+        .executableTarget(
+            name: "AMQPCBaseline",
+            dependencies: ["CRabbitMQ"],
+            path: "Services/OTBench/CBaseline"
         ),
 
         // MARK: Tests

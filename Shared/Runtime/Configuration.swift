@@ -34,6 +34,9 @@ public struct ServiceConfiguration: Sendable {
     /// `MAX_ATTEMPTS` — deliveries of one message before a transient failure becomes a dead letter
     /// (default 10).
     public var maxAttempts: Int
+    /// `TRANSACTION_TIMEOUT_MS` — bound on one batch transaction (default 10000); past it the
+    /// batch is retried (see ``withDeadline(_:_:_:)``).
+    public var transactionTimeout: Duration
     /// `OUTBOX_BATCH` — outbox rows published per relay round (default 500).
     public var outboxBatch: Int
 
@@ -59,7 +62,7 @@ public struct ServiceConfiguration: Sendable {
         batchWait = .milliseconds(try Self.int(env, "BATCH_WAIT_MS", default: 5))
         workers = max(1, try Self.int(env, "WORKERS", default: 4))
         databasePoolSize = max(2, try Self.int(env, "DB_POOL_SIZE", default: 16))
-        let delays = (env["RETRY_DELAYS_MS"] ?? "1000,5000,30000").split(separator: ",")
+        let delays = (env["RETRY_DELAYS_MS"] ?? "1000,5000,30000").split(separator: ",")  // = ServiceCatalog.defaultRetryDelays
         retryDelays = try delays.map { part in
             guard let ms = Int(part.trimmingCharacters(in: .whitespaces)), ms > 0 else {
                 throw ConfigurationError(key: "RETRY_DELAYS_MS", problem: "not a list of positive integers")
@@ -69,6 +72,7 @@ public struct ServiceConfiguration: Sendable {
         if retryDelays.isEmpty { throw ConfigurationError(key: "RETRY_DELAYS_MS", problem: "empty") }
         maxAttempts = max(1, try Self.int(env, "MAX_ATTEMPTS", default: 10))
         outboxBatch = max(1, try Self.int(env, "OUTBOX_BATCH", default: 500))
+        transactionTimeout = .milliseconds(max(100, try Self.int(env, "TRANSACTION_TIMEOUT_MS", default: 10_000)))
     }
 
     static func int(_ env: [String: String], _ key: String, default value: Int) throws -> Int {

@@ -153,11 +153,13 @@ public final class MessageConsumer: Service, Sendable {
         let items = deliveries.map(parse)
         let start = ContinuousClock.now
         do {
-            let outcomes = try await postgres.withTransaction(logger: logger) { conn in
-                var outcomes: [String] = []
-                outcomes.reserveCapacity(items.count)
-                for item in items { outcomes.append(try await handleOne(item, conn)) }
-                return outcomes
+            let outcomes = try await withDeadline(configuration.transactionTimeout, "batch transaction") { [self] in
+                try await postgres.withTransaction(logger: logger) { conn in
+                    var outcomes: [String] = []
+                    outcomes.reserveCapacity(items.count)
+                    for item in items { outcomes.append(try await handleOne(item, conn)) }
+                    return outcomes
+                }
             }
             relay.notify()
             for d in deliveries { amqp.ack(d) }

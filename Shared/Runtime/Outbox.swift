@@ -38,13 +38,18 @@ public struct OutboxEntry: Sendable {
 
 /// A wake-up signal: `notify()` from any task, `wait(upTo:)` in one consumer task.
 final class AsyncSignal: Sendable {
-    private let state = Mutex<(pending: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+    private struct State {
+        var pending = false
+        var waiter: (id: UInt64, continuation: CheckedContinuation<Void, Never>)?
+        var nextId: UInt64 = 0
+    }
+    private let state = Mutex(State())
 
     func notify() {
         let w = state.withLock { s -> CheckedContinuation<Void, Never>? in
             if let w = s.waiter {
                 s.waiter = nil
-                return w
+                return w.continuation
             }
             s.pending = true
             return nil
@@ -54,39 +59,26 @@ final class AsyncSignal: Sendable {
 
     /// Returns when notified (or already notified since the last wait), or after `timeout`.
     func wait(upTo timeout: Duration) async {
-        if state.withLock({ s in
-            if s.pending {
-                s.pending = false
-                return true
-            }
-            return false
-        }) { return }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { [self] in
-                await withTaskCancellationHandler {
-                    await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                        let resumeNow = state.withLock { s -> Bool in
-                            if s.pending {
-                                s.pending = false
-                                return true
-                            }
-                            s.waiter = c
-                            return false
-                        }
-                        if resumeNow { c.resume() }
-                    }
-                } onCancel: { [self] in
-                    let w = state.withLock { s -> CheckedContinuation<Void, Never>? in
-                        let w = s.waiter
-                        s.waiter = nil
-                        return w
-                    }
-                    w?.resume()
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let id = state.withLock { s -> UInt64? in
+                if s.pending {
+                    s.pending = false
+                    return nil
                 }
+                s.nextId += 1
+                s.waiter = (s.nextId, c)
+                return s.nextId
             }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
+            guard let id else { return c.resume() }
+            Task { [self] in
+                try? await Task.sleep(for: timeout)
+                let w = state.withLock { s -> CheckedContinuation<Void, Never>? in
+                    guard let w = s.waiter, w.id == id else { return nil }
+                    s.waiter = nil
+                    return w.continuation
+                }
+                w?.resume()
+            }
         }
     }
 }
@@ -155,6 +147,10 @@ public final class OutboxRelay: Service, Sendable {
     /// Publishes one round of due rows; returns how many rows it handled.
     @discardableResult
     public func relayOnce() async throws -> Int {
+        try await withDeadline(.seconds(30), "outbox relay round") { try await self.relayRound() }
+    }
+
+    private func relayRound() async throws -> Int {
         let s = schema
         return try await postgres.withTransaction(logger: logger) { conn in
             let rows = try await conn.query(

@@ -20,27 +20,25 @@ public struct PlatformService: Sendable {
     public var configuration: ServiceConfiguration
     public var handler: any MessageHandler
     public var migrations: [Migration]
-    public var commandTypes: [String]
-    public var eventTypes: [String]
+    public var bindings: ServiceBindings
     public var clock: any WallClock
 
     public init(
-        configuration: ServiceConfiguration, handler: any MessageHandler, migrations: [Migration], commandTypes: [String],
-        eventTypes: [String], clock: any WallClock = SystemClock()
+        configuration: ServiceConfiguration, bindings: ServiceBindings, handler: any MessageHandler,
+        migrations: [Migration], clock: any WallClock = SystemClock()
     ) {
         self.configuration = configuration
         self.handler = handler
         self.migrations = migrations
-        self.commandTypes = commandTypes
-        self.eventTypes = eventTypes
+        self.bindings = bindings
         self.clock = clock
     }
 
     /// The broker objects this service declares.
     public var topology: ServiceTopology {
-        ServiceTopology(
-            service: configuration.name, commandTypes: commandTypes, eventTypes: eventTypes,
-            retryDelays: configuration.retryDelays)
+        var b = bindings
+        b.name = configuration.name
+        return b.topology(retryDelays: configuration.retryDelays)
     }
 
     /// Runs until SIGTERM / SIGINT.

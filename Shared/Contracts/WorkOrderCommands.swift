@@ -1,0 +1,337 @@
+import Foundation
+
+// Commands about work orders (OTs), published on `ot.commands`.
+
+extension JSONSchema {
+    static let workOrderId: JSONSchema = .identifier("work-order id")
+}
+
+/// `workorder.open`: open an OT for a won opportunity (SGC-PC-07 §4.2).
+public struct OpenWorkOrder: Command {
+    public static let type = "workorder.open"
+
+    /// Id chosen by the sender; the commercial service assigns one when absent.
+    public var workOrderId: String?
+    /// What the OT is for.
+    public var kind: WorkOrderKind
+    /// Service line that executes it (CSV, SPOT, GEP, …).
+    public var serviceLine: ServiceLine?
+    /// The customer.
+    public var customer: Customer
+    /// CRM opportunity marked won.
+    public var opportunityId: String?
+    /// The purchase order that triggered it.
+    public var purchaseOrder: PurchaseOrder?
+    /// Documents of the customer folder (offer, purchase order, …).
+    public var documents: [Document]
+    /// Public-tender deadline.
+    public var dueBy: Date?
+    /// What is to be done.
+    public var description: String
+
+    /// Creates the command.
+    public init(
+        workOrderId: String? = nil,
+        kind: WorkOrderKind,
+        serviceLine: ServiceLine? = nil,
+        customer: Customer,
+        opportunityId: String? = nil,
+        purchaseOrder: PurchaseOrder? = nil,
+        documents: [Document],
+        dueBy: Date? = nil,
+        description: String
+    ) {
+        self.workOrderId = workOrderId
+        self.kind = kind
+        self.serviceLine = serviceLine
+        self.customer = customer
+        self.opportunityId = opportunityId
+        self.purchaseOrder = purchaseOrder
+        self.documents = documents
+        self.dueBy = dueBy
+        self.description = description
+    }
+
+    public var correlationKey: String? { workOrderId }
+
+    public static let schema: JSONSchema = .object(
+        [
+            "workOrderId": .optional(.identifier("work-order id chosen by the sender; assigned when absent")),
+            "kind": .required(.enumeration(WorkOrderKind.self)),
+            "serviceLine": .optional(ServiceLine.schema),
+            "customer": .required(Customer.schema),
+            "opportunityId": .optional(.identifier("CRM opportunity marked won")),
+            "purchaseOrder": .optional(PurchaseOrder.schema),
+            "documents": .required(.array(of: Document.schema, "documents of the customer folder")),
+            "dueBy": .optional(.dateTime("public-tender deadline")),
+            "description": .required(.string("what is to be done")),
+        ], description: "open a work order")
+
+    public static let example = OpenWorkOrder(
+        workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33",
+        kind: .project,
+        serviceLine: .csv,
+        customer: .example,
+        opportunityId: "OPP-2026-0311",
+        purchaseOrder: PurchaseOrder(number: "OC-GAMC-2026-118", amount: Money(minor: 4_850_000, currency: .bob)),
+        documents: [
+            Document(kind: .offer, uri: "s3://ot-docs/C-1042/oferta-2026-0311.pdf"),
+            Document(
+                kind: .purchaseOrder, uri: "s3://ot-docs/C-1042/oc-gamc-2026-118.pdf",
+                sha256: "9f2c5d7a1e4b3c6d8f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d2e"),
+        ],
+        dueBy: ExampleTime.at("2026-12-15T23:59:59.000Z"),
+        description: "Verificación de puesta a tierra en 12 unidades educativas del Cercado"
+    )
+}
+
+/// `workorder.attach-document`: add a document to the OT's customer folder.
+public struct AttachDocument: Command {
+    public static let type = "workorder.attach-document"
+
+    /// The work order.
+    public var workOrderId: String
+    /// The document to attach.
+    public var document: Document
+
+    /// Creates the command.
+    public init(workOrderId: String, document: Document) {
+        self.workOrderId = workOrderId
+        self.document = document
+    }
+
+    public var correlationKey: String? { workOrderId }
+
+    public static let schema: JSONSchema = .object(
+        [
+            "workOrderId": .required(.workOrderId),
+            "document": .required(Document.schema),
+        ], description: "attach a document to a work order")
+
+    public static let example = AttachDocument(
+        workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33",
+        document: Document(
+            kind: .signedQuote, uri: "s3://ot-docs/C-1042/cotizacion-firmada.pdf",
+            sha256: "0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c"))
+}
+
+/// `workorder.approve`: the quality controller approves the OT (SGC-PC-07 §4.4).
+public struct ApproveWorkOrder: Command {
+    public static let type = "workorder.approve"
+
+    /// The work order.
+    public var workOrderId: String
+    /// Who approves.
+    public var by: String
+    /// Why, when given.
+    public var reason: String?
+
+    /// Creates the command.
+    public init(workOrderId: String, by: String, reason: String? = nil) {
+        self.workOrderId = workOrderId
+        self.by = by
+        self.reason = reason
+    }
+
+    public var correlationKey: String? { workOrderId }
+
+    public static let schema: JSONSchema = .object(
+        [
+            "workOrderId": .required(.workOrderId),
+            "by": .required(.identifier("who approves")),
+            "reason": .optional(.string()),
+        ], description: "approve a work order")
+
+    public static let example = ApproveWorkOrder(
+        workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", by: "lucia.mendoza",
+        reason: "Orden de compra y oferta conformes")
+}
+
+/// `workorder.reject`: the quality controller rejects the OT.
+public struct RejectWorkOrder: Command {
+    public static let type = "workorder.reject"
+
+    /// The work order.
+    public var workOrderId: String
+    /// Who rejects.
+    public var by: String
+    /// Why, when given.
+    public var reason: String?
+
+    /// Creates the command.
+    public init(workOrderId: String, by: String, reason: String? = nil) {
+        self.workOrderId = workOrderId
+        self.by = by
+        self.reason = reason
+    }
+
+    public var correlationKey: String? { workOrderId }
+
+    public static let schema: JSONSchema = .object(
+        [
+            "workOrderId": .required(.workOrderId),
+            "by": .required(.identifier("who rejects")),
+            "reason": .optional(.string()),
+        ], description: "reject a work order")
+
+    public static let example = RejectWorkOrder(
+        workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", by: "lucia.mendoza",
+        reason: "La cotización no está firmada por el cliente")
+}
+
+/// `workorder.assign`: the line head assigns the inspector, consultant or technician.
+public struct AssignWorkOrder: Command {
+    public static let type = "workorder.assign"
+
+    /// The work order.
+    public var workOrderId: String
+    /// Who does the work.
+    public var assignee: Assignee
+    /// When the visit is scheduled.
+    public var scheduledFor: Date?
+
+    /// Creates the command.
+    public init(workOrderId: String, assignee: Assignee, scheduledFor: Date? = nil) {
+        self.workOrderId = workOrderId
+        self.assignee = assignee
+        self.scheduledFor = scheduledFor
+    }
+
+    public var correlationKey: String? { workOrderId }
+
+    public static let schema: JSONSchema = .object(
+        [
+            "workOrderId": .required(.workOrderId),
+            "assignee": .required(Assignee.schema),
+            "scheduledFor": .optional(.dateTime("when the visit is scheduled")),
+        ], description: "assign a work order")
+
+    public static let example = AssignWorkOrder(
+        workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", assignee: .example,
+        scheduledFor: ExampleTime.at("2026-11-23T09:30:00.000Z"))
+}
+
+/// `workorder.report-outcome`: the field reports how the work ended.
+public struct ReportOutcome: Command {
+    public static let type = "workorder.report-outcome"
+
+    /// The work order.
+    public var workOrderId: String
+    /// How the work ended.
+    public var outcome: Outcome
+    /// Field notes.
+    public var notes: String?
+
+    /// Creates the command.
+    public init(workOrderId: String, outcome: Outcome, notes: String? = nil) {
+        self.workOrderId = workOrderId
+        self.outcome = outcome
+        self.notes = notes
+    }
+
+    public var correlationKey: String? { workOrderId }
+
+    public static let schema: JSONSchema = .object(
+        [
+            "workOrderId": .required(.workOrderId),
+            "outcome": .required(.enumeration(Outcome.self)),
+            "notes": .optional(.string("field notes")),
+        ], description: "report the outcome of attended work")
+
+    public static let example = ReportOutcome(
+        workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", outcome: .resolved,
+        notes: "Mediciones dentro de norma en las 12 unidades")
+}
+
+/// `workorder.cancel`: cancel a non-final OT (ANULADO).
+public struct CancelWorkOrder: Command {
+    public static let type = "workorder.cancel"
+
+    /// The work order.
+    public var workOrderId: String
+    /// Why it is cancelled.
+    public var reason: String
+
+    /// Creates the command.
+    public init(workOrderId: String, reason: String) {
+        self.workOrderId = workOrderId
+        self.reason = reason
+    }
+
+    public var correlationKey: String? { workOrderId }
+
+    public static let schema: JSONSchema = .object(
+        [
+            "workOrderId": .required(.workOrderId),
+            "reason": .required(.string("why it is cancelled")),
+        ], description: "cancel a work order")
+
+    public static let example = CancelWorkOrder(
+        workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", reason: "El cliente desistió de la licitación")
+}
+
+/// `workorder.close`: the line head closes attended work (CERRADO).
+public struct CloseWorkOrder: Command {
+    public static let type = "workorder.close"
+
+    /// The work order.
+    public var workOrderId: String
+    /// Who closes it.
+    public var by: String
+
+    /// Creates the command.
+    public init(workOrderId: String, by: String) {
+        self.workOrderId = workOrderId
+        self.by = by
+    }
+
+    public var correlationKey: String? { workOrderId }
+
+    public static let schema: JSONSchema = .object(
+        [
+            "workOrderId": .required(.workOrderId),
+            "by": .required(.identifier("who closes it")),
+        ], description: "close a work order")
+
+    public static let example = CloseWorkOrder(
+        workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", by: "diego.arce")
+}
+
+/// `workorder.change-scope`: formalise a change of the customer's needs (form SGC-DC-03).
+public struct ChangeScope: Command {
+    public static let type = "workorder.change-scope"
+
+    /// The work order.
+    public var workOrderId: String
+    /// What changes, free-form.
+    public var changes: JSONObject
+    /// The signed SGC-DC-03 form.
+    public var document: Document
+
+    /// Creates the command.
+    public init(workOrderId: String, changes: JSONObject, document: Document) {
+        self.workOrderId = workOrderId
+        self.changes = changes
+        self.document = document
+    }
+
+    public var correlationKey: String? { workOrderId }
+
+    public static let schema: JSONSchema = .object(
+        [
+            "workOrderId": .required(.workOrderId),
+            "changes": .required(.freeformObject(description: "what changes, free-form")),
+            "document": .required(Document.schema.described("the SGC-DC-03 form")),
+        ], description: "change the scope of a work order")
+
+    public static let example = ChangeScope(
+        workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33",
+        changes: [
+            "sites": ["U.E. Simón Bolívar", "U.E. Germán Busch"],
+            "addedSites": 2,
+            "description": "Se amplía la verificación a 14 unidades educativas",
+        ],
+        document: Document(
+            kind: .other, uri: "s3://ot-docs/C-1042/sgc-dc-03-cambios.pdf",
+            sha256: "5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d"))
+}

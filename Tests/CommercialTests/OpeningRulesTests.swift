@@ -1,0 +1,83 @@
+import Commercial
+import Contracts
+import Foundation
+import Runtime
+import Testing
+
+@Suite struct OpeningRulesTests {
+    let now = Date(timeIntervalSince1970: 1_795_000_000)
+
+    func validate(_ c: OpenWorkOrder) throws(Rejection) -> OpeningRules.NewWorkOrder {
+        try OpeningRules.validate(c, now: now) { "generated-id" }
+    }
+
+    func problems(_ c: OpenWorkOrder) -> [String] {
+        do {
+            _ = try validate(c)
+            return []
+        } catch {
+            return error.errors.map(\.field)
+        }
+    }
+
+    @Test func aCompleteProjectOpensWithItsFolderAndTheOTFiledInIt() throws {
+        var c = OpenWorkOrder.example
+        c.dueBy = nil
+        let wo = try validate(c)
+        #expect(wo.id == c.workOrderId)
+        #expect(wo.folder == "customers/\(c.customer.id)/\(c.workOrderId!)/")
+        #expect(wo.documents.count == c.documents.count + 1)
+        #expect(wo.documents.last?.kind == .workOrder)
+        #expect(wo.documents.last?.uri.hasPrefix(wo.folder) == true)
+    }
+
+    @Test func aMissingWorkOrderIdIsGenerated() throws {
+        var c = OpenWorkOrder.example
+        c.workOrderId = nil
+        c.dueBy = nil
+        #expect(try validate(c).id == "generated-id")
+    }
+
+    @Test func anOTAlreadyInTheFolderIsNotFiledTwice() throws {
+        var c = OpenWorkOrder.example
+        c.dueBy = nil
+        c.documents.append(Document(kind: .workOrder, uri: "s3://x/ot.pdf"))
+        #expect(try validate(c).documents.filter { $0.kind == .workOrder }.count == 1)
+    }
+
+    @Test func aProjectWithoutServiceLineIsRejected() {
+        var c = OpenWorkOrder.example
+        c.dueBy = nil
+        c.serviceLine = nil
+        #expect(problems(c) == ["data.serviceLine"])
+    }
+
+    @Test func everyProblemIsReportedAtOnce() {
+        var c = OpenWorkOrder.example
+        c.customer.name = " "
+        c.customer.taxId = ""
+        c.description = ""
+        c.dueBy = now.addingTimeInterval(-60)
+        c.purchaseOrder?.amount.minor = 0
+        c.documents[0].uri = ""
+        c.documents[0].sha256 = "abc"
+        #expect(
+            Set(problems(c)) == [
+                "data.customer.name", "data.customer.taxId", "data.description", "data.dueBy",
+                "data.purchaseOrder.amount.minor", "data.documents[0].uri", "data.documents[0].sha256",
+            ])
+    }
+
+    @Test func aFutureTenderDeadlineIsKept() throws {
+        var c = OpenWorkOrder.example
+        c.dueBy = now.addingTimeInterval(86_400 * 10)
+        #expect(try validate(c).dueBy == c.dueBy)
+    }
+
+    @Test func workOrderIdsWithSlashesOrSpacesAreRejected() {
+        var c = OpenWorkOrder.example
+        c.dueBy = nil
+        c.workOrderId = "a/b c"
+        #expect(problems(c) == ["data.workOrderId"])
+    }
+}

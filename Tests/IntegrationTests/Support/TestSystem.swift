@@ -1,0 +1,293 @@
+import AMQP
+import Contracts
+import Foundation
+import Logging
+import PostgresNIO
+import Runtime
+import Synchronization
+
+/// The package root, from this file's location.
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent()
+
+/// Settings of the local servers (deploy/local/servers.sh), overridable like the services'.
+enum LocalServers {
+    static let env = ProcessInfo.processInfo.environment
+    static let amqpHost = env["TEST_AMQP_HOST"] ?? "localhost"
+    static let amqpUser = env["TEST_AMQP_USER"] ?? "guest"
+    static let amqpPassword = env["TEST_AMQP_PASSWORD"] ?? "guest"
+    static let managementURL = env["TEST_RABBITMQ_MANAGEMENT_URL"] ?? "http://localhost:15672"
+    static let dbHost = env["TEST_DB_HOST"] ?? "127.0.0.1"
+    static let dbUser = env["TEST_DB_USER"] ?? "ot"
+    static let dbPassword = env["TEST_DB_PASSWORD"] ?? "ot-local"
+}
+
+var testLogger: Logger {
+    var l = Logger(label: "test")
+    l.logLevel = .warning
+    return l
+}
+
+/// Runs a command line; returns its exit status and combined output.
+@discardableResult
+func shell(_ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = args
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in environment { env[k] = v }
+    p.environment = env
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    try p.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// Polls `condition` until it holds or the timeout passes; returns whether it held.
+func eventually(timeout: Duration, every: Duration = .milliseconds(100), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: every)
+    }
+    return try await condition()
+}
+
+/// A throwaway world for one test: its own RabbitMQ vhost and its own PostgreSQL database, the
+/// service processes started in it, and clients to watch them. `destroy()` removes it all.
+final class TestSystem: @unchecked Sendable {
+    let name: String
+    let vhost: String
+    let database: String
+    private var processes: [ServiceProcess] = []
+    private var connections: [AMQPConnection] = []
+
+    var amqpURL: String { "amqp://\(LocalServers.amqpUser):\(LocalServers.amqpPassword)@\(LocalServers.amqpHost):5672/\(vhost)" }
+    var databaseURL: String {
+        "postgres://\(LocalServers.dbUser):\(LocalServers.dbPassword)@\(LocalServers.dbHost):5432/\(database)"
+    }
+
+    init(_ name: String) async throws {
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        self.name = name
+        vhost = "test-\(name)-\(suffix)"
+        database = "test_\(name.replacingOccurrences(of: "-", with: "_"))_\(suffix)"
+        try management("PUT", "/api/vhosts/\(vhost)")
+        try management(
+            "PUT", "/api/permissions/\(vhost)/\(LocalServers.amqpUser)", body: #"{"configure":".*","write":".*","read":".*"}"#)
+        try await Self.admin("CREATE DATABASE \(database)")
+    }
+
+    func management(_ method: String, _ path: String, body: String? = nil) throws {
+        var args = ["curl", "-sf", "-u", "\(LocalServers.amqpUser):\(LocalServers.amqpPassword)", "-X", method,
+                    "-H", "content-type: application/json", LocalServers.managementURL + path]
+        if let body { args += ["-d", body] }
+        let r = try shell(args)
+        if r.status != 0 { throw TestFailure("management API \(method) \(path) failed: \(r.output)") }
+    }
+
+    static func admin(_ sql: String) async throws {
+        try await withConnection(database: "ot") { conn in
+            _ = try await conn.query(PostgresQuery(unsafeSQL: sql), logger: testLogger)
+        }
+    }
+
+    /// Runs `body` with a fresh connection to one of the test's databases.
+    static func withConnection<T>(database: String, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let config = PostgresConnection.Configuration(
+            host: LocalServers.dbHost, port: 5432, username: LocalServers.dbUser, password: LocalServers.dbPassword,
+            database: database, tls: .disable)
+        let conn = try await PostgresConnection.connect(configuration: config, id: 1, logger: testLogger)
+        do {
+            let result = try await body(conn)
+            try await conn.close()
+            return result
+        } catch {
+            try? await conn.close()
+            throw error
+        }
+    }
+
+    /// A single integer from a query on the test database (e.g. `SELECT count(*) …`).
+    func count(_ sql: String) async throws -> Int {
+        try await Self.withConnection(database: database) { conn in
+            var value = 0
+            for try await v in try await conn.query(PostgresQuery(unsafeSQL: sql), logger: testLogger).decode(Int.self) {
+                value = v
+            }
+            return value
+        }
+    }
+
+    /// Starts a service executable of this build (`.build/debug/<name>`) inside the test world.
+    func start(_ service: String, environment extra: [String: String] = [:]) throws -> ServiceProcess {
+        var env = ProcessInfo.processInfo.environment
+        env["AMQP_URL"] = amqpURL
+        env["DATABASE_URL"] = databaseURL
+        env["HTTP_PORT"] = "0"
+        env["LOG_LEVEL"] = "info"
+        env["RETRY_DELAYS_MS"] = "200,500,1000"
+        env["MAX_ATTEMPTS"] = "60"
+        for (k, v) in extra { env[k] = v }
+        let p = try ServiceProcess(service: service, environment: env, logName: "\(vhost)-\(service)-\(processes.count)")
+        processes.append(p)
+        return p
+    }
+
+    /// An AMQP connection (guest) to the test vhost, shut down with the system.
+    func connect(_ label: String) async throws -> AMQPConnection {
+        let c = AMQPConnection(
+            configuration: .init(url: try AMQPURL(string: amqpURL), name: label, heartbeatSeconds: 10), logger: testLogger)
+        c.start()
+        connections.append(c)
+        try await c.waitUntilConnected()
+        try await c.declare(PlatformTopology.exchanges)
+        return c
+    }
+
+    func destroy() async {
+        for p in processes { p.kill() }
+        for c in connections { await c.shutdown() }
+        try? management("DELETE", "/api/vhosts/\(vhost)")
+        try? await Self.admin("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// A service started as its own process, its output in a log file.
+final class ServiceProcess: @unchecked Sendable {
+    let process = Process()
+    let logURL: URL
+
+    init(service: String, environment: [String: String], logName: String) throws {
+        let logs = packageRoot.appendingPathComponent(".build/test-logs")
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        logURL = logs.appendingPathComponent("\(logName).log")
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        process.executableURL = packageRoot.appendingPathComponent(".build/debug/\(service)")
+        process.environment = environment
+        let handle = try FileHandle(forWritingTo: logURL)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+    }
+
+    var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+    /// Waits until the service consumes (its start-up finished).
+    func waitUntilReady(timeout: Duration = .seconds(60)) async throws {
+        let ok = await eventually(timeout: timeout) { log.contains("start-up complete") || !process.isRunning }
+        guard ok, process.isRunning else {
+            throw TestFailure("service did not start; log \(logURL.path):\n\(log.suffix(3000))")
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the exit status and how long it took.
+    func terminate(timeout: Duration = .seconds(30)) async -> (status: Int32?, took: Duration) {
+        let start = ContinuousClock.now
+        process.terminate()
+        _ = await eventually(timeout: timeout, every: .milliseconds(50)) { !process.isRunning }
+        let took = ContinuousClock.now - start
+        return (process.isRunning ? nil : process.terminationStatus, took)
+    }
+
+    func kill() {
+        if process.isRunning {
+            process.terminate()
+            Thread.sleep(forTimeInterval: 0.2)
+            if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        }
+    }
+}
+
+/// Collects every event published on `ot.events` (through its own durable queue, so it survives
+/// broker restarts) and deduplicates them by envelope id, as every consumer must.
+final class EventCollector: Sendable {
+    struct Seen: Sendable {
+        var header: EnvelopeHeader
+        var body: [UInt8]
+    }
+    private let state = Mutex<(ids: Set<String>, events: [Seen], deliveries: Int)>(([], [], 0))
+    private let task: Mutex<Task<Void, Never>?> = Mutex(nil)
+
+    init(system: TestSystem, keys: [String] = ["#"]) async throws {
+        let conn = try await system.connect("collector")
+        let queue = "test.collector"
+        try await conn.declare(
+            Topology(
+                queues: [.quorum(queue)],
+                bindings: keys.map { .init(queue: queue, exchange: PlatformTopology.events, routingKey: $0) }))
+        let consumer = try await conn.consume(queue: queue, prefetch: 1000)
+        let t = Task { [self] in
+            for await d in consumer.deliveries {
+                if let header = try? Wire.decodeHeader(d.body) {
+                    self.state.withLock { s in
+                        s.deliveries += 1
+                        if s.ids.insert(header.id).inserted { s.events.append(Seen(header: header, body: d.body)) }
+                    }
+                }
+                conn.ack(d)
+            }
+        }
+        task.withLock { $0 = t }
+    }
+
+    /// Distinct events of a type.
+    func events(_ type: String) -> [Seen] { state.withLock { $0.events.filter { $0.header.type == type } } }
+    func count(_ type: String) -> Int { events(type).count }
+    /// Every delivery, duplicates included.
+    var deliveries: Int { state.withLock { $0.deliveries } }
+
+    /// Decodes the events of one type.
+    func decoded<M: Message>(_ type: M.Type) -> [Envelope<M>] {
+        events(M.type).compactMap { try? Wire.decode(M.self, from: Data($0.body)) }
+    }
+}
+
+/// Builds and publishes commands the way a CRM would.
+struct CommandSender {
+    let connection: AMQPConnection
+
+    static func message<M: Message>(_ command: M, id: String = UUID().uuidString.lowercased()) throws -> OutgoingMessage {
+        let envelope = Envelope(id: id, source: "/test/crm", correlationId: nil, causationId: nil, data: command)
+        return try EnvelopeCodec.outgoing(envelope, appId: "test")
+    }
+
+    /// Publishes and insists until every message is confirmed (same ids: the service deduplicates).
+    func publishConfirmed(_ messages: [OutgoingMessage], timeout: Duration = .seconds(120)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            do {
+                let outcomes = try await connection.publish(messages)
+                if outcomes.allSatisfy({ $0 == .confirmed }) { return }
+                throw TestFailure("not confirmed: \(outcomes.first { $0 != .confirmed }!)")
+            } catch {
+                if ContinuousClock.now > deadline { throw error }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
+    /// Publishes raw bytes on `ot.commands` with a routing key.
+    func publishRaw(_ body: [UInt8], routingKey: String, messageId: String) async throws -> PublishOutcome {
+        try await connection.publish(
+            OutgoingMessage(
+                exchange: PlatformTopology.commands, routingKey: routingKey, body: body,
+                properties: MessageProperties(contentType: "application/cloudevents+json", messageId: messageId, type: routingKey)))
+    }
+}
+
+/// `workorder.open` number `i` of a test run, with a unique work-order id.
+func openCommand(_ i: Int, run: String) -> OpenWorkOrder {
+    var c = OpenWorkOrder.example
+    c.workOrderId = "WO-\(run)-\(i)"
+    c.dueBy = nil
+    return c
+}
