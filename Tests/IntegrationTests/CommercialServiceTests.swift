@@ -9,21 +9,20 @@ import Testing
 @Suite("commercial service against RabbitMQ and PostgreSQL", .serialized)
 struct CommercialServiceTests {
     @Test func tenThousandOpenCommandsOpenExactlyTenThousandWorkOrders() async throws {
-        let system = try await TestSystem("tenk")
-        defer { Task { await system.destroy() } }
-        let service = try system.start("commercial")
-        try await service.waitUntilReady()
-        let events = try await EventCollector(system: system, keys: ["workorder.opened", "command.rejected"])
-        let sender = CommandSender(connection: try await system.connect("crm"))
+        try await withTestSystem("tenk") { system in
+            let service = try system.start("commercial")
+            try await service.waitUntilReady()
+            let events = try await EventCollector(system: system, keys: ["workorder.opened", "command.rejected"])
+            let sender = CommandSender(connection: try await system.connect("crm"))
 
-        let total = 10_000
-        var batch: [OutgoingMessage] = []
-        for i in 0..<total {
-            batch.append(try CommandSender.message(openCommand(i, run: "tenk")))
-            if batch.count == 500 {
-                try await sender.publishConfirmed(batch)
-                batch.removeAll()
-            }
+            let total = 10_000
+            var batch: [OutgoingMessage] = []
+            for i in 0..<total {
+                batch.append(try CommandSender.message(openCommand(i, run: "tenk")))
+                if batch.count == 500 {
+                    try await sender.publishConfirmed(batch)
+                    batch.removeAll()
+                }
         }
         let arrived = await eventually(timeout: .seconds(180)) { events.count("workorder.opened") >= total }
         #expect(arrived, "only \(events.count("workorder.opened")) of \(total) workorder.opened events arrived")
@@ -36,92 +35,93 @@ struct CommercialServiceTests {
         #expect(try await system.count("SELECT count(*)::int8 FROM commercial.work_orders") == total)
         #expect(try await system.count("SELECT count(DISTINCT number)::int8 FROM commercial.work_orders") == total)
         #expect(try await system.count("SELECT count(*)::int8 FROM commercial.outbox") == 0)
+        }
     }
 
     @Test func sameCommandDeliveredTwiceOpensOneWorkOrderAndOneEvent() async throws {
-        let system = try await TestSystem("dup")
-        defer { Task { await system.destroy() } }
-        let service = try system.start("commercial")
-        try await service.waitUntilReady()
-        let events = try await EventCollector(system: system, keys: ["workorder.opened", "command.rejected"])
-        let sender = CommandSender(connection: try await system.connect("crm"))
+        try await withTestSystem("dup") { system in
+            let service = try system.start("commercial")
+            try await service.waitUntilReady()
+            let events = try await EventCollector(system: system, keys: ["workorder.opened", "command.rejected"])
+            let sender = CommandSender(connection: try await system.connect("crm"))
 
-        let message = try CommandSender.message(openCommand(1, run: "dup"))
-        try await sender.publishConfirmed([message, message])
-        #expect(await eventually(timeout: .seconds(30)) { events.count("workorder.opened") >= 1 })
-        // Once more, after the first was handled.
-        try await sender.publishConfirmed([message])
-        try await Task.sleep(for: .seconds(2))
+            let message = try CommandSender.message(openCommand(1, run: "dup"))
+            try await sender.publishConfirmed([message, message])
+            #expect(await eventually(timeout: .seconds(30)) { events.count("workorder.opened") >= 1 })
+            // Once more, after the first was handled.
+            try await sender.publishConfirmed([message])
+            try await Task.sleep(for: .seconds(2))
 
-        #expect(events.count("workorder.opened") == 1)
-        #expect(events.count("command.rejected") == 0)
-        #expect(try await system.count("SELECT count(*)::int8 FROM commercial.work_orders") == 1)
-        #expect(try await system.count("SELECT count(*)::int8 FROM commercial.inbox") == 1)
-        let opened = try #require(events.decoded(WorkOrderOpened.self).first)
-        #expect(opened.data.workOrderId == "WO-dup-1")
-        #expect(opened.causationid == message.properties.messageId)
-        #expect(opened.data.number.hasPrefix("OT-BO-"))
-        #expect(opened.data.documents.contains { $0.kind == .workOrder }, "the OT itself is filed in the folder")
-        #expect(try await system.count("SELECT count(*)::int8 FROM commercial.documents WHERE work_order_id = 'WO-dup-1'") == 3)
+            #expect(events.count("workorder.opened") == 1)
+            #expect(events.count("command.rejected") == 0)
+            #expect(try await system.count("SELECT count(*)::int8 FROM commercial.work_orders") == 1)
+            #expect(try await system.count("SELECT count(*)::int8 FROM commercial.inbox") == 1)
+            let opened = try #require(events.decoded(WorkOrderOpened.self).first)
+            #expect(opened.data.workOrderId == "WO-dup-1")
+            #expect(opened.causationid == message.properties.messageId)
+            #expect(opened.data.number.hasPrefix("OT-BO-"))
+            #expect(opened.data.documents.contains { $0.kind == .workOrder }, "the OT itself is filed in the folder")
+            #expect(try await system.count("SELECT count(*)::int8 FROM commercial.documents WHERE work_order_id = 'WO-dup-1'") == 3)
+        }
     }
 
     @Test func invalidCommandsAreRejectedDeadLetteredAndChangeNothing() async throws {
-        let system = try await TestSystem("bad")
-        defer { Task { await system.destroy() } }
-        let service = try system.start("commercial")
-        try await service.waitUntilReady()
-        let events = try await EventCollector(system: system, keys: ["workorder.opened", "command.rejected"])
-        let crm = try await system.connect("crm")
-        let sender = CommandSender(connection: crm)
+        try await withTestSystem("bad") { system in
+            let service = try system.start("commercial")
+            try await service.waitUntilReady()
+            let events = try await EventCollector(system: system, keys: ["workorder.opened", "command.rejected"])
+            let crm = try await system.connect("crm")
+            let sender = CommandSender(connection: crm)
 
-        // 1. malformed JSON
-        #expect(try await sender.publishRaw(Array("{\"specversion\": \"1.0\", oops".utf8), routingKey: "workorder.open", messageId: "bad-json") == .confirmed)
-        // 2. unknown type (routed as workorder.open, the envelope names a type nobody knows)
-        var unknown = try JSONSerialization.jsonObject(with: Data(try CommandSender.message(openCommand(2, run: "bad")).body)) as! [String: Any]
-        unknown["type"] = "workorder.teleport"
-        unknown["id"] = "bad-type"
-        #expect(try await sender.publishRaw(Array(try JSONSerialization.data(withJSONObject: unknown)), routingKey: "workorder.open", messageId: "bad-type") == .confirmed)
-        // 3. missing customer
-        var missing = try JSONSerialization.jsonObject(with: Data(try CommandSender.message(openCommand(3, run: "bad")).body)) as! [String: Any]
-        var data = missing["data"] as! [String: Any]
-        data.removeValue(forKey: "customer")
-        missing["data"] = data
-        missing["id"] = "bad-customer"
-        #expect(try await sender.publishRaw(Array(try JSONSerialization.data(withJSONObject: missing)), routingKey: "workorder.open", messageId: "bad-customer") == .confirmed)
-        // 4. a business rule: a project without a service line
-        var noLine = openCommand(4, run: "bad")
-        noLine.serviceLine = nil
-        try await sender.publishConfirmed([try CommandSender.message(noLine, id: "bad-rule")])
-        // …and the service keeps consuming: a valid one afterwards.
-        try await sender.publishConfirmed([try CommandSender.message(openCommand(5, run: "bad"))])
+            // 1. malformed JSON
+            #expect(try await sender.publishRaw(Array("{\"specversion\": \"1.0\", oops".utf8), routingKey: "workorder.open", messageId: "bad-json") == .confirmed)
+            // 2. unknown type (routed as workorder.open, the envelope names a type nobody knows)
+            var unknown = try JSONSerialization.jsonObject(with: Data(try CommandSender.message(openCommand(2, run: "bad")).body)) as! [String: Any]
+            unknown["type"] = "workorder.teleport"
+            unknown["id"] = "bad-type"
+            #expect(try await sender.publishRaw(Array(try JSONSerialization.data(withJSONObject: unknown)), routingKey: "workorder.open", messageId: "bad-type") == .confirmed)
+            // 3. missing customer
+            var missing = try JSONSerialization.jsonObject(with: Data(try CommandSender.message(openCommand(3, run: "bad")).body)) as! [String: Any]
+            var data = missing["data"] as! [String: Any]
+            data.removeValue(forKey: "customer")
+            missing["data"] = data
+            missing["id"] = "bad-customer"
+            #expect(try await sender.publishRaw(Array(try JSONSerialization.data(withJSONObject: missing)), routingKey: "workorder.open", messageId: "bad-customer") == .confirmed)
+            // 4. a business rule: a project without a service line
+            var noLine = openCommand(4, run: "bad")
+            noLine.serviceLine = nil
+            try await sender.publishConfirmed([try CommandSender.message(noLine, id: "bad-rule")])
+            // …and the service keeps consuming: a valid one afterwards.
+            try await sender.publishConfirmed([try CommandSender.message(openCommand(5, run: "bad"))])
 
-        #expect(await eventually(timeout: .seconds(30)) { events.count("command.rejected") >= 4 && events.count("workorder.opened") >= 1 })
-        try await Task.sleep(for: .seconds(1))
-        let rejections = events.decoded(CommandRejected.self)
-        #expect(rejections.count == 4)
-        let byCommand = Dictionary(uniqueKeysWithValues: rejections.map { ($0.data.commandId, $0) })
-        #expect(byCommand["bad-json"]?.data.code == "malformedJSON")
-        #expect(byCommand["bad-type"]?.data.code == "unknownType")
-        #expect(byCommand["bad-customer"]?.data.code == "missingField")
-        #expect(byCommand["bad-customer"]?.data.errors.contains { $0.field == "data.customer" } == true)
-        #expect(byCommand["bad-rule"]?.data.code == "validation")
-        #expect(byCommand["bad-rule"]?.data.errors.contains { $0.field == "data.serviceLine" } == true)
-        for r in rejections { #expect(r.causationid == r.data.commandId, "correlated to its command") }
-        #expect(events.count("workorder.opened") == 1)
-        #expect(try await system.count("SELECT count(*)::int8 FROM commercial.work_orders") == 1)
-        #expect(try await system.count("SELECT count(*)::int8 FROM commercial.documents WHERE work_order_id <> 'WO-bad-5'") == 0)
+            #expect(await eventually(timeout: .seconds(30)) { events.count("command.rejected") >= 4 && events.count("workorder.opened") >= 1 })
+            try await Task.sleep(for: .seconds(1))
+            let rejections = events.decoded(CommandRejected.self)
+            #expect(rejections.count == 4)
+            let byCommand = Dictionary(uniqueKeysWithValues: rejections.map { ($0.data.commandId, $0) })
+            #expect(byCommand["bad-json"]?.data.code == "malformedJSON")
+            #expect(byCommand["bad-type"]?.data.code == "unknownType")
+            #expect(byCommand["bad-customer"]?.data.code == "missingField")
+            #expect(byCommand["bad-customer"]?.data.errors.contains { $0.field == "data.customer" } == true)
+            #expect(byCommand["bad-rule"]?.data.code == "validation")
+            #expect(byCommand["bad-rule"]?.data.errors.contains { $0.field == "data.serviceLine" } == true)
+            for r in rejections { #expect(r.causationid == r.data.commandId, "correlated to its command") }
+            #expect(events.count("workorder.opened") == 1)
+            #expect(try await system.count("SELECT count(*)::int8 FROM commercial.work_orders") == 1)
+            #expect(try await system.count("SELECT count(*)::int8 FROM commercial.documents WHERE work_order_id <> 'WO-bad-5'") == 0)
 
-        // Dead letters carry the reason.
-        var dead: [FetchedMessage] = []
-        _ = await eventually(timeout: .seconds(10)) {
-            while let m = try? await crm.get(queue: "commercial.dead") { dead.append(m) }
-            return dead.count >= 4
+            // Dead letters carry the reason.
+            var dead: [FetchedMessage] = []
+            _ = await eventually(timeout: .seconds(10)) {
+                while let m = try? await crm.get(queue: "commercial.dead") { dead.append(m) }
+                return dead.count >= 4
         }
         #expect(dead.count == 4)
         let codes = Dictionary(uniqueKeysWithValues: dead.map { ($0.delivery.properties.messageId ?? "", $0.delivery.properties.headers[Headers.deadCode]?.stringValue ?? "") })
         #expect(codes == ["bad-json": "malformedJSON", "bad-type": "unknownType", "bad-customer": "missingField", "bad-rule": "validation"])
         #expect(dead.allSatisfy { !($0.delivery.properties.headers[Headers.deadReason]?.stringValue ?? "").isEmpty })
-        #expect(service.process.isRunning)
+        #expect(service.isRunning)
+        }
     }
 
     @Test func serviceAndRelayRecoverFromABrokerRestartWithoutLossOrDuplicates() async throws {
@@ -133,20 +133,19 @@ struct CommercialServiceTests {
     }
 
     func recoversFromRestart(of script: String, run: String) async throws {
-        let system = try await TestSystem(run)
-        defer { Task { await system.destroy() } }
-        let service = try system.start("commercial")
-        try await service.waitUntilReady()
-        let events = try await EventCollector(system: system, keys: ["workorder.opened"])
-        let sender = CommandSender(connection: try await system.connect("crm"))
+        try await withTestSystem(run) { system in
+            let service = try system.start("commercial")
+            try await service.waitUntilReady()
+            let events = try await EventCollector(system: system, keys: ["workorder.opened"])
+            let sender = CommandSender(connection: try await system.connect("crm"))
 
-        let total = 3_000
-        let publishing = Task {
-            for chunk in stride(from: 0, to: total, by: 100) {
-                let batch = try (chunk..<min(chunk + 100, total)).map { try CommandSender.message(openCommand($0, run: run), id: "\(run)-\($0)") }
-                try await sender.publishConfirmed(batch)
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            let total = 3_000
+            let publishing = Task {
+                for chunk in stride(from: 0, to: total, by: 100) {
+                    let batch = try (chunk..<min(chunk + 100, total)).map { try CommandSender.message(openCommand($0, run: run), id: "\(run)-\($0)") }
+                    try await sender.publishConfirmed(batch)
+                    try await Task.sleep(for: .milliseconds(50))
+                }
         }
         #expect(await eventually(timeout: .seconds(60)) { events.count("workorder.opened") >= 300 })
         let restart = try shell(["bash", packageRoot.appendingPathComponent("deploy/local/\(script)").path])
@@ -160,21 +159,21 @@ struct CommercialServiceTests {
         #expect(Set(events.decoded(WorkOrderOpened.self).map(\.data.workOrderId)).count == total)
         #expect(try await system.count("SELECT count(*)::int8 FROM commercial.work_orders") == total)
         #expect(try await system.count("SELECT count(*)::int8 FROM commercial.outbox") == 0)
-        #expect(service.process.isRunning, "the service survived the restart by itself")
+        #expect(service.isRunning, "the service survived the restart by itself")
         #expect(service.log.contains("reconnect") || service.log.contains("unreachable") || service.log.contains("retr"))
+        }
     }
 
     @Test func sigtermDuringLoadDrainsAndARestartCompletesTheRest() async throws {
-        let system = try await TestSystem("term")
-        defer { Task { await system.destroy() } }
-        let first = try system.start("commercial")
-        try await first.waitUntilReady()
-        let events = try await EventCollector(system: system, keys: ["workorder.opened"])
-        let sender = CommandSender(connection: try await system.connect("crm"))
+        try await withTestSystem("term") { system in
+            let first = try system.start("commercial")
+            try await first.waitUntilReady()
+            let events = try await EventCollector(system: system, keys: ["workorder.opened"])
+            let sender = CommandSender(connection: try await system.connect("crm"))
 
-        let total = 4_000
-        for chunk in stride(from: 0, to: total, by: 500) {
-            try await sender.publishConfirmed(try (chunk..<min(chunk + 500, total)).map { try CommandSender.message(openCommand($0, run: "term")) })
+            let total = 4_000
+            for chunk in stride(from: 0, to: total, by: 500) {
+                try await sender.publishConfirmed(try (chunk..<min(chunk + 500, total)).map { try CommandSender.message(openCommand($0, run: "term")) })
         }
         #expect(await eventually(timeout: .seconds(60)) { events.count("workorder.opened") >= 200 })
         let (status, took) = await first.terminate()
@@ -192,5 +191,6 @@ struct CommercialServiceTests {
         try await Task.sleep(for: .seconds(2))
         #expect(events.count("workorder.opened") == total)
         #expect(try await system.count("SELECT count(*)::int8 FROM commercial.work_orders") == total)
+        }
     }
 }

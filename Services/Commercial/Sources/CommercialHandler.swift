@@ -6,11 +6,6 @@ import Runtime
 
 /// The commercial service's message handler: opens OTs.
 public struct CommercialHandler: MessageHandler {
-    /// Commands this service consumes from `ot.commands`.
-    public static let commandTypes = [OpenWorkOrder.type]
-    /// Events this service consumes from `ot.events`.
-    public static let eventTypes: [String] = []
-
     public init() {}
 
     public func handle(_ message: any Message, context: inout MessageContext) async throws {

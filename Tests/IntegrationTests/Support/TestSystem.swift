@@ -28,22 +28,88 @@ var testLogger: Logger {
     return l
 }
 
-/// Runs a command line; returns its exit status and combined output.
+/// Spawns a program (no shell); returns its pid. Output goes to `outputPath`.
+/// (posix_spawn + waitpid: Foundation's Process can hang in waitUntilExit on Linux.)
+func spawn(_ args: [String], environment: [String: String], outputPath: String) throws -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    let argv = args.map { strdup($0) } + [nil]
+    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+        for p in argv { free(p) }
+        for p in envp { free(p) }
+    }
+    var pid: pid_t = 0
+    let rc = posix_spawnp(&pid, args[0], &actions, nil, argv, envp)
+    if rc != 0 { throw TestFailure("cannot start \(args[0]): errno \(rc)") }
+    return pid
+}
+
+/// Exit status of a child if it has ended (reaping it), nil while it runs.
+func exitStatus(_ pid: pid_t) -> Int32? {
+    var status: Int32 = 0
+    let r = waitpid(pid, &status, WNOHANG)
+    if r == 0 { return nil }
+    if r < 0 { return -1 }
+    return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+}
+
+/// Runs a command line to completion; returns its exit status and combined output.
 @discardableResult
 func shell(_ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = args
     var env = ProcessInfo.processInfo.environment
     for (k, v) in environment { env[k] = v }
-    p.environment = env
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = pipe
-    try p.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    let out = FileManager.default.temporaryDirectory.appendingPathComponent("shell-\(UUID().uuidString).log").path
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    let pid = try spawn(args, environment: env, outputPath: out)
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return (code, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
+}
+
+/// Integration tests share one broker and one database server, and some restart them: they run
+/// one at a time, whatever the test runner's parallelism.
+actor IntegrationLock {
+    static let shared = IntegrationLock()
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func acquire() async {
+        if !busy {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
+    }
+}
+
+/// Runs one integration test exclusively, with a fresh test system destroyed afterwards.
+func withTestSystem(_ name: String, _ body: (TestSystem) async throws -> Void) async throws {
+    await IntegrationLock.shared.acquire()
+    do {
+        let system = try await TestSystem(name)
+        do {
+            try await body(system)
+        } catch {
+            await system.destroy()
+            await IntegrationLock.shared.release()
+            throw error
+        }
+        await system.destroy()
+    } catch {
+        await IntegrationLock.shared.release()
+        throw error
+    }
+    await IntegrationLock.shared.release()
 }
 
 /// Polls `condition` until it holds or the timeout passes; returns whether it held.
@@ -163,28 +229,35 @@ struct TestFailure: Error, CustomStringConvertible {
 
 /// A service started as its own process, its output in a log file.
 final class ServiceProcess: @unchecked Sendable {
-    let process = Process()
+    let pid: pid_t
     let logURL: URL
+    private let ended = Mutex<Int32?>(nil)
 
     init(service: String, environment: [String: String], logName: String) throws {
         let logs = packageRoot.appendingPathComponent(".build/test-logs")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
         logURL = logs.appendingPathComponent("\(logName).log")
-        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        process.executableURL = packageRoot.appendingPathComponent(".build/debug/\(service)")
-        process.environment = environment
-        let handle = try FileHandle(forWritingTo: logURL)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
+        let binary = packageRoot.appendingPathComponent(".build/debug/\(service)").path
+        pid = try spawn([binary], environment: environment, outputPath: logURL.path)
     }
 
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
+    /// Whether the process still runs (reaps it once it ended).
+    var isRunning: Bool {
+        ended.withLock { e in
+            if e != nil { return false }
+            e = exitStatus(pid)
+            return e == nil
+        }
+    }
+
+    var terminationStatus: Int32? { _ = isRunning; return ended.withLock { $0 } }
+
     /// Waits until the service consumes (its start-up finished).
     func waitUntilReady(timeout: Duration = .seconds(60)) async throws {
-        let ok = await eventually(timeout: timeout) { log.contains("start-up complete") || !process.isRunning }
-        guard ok, process.isRunning else {
+        let ok = await eventually(timeout: timeout) { log.contains("start-up complete") || !isRunning }
+        guard ok, isRunning else {
             throw TestFailure("service did not start; log \(logURL.path):\n\(log.suffix(3000))")
         }
     }
@@ -192,17 +265,18 @@ final class ServiceProcess: @unchecked Sendable {
     /// Sends SIGTERM and waits for the exit; returns the exit status and how long it took.
     func terminate(timeout: Duration = .seconds(30)) async -> (status: Int32?, took: Duration) {
         let start = ContinuousClock.now
-        process.terminate()
-        _ = await eventually(timeout: timeout, every: .milliseconds(50)) { !process.isRunning }
-        let took = ContinuousClock.now - start
-        return (process.isRunning ? nil : process.terminationStatus, took)
+        Foundation.kill(pid, SIGTERM)
+        _ = await eventually(timeout: timeout, every: .milliseconds(50)) { !isRunning }
+        return (terminationStatus, ContinuousClock.now - start)
     }
 
     func kill() {
-        if process.isRunning {
-            process.terminate()
-            Thread.sleep(forTimeInterval: 0.2)
-            if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        guard isRunning else { return }
+        Foundation.kill(pid, SIGTERM)
+        for _ in 0..<100 where isRunning { usleep(100_000) }
+        if isRunning {
+            Foundation.kill(pid, SIGKILL)
+            for _ in 0..<50 where isRunning { usleep(100_000) }
         }
     }
 }
