@@ -13,6 +13,9 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "commercial", targets: ["CommercialService"]),
+        .executable(name: "approval", targets: ["ApprovalService"]),
+        .executable(name: "dispatch", targets: ["DispatchService"]),
+        .executable(name: "billing", targets: ["BillingService"]),
         .executable(name: "otctl", targets: ["OTCtl"]),
         .executable(name: "otbench", targets: ["OTBench"]),
         .executable(name: "amqp-c-baseline", targets: ["AMQPCBaseline"]),
@@ -83,6 +86,43 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .target(
+            name: "Approval",
+            dependencies: ["Contracts", "Runtime"],
+            path: "Services/Approval/Sources",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "ApprovalService",
+            dependencies: ["Approval", "Runtime"],
+            path: "Services/Approval/Main",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "DispatchCenter",
+            dependencies: ["Contracts", "Runtime"],
+            path: "Services/Dispatch/Sources",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "DispatchService",
+            dependencies: ["DispatchCenter", "Runtime"],
+            path: "Services/Dispatch/Main",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Billing",
+            dependencies: ["Contracts", "Runtime"],
+            path: "Services/Billing/Sources",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "BillingService",
+            dependencies: ["Billing", "Runtime"],
+            path: "Services/Billing/Main",
+            swiftSettings: strict
+        ),
+
         // MARK: Operator tools
         .executableTarget(
             name: "OTCtl",
@@ -127,6 +167,24 @@ let package = Package(
             name: "CommercialTests",
             dependencies: ["Commercial", "Contracts"],
             path: "Tests/CommercialTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ApprovalTests",
+            dependencies: ["Approval", "Contracts", "Runtime"],
+            path: "Tests/ApprovalTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DispatchTests",
+            dependencies: ["DispatchCenter", "Contracts", "Runtime"],
+            path: "Tests/DispatchTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "BillingTests",
+            dependencies: ["Billing", "Contracts", "Runtime"],
+            path: "Tests/BillingTests",
             swiftSettings: strict
         ),
         .testTarget(

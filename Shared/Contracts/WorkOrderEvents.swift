@@ -20,6 +20,8 @@ public struct WorkOrderOpened: Event {
     public var documents: [Document]
     /// Public-tender deadline.
     public var dueBy: Date?
+    /// The customer's purchase order, when there is one (optional; added in dataversion 1).
+    public var purchaseOrder: PurchaseOrder?
 
     /// Creates the event.
     public init(
@@ -29,8 +31,10 @@ public struct WorkOrderOpened: Event {
         serviceLine: ServiceLine? = nil,
         customer: Customer,
         documents: [Document],
-        dueBy: Date? = nil
+        dueBy: Date? = nil,
+        purchaseOrder: PurchaseOrder? = nil
     ) {
+        self.purchaseOrder = purchaseOrder
         self.workOrderId = workOrderId
         self.number = number
         self.kind = kind
@@ -51,12 +55,13 @@ public struct WorkOrderOpened: Event {
             "customer": .required(Customer.schema),
             "documents": .required(.array(of: Document.schema)),
             "dueBy": .optional(.dateTime("public-tender deadline")),
+            "purchaseOrder": .optional(PurchaseOrder.schema),
         ], description: "a work order was opened")
 
     public static let example = WorkOrderOpened(
         workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", number: "OT-2026-000142", kind: .project,
         serviceLine: .csv, customer: .example, documents: OpenWorkOrder.example.documents,
-        dueBy: ExampleTime.at("2026-12-15T23:59:59.000Z"))
+        dueBy: ExampleTime.at("2026-12-15T23:59:59.000Z"), purchaseOrder: OpenWorkOrder.example.purchaseOrder)
 }
 
 /// `workorder.approval-pending`: the OT waits for supporting documents.
@@ -100,6 +105,10 @@ public struct WorkOrderApproved: Event {
     public var kind: WorkOrderKind
     /// Service line to notify.
     public var serviceLine: ServiceLine?
+    /// The public-tender deadline carried from the opening, if any (optional).
+    public var dueBy: Date?
+    /// The purchase-order amount carried from the opening, if any (optional).
+    public var amount: Money?
 
     /// Creates the event.
     public init(
@@ -107,8 +116,12 @@ public struct WorkOrderApproved: Event {
         approvedBy: String,
         customer: Customer,
         kind: WorkOrderKind,
-        serviceLine: ServiceLine? = nil
+        serviceLine: ServiceLine? = nil,
+        dueBy: Date? = nil,
+        amount: Money? = nil
     ) {
+        self.dueBy = dueBy
+        self.amount = amount
         self.workOrderId = workOrderId
         self.approvedBy = approvedBy
         self.customer = customer
@@ -125,11 +138,14 @@ public struct WorkOrderApproved: Event {
             "customer": .required(Customer.schema),
             "kind": .required(.enumeration(WorkOrderKind.self)),
             "serviceLine": .optional(ServiceLine.schema),
+            "dueBy": .optional(.dateTime("public-tender deadline")),
+            "amount": .optional(Money.schema),
         ], description: "a work order was approved")
 
     public static let example = WorkOrderApproved(
         workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", approvedBy: "lucia.mendoza",
-        customer: .example, kind: .project, serviceLine: .csv)
+        customer: .example, kind: .project, serviceLine: .csv, dueBy: ExampleTime.at("2026-12-15T23:59:59.000Z"),
+        amount: Money(minor: 4_850_000, currency: .bob))
 }
 
 /// `workorder.rejected`: the OT was rejected (final).

@@ -54,10 +54,16 @@ public struct ServiceTopology: Sendable {
     public var service: String
     public var inputs: [InputQueue]
     public var retryDelays: [Duration]
+    /// Further objects the service declares (e.g. the operations center's queue).
+    public var extra: Topology
 
-    public init(service: String, commandTypes: [String], eventTypes: [String], retryDelays: [Duration]) {
+    public init(
+        service: String, commandTypes: [String], eventTypes: [String], retryDelays: [Duration],
+        extra: Topology = Topology()
+    ) {
         self.service = service
         self.retryDelays = retryDelays
+        self.extra = extra
         var inputs: [InputQueue] = []
         if !commandTypes.isEmpty {
             inputs.append(InputQueue(name: "\(service).commands", exchange: PlatformTopology.commands, routingKeys: commandTypes))
@@ -91,6 +97,7 @@ public struct ServiceTopology: Sendable {
                         ]))
             }
         }
+        t.merge(extra)
         return t
     }
 }

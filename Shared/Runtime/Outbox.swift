@@ -15,8 +15,10 @@ public struct OutboxEntry: Sendable {
 
     public init(_ message: OutgoingMessage) { self.message = message }
 
-    /// Inserts entries into the schema's outbox on a connection inside an open transaction.
-    static func insert(_ entries: [OutboxEntry], schema: String, on conn: PostgresConnection, logger: Logger) async throws {
+    /// Inserts entries into the schema's outbox on a connection inside an open transaction (for
+    /// services that publish outside a handler, e.g. timers; call `OutboxRelay.notify()` after
+    /// the commit).
+    public static func insert(_ entries: [OutboxEntry], schema: String, on conn: PostgresConnection, logger: Logger) async throws {
         for e in entries {
             let m = e.message
             var headers: [String: String] = [:]

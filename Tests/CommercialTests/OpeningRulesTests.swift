@@ -81,3 +81,47 @@ import Testing
         #expect(problems(c) == ["data.workOrderId"])
     }
 }
+
+@Suite struct PoleMoveAndScopeRulesTests {
+    let requester = Payer(name: "María Quispe", idNumber: "5544332")
+
+    @Test func anExistingCustomerIsSentToTheGenericProcedure() {
+        #expect(throws: Rejection.self) {
+            try PoleMoveRules.validate(RequestPoleMove(requester: requester, address: "Av. Ayacucho 1", isExistingCustomer: true))
+        }
+    }
+
+    @Test func aPoleMoveCostsOneThousandBolivianosInTheRequestersName() throws {
+        let request = RequestPoleMove(requester: requester, address: "Av. Ayacucho 1", isExistingCustomer: false)
+        try PoleMoveRules.validate(request)
+        let charge = PoleMoveRules.charge(requestId: "R1", for: request)
+        #expect(charge.amount == Money(minor: 100_000, currency: .bob))
+        #expect(charge.payer == requester)
+    }
+
+    @Test func thePoleMoveWorkOrderNeedsNoDocumentsAndCarriesTheActivityCodes() throws {
+        let command = PoleMoveRules.workOrder(requestId: "R1", requester: requester, address: "Av. Ayacucho 1")
+        let wo = try OpeningRules.validate(command, now: Date()) { "unused" }
+        #expect(wo.kind == .poleMove && wo.id == "PM-R1")
+        #expect(wo.description.contains("52137") && wo.description.contains("8074"))
+        #expect(wo.customer.id == PoleMoveRules.genericCustomerId)
+    }
+
+    @Test func aRequestWithoutIdNumberOrAddressIsRejected() {
+        do {
+            try PoleMoveRules.validate(RequestPoleMove(requester: Payer(name: "X", idNumber: " "), address: "", isExistingCustomer: false))
+            Issue.record("expected a rejection")
+        } catch {
+            #expect(Set(error.errors.map(\.field)) == ["data.requester.idNumber", "data.address"])
+        }
+    }
+
+    @Test func scopeChangesAreRefusedOnFinalOrUnknownWorkOrders() {
+        let change = ChangeScope(workOrderId: "W", changes: ["a": .number(1)], document: Document(kind: .other, uri: "s3://f"))
+        for state in [WorkOrderState.closed, .cancelled, .rejected] {
+            #expect(throws: Rejection.self) { try ScopeRules.validate(change, state: state) }
+        }
+        #expect(throws: Rejection.self) { try ScopeRules.validate(change, state: nil) }
+        #expect(throws: Never.self) { try ScopeRules.validate(change, state: .assigned) }
+    }
+}

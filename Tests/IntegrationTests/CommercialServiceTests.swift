@@ -193,4 +193,80 @@ struct CommercialServiceTests {
         #expect(try await system.count("SELECT count(*)::int8 FROM commercial.work_orders") == total)
         }
     }
+
+    @Test func scopeChangesApplyToOpenWorkOrdersAndAreRefusedOnFinishedOnes() async throws {
+        try await withTestSystem("scope") { system in
+            let service = try system.start("commercial")
+            try await service.waitUntilReady()
+            let events = try await EventCollector(system: system, keys: ["workorder.*", "command.rejected"])
+            let sender = CommandSender(connection: try await system.connect("crm"))
+            try await sender.publishConfirmed([try CommandSender.message(openCommand(1, run: "scope")), try CommandSender.message(openCommand(2, run: "scope"))])
+            #expect(await eventually(timeout: .seconds(30)) { events.count("workorder.opened") == 2 })
+
+            let form = Document(kind: .other, uri: "s3://ot-docs/SGC-DC-03/cambio-1.pdf")
+            try await sender.publishConfirmed([
+                try CommandSender.message(ChangeScope(workOrderId: "WO-scope-1", changes: ["puntos": .number(12)], document: form), id: "chg-ok")
+            ])
+            #expect(await eventually(timeout: .seconds(30)) { events.count("workorder.scope-changed") == 1 })
+            let changed = try #require(events.decoded(WorkOrderScopeChanged.self).first)
+            #expect(changed.data.workOrderId == "WO-scope-1" && changed.data.changes["puntos"] == .number(12))
+
+            // WO-scope-2 is closed by operations; WO-missing does not exist.
+            var base = WorkOrderClosed.example
+            base.workOrderId = "WO-scope-2"
+            let closed = try EnvelopeCodec.outgoing(Envelope(source: "/ot/dispatch", correlationId: nil, causationId: nil, data: base), appId: "dispatch")
+            try await sender.publishConfirmed([closed])
+            try await Task.sleep(for: .seconds(1))
+            try await sender.publishConfirmed([
+                try CommandSender.message(ChangeScope(workOrderId: "WO-scope-2", changes: ["puntos": .number(3)], document: form), id: "chg-closed"),
+                try CommandSender.message(ChangeScope(workOrderId: "WO-missing", changes: ["puntos": .number(3)], document: form), id: "chg-missing"),
+                try CommandSender.message(ChangeScope(workOrderId: "WO-scope-1", changes: [:], document: form), id: "chg-empty"),
+            ])
+            #expect(await eventually(timeout: .seconds(30)) { events.count("command.rejected") == 3 })
+            let codes = Dictionary(uniqueKeysWithValues: events.decoded(CommandRejected.self).map { ($0.data.commandId, $0.data.code) })
+            #expect(codes == ["chg-closed": "finalState", "chg-missing": "notFound", "chg-empty": "validation"])
+            #expect(events.count("workorder.scope-changed") == 1)
+            #expect(try await system.count("SELECT count(*)::int8 FROM commercial.scope_changes") == 1)
+        }
+    }
+
+    @Test func poleMoveForANonCustomerIsChargedAndOpensItsWorkOrderWhenPaid() async throws {
+        try await withTestSystem("pole") { system in
+            let service = try system.start("commercial")
+            try await service.waitUntilReady()
+            let events = try await EventCollector(system: system, keys: ["workorder.opened", "billing.charge-requested", "command.rejected"])
+            let sender = CommandSender(connection: try await system.connect("crm"))
+            let requester = Payer(name: "María Quispe", idNumber: "5544332")
+            try await sender.publishConfirmed([
+                try CommandSender.message(RequestPoleMove(requester: requester, address: "Av. Blanco Galindo km 4", isExistingCustomer: true), id: "pm-customer"),
+                try CommandSender.message(RequestPoleMove(requester: requester, address: "Av. Blanco Galindo km 4", isExistingCustomer: false), id: "pm-1"),
+            ])
+            #expect(await eventually(timeout: .seconds(30)) { events.count("billing.charge-requested") == 1 && events.count("command.rejected") == 1 })
+            let rejected = try #require(events.decoded(CommandRejected.self).first)
+            #expect(rejected.data.commandId == "pm-customer" && rejected.data.code == "useGenericProcedure")
+            #expect(rejected.data.message.contains("generic procedure"))
+            let charge = try #require(events.decoded(ChargeRequested.self).first)
+            #expect(charge.data.amount == Money(minor: 100_000, currency: .bob))
+            #expect(charge.data.payer == requester)
+            #expect(events.count("workorder.opened") == 0, "no OT before the payment")
+
+            // Billing creates the CxC, the cashier takes the payment.
+            func event<M: Message>(_ m: M) throws -> OutgoingMessage {
+                try EnvelopeCodec.outgoing(Envelope(source: "/ot/billing", correlationId: charge.correlationid, causationId: nil, data: m), appId: "billing")
+            }
+            try await sender.publishConfirmed([try event(ChargeCreated(chargeId: "CXC-1", amount: charge.data.amount, payer: requester, reason: charge.data.reason, requestId: charge.data.requestId))])
+            try await Task.sleep(for: .milliseconds(500))
+            let paid = try event(ChargePaid(chargeId: "CXC-1", amount: charge.data.amount, receipt: "R-0099"))
+            try await sender.publishConfirmed([paid, paid])
+            try await sender.publishConfirmed([try event(ChargePaid(chargeId: "CXC-1", amount: charge.data.amount, receipt: "R-0099"))])
+            #expect(await eventually(timeout: .seconds(30)) { events.count("workorder.opened") == 1 })
+            try await Task.sleep(for: .seconds(1))
+            #expect(events.count("workorder.opened") == 1, "one OT per paid request, whatever is redelivered")
+            let opened = try #require(events.decoded(WorkOrderOpened.self).first)
+            #expect(opened.data.kind == .poleMove)
+            #expect(opened.data.customer.taxId == "5544332" && opened.data.customer.country == .bo)
+            #expect(opened.correlationid == charge.correlationid, "the whole case shares one correlation id")
+            #expect(try await system.count("SELECT count(*)::int8 FROM commercial.pole_move_requests WHERE state = 'paid'") == 1)
+        }
+    }
 }

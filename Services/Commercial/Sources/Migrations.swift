@@ -40,5 +40,30 @@ public enum CommercialMigrations {
                     PRIMARY KEY (work_order_id, position))
                 """,
             ]),
+        Migration(
+            2, "scope changes and pole-move requests",
+            [
+                """
+                CREATE TABLE commercial.scope_changes (
+                    id bigserial PRIMARY KEY,
+                    work_order_id text NOT NULL REFERENCES commercial.work_orders (id),
+                    changes jsonb NOT NULL,
+                    document_uri text NOT NULL,
+                    changed_at timestamptz NOT NULL,
+                    by_message text NOT NULL)
+                """,
+                """
+                CREATE TABLE commercial.pole_move_requests (
+                    id text PRIMARY KEY,
+                    requester_name text NOT NULL,
+                    requester_id_number text NOT NULL,
+                    address text NOT NULL,
+                    state text NOT NULL,
+                    charge_id text UNIQUE,
+                    work_order_id text,
+                    requested_at timestamptz NOT NULL,
+                    paid_at timestamptz)
+                """,
+            ]),
     ]
 }
