@@ -5,12 +5,13 @@ import Logging
 import Runtime
 import Testing
 
-/// The operator tool, run as the built binary against the local broker, each test in its own vhost.
+/// The operator tool, run as the built binary against the local broker, each test in its own vhost
+/// (one at a time, like every integration test: others restart the broker).
 @Suite struct OTCtlTests {
     // MARK: send
 
     @Test func sendPublishesAValidCommandBuiltFromFieldsAsACloudEventsEnvelope() async throws {
-        try await TestVhost.with("otctl-send") { vhost in
+        try await withExclusiveVhost("otctl-send") { vhost in
             try await withAMQP(vhost) { amqp in
                 try await amqp.declare(probe("probe", boundTo: OpenWorkOrder.type))
                 let started = Date()
@@ -56,7 +57,7 @@ import Testing
     }
 
     @Test func sendRefusesAnInvalidCommandWithExitStatus2NamingTheMissingField() async throws {
-        try await TestVhost.with("otctl-invalid") { vhost in
+        try await withExclusiveVhost("otctl-invalid") { vhost in
             try await withAMQP(vhost) { amqp in
                 try await amqp.declare(probe("probe", boundTo: OpenWorkOrder.type))
                 let run = try await otctl(["send", OpenWorkOrder.type] + openWorkOrderFields(except: "description"), vhost: vhost)
@@ -69,7 +70,7 @@ import Testing
     }
 
     @Test func sendOfACommandNoServiceHandlesFailsAsUnroutable() async throws {
-        try await TestVhost.with("otctl-unroutable") { vhost in
+        try await withExclusiveVhost("otctl-unroutable") { vhost in
             try await withAMQP(vhost) { amqp in
                 try await amqp.declare(PlatformTopology.exchanges)
                 let run = try await otctl(
@@ -83,7 +84,7 @@ import Testing
     // MARK: dead letters
 
     @Test func deadListShowsDeadLettersAndReplayAllMovesThemBackToTheirOriginalRoutingKey() async throws {
-        try await TestVhost.with("otctl-dead") { vhost in
+        try await withExclusiveVhost("otctl-dead") { vhost in
             try await withAMQP(vhost) { amqp in
                 let service = ServiceCatalog.commercial.topology(retryDelays: ServiceCatalog.defaultRetryDelays)
                 try await amqp.declare(service.topology)
@@ -126,7 +127,7 @@ import Testing
     }
 
     @Test func deadReplayOfOneIdWithNewIdRenamesItAndLeavesTheOthersDead() async throws {
-        try await TestVhost.with("otctl-replay-id") { vhost in
+        try await withExclusiveVhost("otctl-replay-id") { vhost in
             try await withAMQP(vhost) { amqp in
                 let service = ServiceCatalog.commercial.topology(retryDelays: ServiceCatalog.defaultRetryDelays)
                 try await amqp.declare(service.topology)
@@ -176,35 +177,60 @@ import Testing
         var stderr: String
     }
 
-    /// Runs the built `otctl` with `OTCTL_AMQP_URL` pointing at the vhost.
+    /// Runs the built `otctl` with `OTCTL_AMQP_URL` pointing at the vhost; stdout and stderr apart.
+    /// (posix_spawn + waitpid, polled: Foundation's Process can hang in waitUntilExit on Linux.)
     func otctl(_ arguments: [String], vhost: TestVhost?) async throws -> Run {
-        let binary = Self.packageRoot.appending(path: ".build/debug/otctl")
+        let binary = Self.packageRoot.appending(path: ".build/debug/otctl").path
         try #require(
-            FileManager.default.isExecutableFile(atPath: binary.path),
-            "\(binary.path) is missing: run `swift build --product otctl` first")
+            FileManager.default.isExecutableFile(atPath: binary), "\(binary) is missing: run `swift build --product otctl` first")
         let directory = FileManager.default.temporaryDirectory.appending(path: "otctl-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let out = directory.appending(path: "stdout")
-        let err = directory.appending(path: "stderr")
-        try Data().write(to: out)
-        try Data().write(to: err)
+        let out = directory.appending(path: "stdout").path
+        let err = directory.appending(path: "stderr").path
 
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["OTCTL_AMQP_URL"] = vhost?.amqpURL ?? "amqp://nobody:none@127.0.0.1:1/none"
-        process.environment = environment
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        let status = try await withCheckedThrowingContinuation { (c: CheckedContinuation<Int32, any Error>) in
-            process.terminationHandler = { c.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch { c.resume(throwing: error) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let argv = ([binary] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in argv + envp { free(p) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, binary, &actions, nil, argv, envp)
+        try #require(rc == 0, "cannot start otctl: errno \(rc)")
+
+        let deadline = ContinuousClock.now + .seconds(60)
+        var status: Int32 = 0
+        while waitpid(pid, &status, WNOHANG) == 0 {
+            if ContinuousClock.now > deadline {
+                kill(pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                Issue.record("otctl \(arguments.joined(separator: " ")) did not finish within 60 s")
+                break
+            }
+            try await Task.sleep(for: .milliseconds(20))
         }
+        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         return Run(
-            status: status, stdout: try String(contentsOf: out, encoding: .utf8),
-            stderr: try String(contentsOf: err, encoding: .utf8))
+            status: code, stdout: try String(contentsOfFile: out, encoding: .utf8),
+            stderr: try String(contentsOfFile: err, encoding: .utf8))
+    }
+
+    /// Runs `body` with a fresh vhost, holding the integration lock.
+    func withExclusiveVhost(_ purpose: String, _ body: (TestVhost) async throws -> Void) async throws {
+        await IntegrationLock.shared.acquire()
+        do {
+            try await TestVhost.with(purpose, body)
+        } catch {
+            await IntegrationLock.shared.release()
+            throw error
+        }
+        await IntegrationLock.shared.release()
     }
 
     /// A connection to the vhost for the test's own declarations and checks, shut down afterwards.

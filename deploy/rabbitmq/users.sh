@@ -42,7 +42,7 @@ ot_rmq_permissions() {
   case "$s" in
     otctl)
       printf '%s\n' '^(otctl\..*)$' \
-                    '^(ot\.commands|otctl\..*|amq\.default|.*\.dead)$' \
+                    '^(ot\.commands|ot\.events|otctl\..*|amq\.default|.*\.dead)$' \
                     '^(otctl\..*|ot\.events|ot\.commands|.*\.dead)$' ;;
     dispatch)
       printf '%s\n' "^(${s}\\..*|operations\\..*|ot\\.commands|ot\\.events|ot\\.unrouted)\$" \

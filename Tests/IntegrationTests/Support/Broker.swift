@@ -5,7 +5,7 @@ import Foundation
 ///
 /// Settings (local defaults): `TEST_AMQP_HOST` (localhost), `TEST_AMQP_USER` / `TEST_AMQP_PASSWORD`
 /// (guest / guest, which the broker allows on loopback), `TEST_RABBITMQ_MANAGEMENT_URL`
-/// (http://localhost:15672).
+/// (http://localhost:15672). Calls go through curl with `shell` (Support/TestSystem.swift).
 struct TestVhost: Sendable {
     static let environment = ProcessInfo.processInfo.environment
     static let host = environment["TEST_AMQP_HOST"] ?? "localhost"
@@ -47,22 +47,14 @@ struct TestVhost: Sendable {
 
     /// One management API call with curl; throws with curl's output when it fails.
     static func management(_ method: String, _ path: String, body: String? = nil) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         var arguments = [
             "curl", "-sS", "-f", "-u", "\(user):\(password)", "-X", method, "-H", "content-type: application/json",
             managementURL + path,
         ]
         if let body { arguments += ["-d", body] }
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestVhostError(description: "management API \(method) \(path) failed: \(text)")
+        let result = try shell(arguments)
+        guard result.status == 0 else {
+            throw TestVhostError(description: "management API \(method) \(path) failed: \(result.output)")
         }
     }
 }
