@@ -329,8 +329,10 @@ final class EventCollector: Sendable {
 struct CommandSender {
     let connection: AMQPConnection
 
-    static func message<M: Message>(_ command: M, id: String = UUID().uuidString.lowercased()) throws -> OutgoingMessage {
-        let envelope = Envelope(id: id, source: "/test/crm", correlationId: nil, causationId: nil, data: command)
+    static func message<M: Message>(
+        _ command: M, id: String = UUID().uuidString.lowercased(), correlationId: String? = nil
+    ) throws -> OutgoingMessage {
+        let envelope = Envelope(id: id, source: "/test/crm", correlationId: correlationId, causationId: nil, data: command)
         return try EnvelopeCodec.outgoing(envelope, appId: "test")
     }
 
