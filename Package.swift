@@ -164,6 +164,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "RuntimeTests",
+            dependencies: ["Runtime", "AMQP", "Contracts"],
+            path: "Tests/RuntimeTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "CommercialTests",
             dependencies: ["Commercial", "Contracts"],
             path: "Tests/CommercialTests",

@@ -83,6 +83,20 @@ public struct Delivery: Sendable {
     public var consumerTag: String
     public var properties: MessageProperties
     public var body: [UInt8]
+
+    public init(
+        deliveryTag: UInt64, session: UInt64, redelivered: Bool, exchange: String, routingKey: String, consumerTag: String,
+        properties: MessageProperties, body: [UInt8]
+    ) {
+        self.deliveryTag = deliveryTag
+        self.session = session
+        self.redelivered = redelivered
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.consumerTag = consumerTag
+        self.properties = properties
+        self.body = body
+    }
 }
 
 /// A message fetched with `basic.get` (used by operator tools for dead letters).

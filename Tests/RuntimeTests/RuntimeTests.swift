@@ -1,0 +1,138 @@
+import AMQP
+import Contracts
+import Foundation
+@testable import Runtime
+import Testing
+
+@Suite struct ConfigurationTests {
+    @Test func defaultsPointAtTheLocalSetupWithTheServicesOwnBrokerUser() throws {
+        let c = try ServiceConfiguration(name: "billing", environment: [:])
+        #expect(c.amqpURL.user == "billing" && c.amqpURL.password == "billing-local" && c.amqpURL.vhost == "ot")
+        #expect(c.database.user == "ot" && c.database.database == "ot" && !c.database.requireTLS)
+        #expect(c.retryDelays == ServiceCatalog.defaultRetryDelays)
+        #expect(c.httpPort == 8080 && c.batchSize == 64 && c.workers == 4)
+    }
+
+    @Test func environmentOverridesAndBadValuesNameTheVariable() throws {
+        let c = try ServiceConfiguration(
+            name: "x",
+            environment: [
+                "AMQP_URL": "amqps://u:p@mq:5671/prod", "DATABASE_URL": "postgres://a:b@db:6543/ots?sslmode=require",
+                "RETRY_DELAYS_MS": "10, 20", "BATCH_SIZE": "0", "LOG_LEVEL": "DEBUG",
+            ])
+        #expect(c.amqpURL.tls && c.amqpURL.host == "mq")
+        #expect(c.database.port == 6543 && c.database.requireTLS && c.database.password == "b")
+        #expect(c.retryDelays == [.milliseconds(10), .milliseconds(20)])
+        #expect(c.batchSize == 1, "clamped to at least one")
+        #expect(c.logLevel == .debug)
+        #expect {
+            try ServiceConfiguration(name: "x", environment: ["HTTP_PORT": "eighty"])
+        } throws: { ($0 as? ConfigurationError)?.key == "HTTP_PORT" }
+        #expect {
+            try ServiceConfiguration(name: "x", environment: ["RETRY_DELAYS_MS": "1,-5"])
+        } throws: { ($0 as? ConfigurationError)?.key == "RETRY_DELAYS_MS" }
+    }
+}
+
+@Suite struct TopologyTests {
+    @Test func aServiceGetsQuorumInputsBoundToItsTypesADeadLetterQueueAndDelayQueues() {
+        let t = ServiceTopology(
+            service: "svc", commandTypes: ["a.do"], eventTypes: ["b.done"], retryDelays: [.seconds(1), .seconds(5)]
+        ).topology
+        let queues = Dictionary(uniqueKeysWithValues: t.queues.map { ($0.name, $0) })
+        #expect(queues["svc.commands"]?.arguments["x-queue-type"] == "quorum")
+        #expect(queues["svc.events"]?.arguments["x-queue-type"] == "quorum")
+        #expect(queues["svc.dead"]?.arguments["x-queue-type"] == "quorum")
+        #expect(queues["svc.commands.retry.1"]?.arguments["x-message-ttl"] == .int(5000))
+        #expect(queues["svc.commands.retry.0"]?.arguments["x-dead-letter-routing-key"] == "svc.commands")
+        #expect(queues["svc.events.retry.0"]?.arguments["x-dead-letter-exchange"] == "")
+        #expect(t.bindings.contains(.init(queue: "svc.commands", exchange: "ot.commands", routingKey: "a.do")))
+        #expect(t.bindings.contains(.init(queue: "svc.events", exchange: "ot.events", routingKey: "b.done")))
+        #expect(!t.bindings.contains { $0.queue == "svc.commands" && $0.exchange == "ot.events" })
+        #expect(t.exchanges.first { $0.name == "ot.events" }?.arguments["alternate-exchange"] == "ot.unrouted")
+    }
+
+    @Test func everyCatalogTypeIsAContractTypeOfTheRightKind() {
+        for service in ServiceCatalog.all {
+            for type in service.commands { #expect(MessageRegistry.descriptor(for: type)?.kind == .command, "\(type)") }
+            for type in service.events { #expect(MessageRegistry.descriptor(for: type)?.kind == .event, "\(type)") }
+        }
+    }
+
+    @Test func everyCommandOfTheContractHandledTodayHasExactlyOneService() {
+        var owners: [String: [String]] = [:]
+        for s in ServiceCatalog.all { for c in s.commands { owners[c, default: []].append(s.name) } }
+        #expect(owners.values.allSatisfy { $0.count == 1 }, "\(owners.filter { $0.value.count > 1 })")
+    }
+
+    @Test func theOperationsCenterQueueReceivesDispatchesPrioritiesAndEscalations() {
+        let keys = Set(ServiceCatalog.dispatch.extra.bindings.filter { $0.queue == "operations.dispatch" }.map(\.routingKey))
+        #expect(keys == ["workorder.dispatched", "workorder.prioritized", "workorder.escalated"])
+    }
+}
+
+@Suite struct EnvelopeCodecTests {
+    @Test func amqpPropertiesMirrorTheEnvelope() throws {
+        let envelope = Envelope(id: "m-1", source: "/ot/x", correlationId: "c-1", causationId: "k-1", traceparent: "00-aa-bb-01", data: OpenWorkOrder.example)
+        let m = try EnvelopeCodec.outgoing(envelope, appId: "x")
+        #expect(m.exchange == "ot.commands" && m.routingKey == "workorder.open")
+        #expect(m.properties.messageId == "m-1" && m.properties.correlationId == "c-1")
+        #expect(m.properties.type == "workorder.open" && m.properties.appId == "x" && m.properties.deliveryMode == 2)
+        #expect(m.properties.contentType == "application/cloudevents+json")
+        #expect(m.properties.headers["traceparent"] == "00-aa-bb-01")
+        let decoded = try Wire.decode(OpenWorkOrder.self, from: Data(m.body))
+        #expect(decoded.data == envelope.data && decoded.id == "m-1" && decoded.causationid == "k-1")
+        #expect(abs(decoded.time.timeIntervalSince(envelope.time)) < 0.001, "milliseconds on the wire")
+    }
+
+    @Test func anEmittedMessageKeepsTheCorrelationAndPointsAtItsCause() {
+        let cause = EnvelopeHeader(
+            specversion: "1.0", id: "cmd-9", source: "/crm", type: "workorder.open", time: Date(), datacontenttype: "application/json",
+            dataversion: 1, correlationid: "case-1", causationid: nil, traceparent: "00-11-22-01")
+        let e = EnvelopeCodec.envelope(WorkOrderRejected(workOrderId: "W", reason: "r"), source: "/ot/approval", causedBy: cause, time: Date())
+        #expect(e.correlationid == "case-1" && e.causationid == "cmd-9" && e.traceparent == "00-11-22-01")
+        #expect(e.id != "cmd-9")
+    }
+
+    @Test func aFreshTraceparentIsW3CShaped() {
+        let parts = TraceContext.new().split(separator: "-")
+        #expect(parts.count == 4 && parts[0] == "00" && parts[1].count == 32 && parts[2].count == 16 && parts[3] == "01")
+    }
+}
+
+@Suite struct ConcurrencyPrimitivesTests {
+    @Test func deadlineReturnsTheResultOrGivesUpOnAnOperationThatIgnoresCancellation() async throws {
+        #expect(try await withDeadline(.seconds(5), "quick") { 42 } == 42)
+        let start = ContinuousClock.now
+        await #expect(throws: DeadlineExceeded.self) {
+            try await withDeadline(.milliseconds(100), "stuck") {
+                // Ignores cancellation, like a query on a dead connection.
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    DispatchQueue.global().asyncAfter(deadline: .now() + 2) { c.resume() }
+                }
+            }
+        }
+        #expect(ContinuousClock.now - start < .seconds(1))
+    }
+
+    @Test func deliveriesAreHandedOutInBatchesAndTheBufferEndsWhenFinished() async {
+        let buffer = DeliveryBuffer()
+        for i in 0..<10 {
+            buffer.push(Delivery(deliveryTag: UInt64(i), session: 1, redelivered: false, exchange: "", routingKey: "", consumerTag: "", properties: .init(), body: []))
+        }
+        buffer.finish()
+        var sizes: [Int] = []
+        while let b = await buffer.takeBatch(max: 4, wait: .zero) { sizes.append(b.count) }
+        #expect(sizes == [4, 4, 2])
+    }
+
+    @Test func aSignalWakesItsWaiterOrTimesOut() async {
+        let signal = AsyncSignal()
+        signal.notify()
+        let start = ContinuousClock.now
+        await signal.wait(upTo: .seconds(5))
+        #expect(ContinuousClock.now - start < .seconds(1), "a notification before the wait is kept")
+        await signal.wait(upTo: .milliseconds(50))
+        #expect(ContinuousClock.now - start >= .milliseconds(50))
+    }
+}
