@@ -1,0 +1,15 @@
+import Billing
+import Foundation
+import Runtime
+
+// The billing service: CxC, the prefactura batch of closed OTs, invoices (SGC-PC-07 §4.6–4.7,
+// OPE-SUM-GES-P08). Larger batches by default (the closed-OT batch); an explicit env value wins.
+var environment = ProcessInfo.processInfo.environment
+if environment["BATCH_SIZE"] == nil { environment["BATCH_SIZE"] = "256" }
+if environment["BATCH_WAIT_MS"] == nil { environment["BATCH_WAIT_MS"] = "20" }
+let service = PlatformService(
+    configuration: try ServiceConfiguration(name: "billing", environment: environment),
+    bindings: ServiceCatalog.billing,
+    handler: BillingHandler(),
+    migrations: BillingMigrations.all)
+try await service.run()

@@ -1,0 +1,126 @@
+import Contracts
+import Foundation
+import Runtime
+
+/// The rules of billing (SGC-PC-07 §4.6–4.7; OPE-SUM-GES-P08 steps 3–5), as pure functions.
+public enum BillingRules {
+    // MARK: Invoices
+
+    /// Who issues the invoice (§4.7): treasury in Chile, the account manager in Colombia, billing
+    /// in Bolivia.
+    public static func issuer(for country: Country) -> InvoiceIssuer {
+        switch country {
+        case .cl: .treasuryCL
+        case .co: .accountManagerCO
+        case .bo: .billingBO
+        }
+    }
+
+    /// The currency an OT of a country is billed in when its closed event carries no amount.
+    public static func currency(for country: Country) -> Currency {
+        switch country {
+        case .bo: .bob
+        case .cl: .clp
+        case .co: .cop
+        }
+    }
+
+    // MARK: Prefacturas
+
+    /// The price list used when a closed OT carries no `amount`: only what the procedures price
+    /// themselves — the pole move is Bs 1000 (OPE-SUM-GES-P08 step 3), in Bolivia.
+    public static func listPrice(kind: WorkOrderKind, country: Country) -> Money? {
+        switch (kind, country) {
+        case (.poleMove, .bo): .bolivianos(1000)
+        default: nil
+        }
+    }
+
+    /// What a line of an OT of this kind says on the prefactura.
+    public static func lineDescription(kind: WorkOrderKind, workOrderId: String) -> String {
+        let what =
+            switch kind {
+            case .project: "Proyecto"
+            case .poleMove: "Servicio de Ingeniería Traslado de Poste"
+            case .repair: "Reparación"
+            case .installation: "Instalación"
+            case .transfer: "Traslado de servicio"
+            case .withdrawal: "Retiro de servicio"
+            case .visit: "Visita técnica"
+            }
+        return "\(what) — OT \(workOrderId)"
+    }
+
+    /// A prefactura drafted from a closed OT.
+    public struct Draft: Sendable, Equatable {
+        public var lines: [PrefacturaLine]
+        public var amount: Money
+        /// No price was known (no `amount` in the event, none in the price list): the prefactura is
+        /// issued at 0 for the commercial review (§4.6) to return it with the price.
+        public var needsPricing: Bool
+    }
+
+    /// One prefactura per closed OT: one line (quantity 1, unit price = the closed event's amount,
+    /// else the list price, else 0 flagged `needsPricing`). A closed OT is a fact: never rejected.
+    public static func draft(_ closed: WorkOrderClosed) -> Draft {
+        let price = closed.amount ?? listPrice(kind: closed.kind, country: closed.customer.country)
+        let unit = price ?? Money(minor: 0, currency: currency(for: closed.customer.country))
+        let line = PrefacturaLine(
+            description: lineDescription(kind: closed.kind, workOrderId: closed.workOrderId), quantity: 1,
+            unitPrice: unit, amount: unit)
+        return Draft(lines: [line], amount: total([line]) ?? unit, needsPricing: price == nil)
+    }
+
+    /// The total of lines, or nil if they mix currencies (or there are none).
+    public static func total(_ lines: [PrefacturaLine]) -> Money? {
+        guard let currency = lines.first?.amount.currency, lines.allSatisfy({ $0.amount.currency == currency }) else {
+            return nil
+        }
+        return Money(minor: lines.reduce(0) { $0 + $1.amount.minor }, currency: currency)
+    }
+
+    // MARK: CxC
+
+    /// Checks `billing.record-payment` on its own (before looking at the charge).
+    public static func validate(_ command: RecordPayment) throws(Rejection) {
+        var problems: [FieldProblem] = []
+        if command.chargeId.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            problems.append(FieldProblem(field: "data.chargeId", problem: "must not be empty"))
+        }
+        if command.receipt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            problems.append(FieldProblem(field: "data.receipt", problem: "must not be empty: the cashier's receipt number"))
+        }
+        if !problems.isEmpty { throw Rejection.validation(problems) }
+    }
+
+    /// Checks a payment against its charge: a charge is paid once, for exactly its amount (minor
+    /// units and currency).
+    public static func check(payment: RecordPayment, chargeAmount: Money, alreadyPaid: Bool) throws(Rejection) {
+        if alreadyPaid {
+            throw Rejection(
+                code: "alreadyPaid", message: "charge \(payment.chargeId) is already paid",
+                errors: [FieldProblem(field: "data.chargeId", problem: "already paid")])
+        }
+        if payment.amount != chargeAmount {
+            throw Rejection(
+                code: "amountMismatch",
+                message: "charge \(payment.chargeId) is \(chargeAmount.minor) \(chargeAmount.currency.rawValue), not \(payment.amount.minor) \(payment.amount.currency.rawValue)",
+                errors: [
+                    FieldProblem(
+                        field: "data.amount",
+                        problem: "must be \(chargeAmount.minor) \(chargeAmount.currency.rawValue) (minor units)")
+                ])
+        }
+    }
+
+    /// The year of a date, in UTC (charge, prefactura and invoice numbers).
+    public static func year(of date: Date) -> Int {
+        utcCalendar.component(.year, from: date)
+    }
+
+    static let utcCalendar: Calendar = {
+        var c = Calendar(identifier: .gregorian)
+        c.timeZone = TimeZone(identifier: "UTC")!
+        return c
+    }()
+}
