@@ -40,10 +40,9 @@ struct BillingRulesTests {
         #expect(!d.needsPricing)
     }
 
-    @Test func aPoleMoveWithoutAmountIsBilledAtTheListPriceOfBs1000() {
-        let d = BillingRules.draft(closed(.poleMove))
-        #expect(d.amount == .bolivianos(1000))
-        #expect(!d.needsPricing)
+    @Test func aPoleMoveIsSettledByItsCxCAndNeverDraftedAgain() {
+        #expect(BillingRules.settledByCxC(.poleMove))
+        for kind in WorkOrderKind.allCases where kind != .poleMove { #expect(!BillingRules.settledByCxC(kind)) }
     }
 
     @Test func aClosedOTWithoutAnyPriceIsBilledAtZeroInTheCountryCurrencyAndFlagged() {

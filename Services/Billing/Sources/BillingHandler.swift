@@ -36,6 +36,17 @@ public struct BillingHandler: MessageHandler {
     /// with `ON CONFLICT DO NOTHING` and the prefactura is inserted only for a row that was new.
     /// No SELECT first, so concurrent batches cannot race.
     func bill(_ closed: WorkOrderClosed, _ context: inout MessageContext) async throws {
+        if BillingRules.settledByCxC(closed.kind) {
+            try await context.connection.query(
+                """
+                INSERT INTO billing.work_orders (work_order_id, kind, customer, country, outcome, closed_at, received_at, closed_message)
+                VALUES (\(closed.workOrderId), \(closed.kind.rawValue), \(String(decoding: try JSONEncoder().encode(closed.customer), as: UTF8.self))::jsonb,
+                        \(closed.customer.country.rawValue), \(closed.outcome.rawValue), \(closed.closedAt), \(context.now), \(context.header.id))
+                ON CONFLICT (work_order_id) DO NOTHING
+                """, logger: context.logger)
+            context.logger.info("closed work order was settled by its CxC; no prefactura", metadata: ["ot.id": "\(closed.workOrderId)"])
+            return
+        }
         let draft = BillingRules.draft(closed)
         let linesJSON = String(decoding: try JSONEncoder().encode(draft.lines), as: UTF8.self)
         let customerJSON = String(decoding: try JSONEncoder().encode(closed.customer), as: UTF8.self)

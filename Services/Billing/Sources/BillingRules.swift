@@ -27,14 +27,10 @@ public enum BillingRules {
 
     // MARK: Prefacturas
 
-    /// The price list used when a closed OT carries no `amount`: only what the procedures price
-    /// themselves — the pole move is Bs 1000 (OPE-SUM-GES-P08 step 3), in Bolivia.
-    public static func listPrice(kind: WorkOrderKind, country: Country) -> Money? {
-        switch (kind, country) {
-        case (.poleMove, .bo): .bolivianos(1000)
-        default: nil
-        }
-    }
+    /// Whether an OT of this kind was already billed before its work began, so that closing it
+    /// drafts no prefactura: the pole move is paid up front as a CxC of Bs 1000 whose invoice the
+    /// cashier hands over (OPE-SUM-GES-P08 steps 3–5); billing it again would charge twice.
+    public static func settledByCxC(_ kind: WorkOrderKind) -> Bool { kind == .poleMove }
 
     /// What a line of an OT of this kind says on the prefactura.
     public static func lineDescription(kind: WorkOrderKind, workOrderId: String) -> String {
@@ -61,9 +57,9 @@ public enum BillingRules {
     }
 
     /// One prefactura per closed OT: one line (quantity 1, unit price = the closed event's amount,
-    /// else the list price, else 0 flagged `needsPricing`). A closed OT is a fact: never rejected.
+    /// else 0 flagged `needsPricing`). A closed OT is a fact: never rejected.
     public static func draft(_ closed: WorkOrderClosed) -> Draft {
-        let price = closed.amount ?? listPrice(kind: closed.kind, country: closed.customer.country)
+        let price = closed.amount
         let unit = price ?? Money(minor: 0, currency: currency(for: closed.customer.country))
         let line = PrefacturaLine(
             description: lineDescription(kind: closed.kind, workOrderId: closed.workOrderId), quantity: 1,

@@ -1,0 +1,126 @@
+import Contracts
+import Foundation
+import Runtime
+
+/// The operations rules of an OT (SGC-PC-07 §4.5–4.6, COM-GCM-P12 Anexo 2), as pure functions.
+public enum DispatchRules {
+    /// §4.5: the line head contacts the customer within 24 hours of the approval.
+    public static let contactWindow: TimeInterval = 24 * 3600
+
+    /// A priority level of the operations center and why.
+    public struct Priority: Sendable, Equatable {
+        public var level: Int
+        public var reason: String
+        public init(level: Int, reason: String) {
+            self.level = level
+            self.reason = reason
+        }
+    }
+
+    /// The dispatch priority (1 = highest), the first rule that matches:
+    /// 1. public sector with a tender deadline (§4.5: time-critical, penalties);
+    /// 1. TOP A / TOP B customers (Anexo 2 level 1, "muy alta");
+    /// 2. public sector without a deadline (§4.5 still calls it time-critical);
+    /// 2. PYME and influencer customers (Anexo 2 level 2, "alta");
+    /// 3. pole moves and repairs (field work on the network; Anexo 2 level 3, "moderada");
+    /// 4. everything else ("controlable").
+    /// A level from a `workorder.prioritized` event wins when it is higher (lower number).
+    public static func priority(customer: Customer, kind: WorkOrderKind, dueBy: Date?, prioritized: Int? = nil) -> Priority {
+        var p: Priority
+        if customer.sector == .public, dueBy != nil {
+            p = Priority(level: 1, reason: "public sector with a tender deadline")
+        } else if customer.segment == .topA || customer.segment == .topB {
+            p = Priority(level: 1, reason: "TOP A / TOP B customer")
+        } else if customer.sector == .public {
+            p = Priority(level: 2, reason: "public sector")
+        } else if customer.segment == .pyme || customer.segment == .influencer {
+            p = Priority(level: 2, reason: "PYME / influencer customer")
+        } else if kind == .poleMove || kind == .repair {
+            p = Priority(level: 3, reason: "pole move / repair")
+        } else {
+            p = Priority(level: 4, reason: "controllable")
+        }
+        if let level = prioritized, (1...4).contains(level), level < p.level {
+            p = Priority(level: level, reason: "prioritized by the operations center")
+        }
+        return p
+    }
+
+    /// What an operator asks of an OT.
+    public enum Action: String, Sendable, CaseIterable {
+        case assign, reportOutcome = "report an outcome for", close, cancel
+    }
+
+    /// The states from which an action is allowed (CONTRACT.md state machine).
+    public static func allowedFrom(_ action: Action) -> Set<WorkOrderState> {
+        switch action {
+        case .assign: [.dispatched, .assigned]  // a second assignment is a reassignment
+        case .reportOutcome: [.assigned]
+        case .close: [.attended]
+        case .cancel: Set(WorkOrderState.allCases.filter { !$0.isFinal })
+        }
+    }
+
+    /// The state an action leads to.
+    public static func target(_ action: Action) -> WorkOrderState {
+        switch action {
+        case .assign: .assigned
+        case .reportOutcome: .attended
+        case .close: .closed
+        case .cancel: .cancelled
+        }
+    }
+
+    /// Throws `invalidTransition` unless the action is allowed from `state`.
+    public static func check(_ action: Action, from state: WorkOrderState, workOrderId: String) throws(Rejection) {
+        guard allowedFrom(action).contains(state) else {
+            let allowed = allowedFrom(action).map(\.rawValue).sorted().joined(separator: ", ")
+            throw Rejection(
+                code: "invalidTransition",
+                message: "cannot \(action.rawValue) work order \(workOrderId) in state \(state.rawValue) (allowed from: \(allowed))",
+                errors: [FieldProblem(field: "data.workOrderId", problem: "work order is \(state.rawValue)")])
+        }
+    }
+
+    /// Throws `validation` listing every empty required string.
+    public static func requireNonEmpty(_ fields: [(field: String, value: String)]) throws(Rejection) {
+        let problems = fields.filter { $0.value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
+            .map { FieldProblem(field: $0.field, problem: "must not be empty") }
+        if !problems.isEmpty { throw Rejection.validation(problems) }
+    }
+
+    /// The required strings of each command.
+    public static func validate(_ c: AssignWorkOrder) throws(Rejection) {
+        try requireNonEmpty([
+            ("data.workOrderId", c.workOrderId), ("data.assignee.id", c.assignee.id),
+            ("data.assignee.name", c.assignee.name), ("data.assignee.role", c.assignee.role),
+        ])
+    }
+    public static func validate(_ c: ReportOutcome) throws(Rejection) {
+        try requireNonEmpty([("data.workOrderId", c.workOrderId)])
+    }
+    public static func validate(_ c: CloseWorkOrder) throws(Rejection) {
+        try requireNonEmpty([("data.workOrderId", c.workOrderId), ("data.by", c.by)])
+    }
+    public static func validate(_ c: CancelWorkOrder) throws(Rejection) {
+        try requireNonEmpty([("data.workOrderId", c.workOrderId), ("data.reason", c.reason)])
+    }
+
+    /// How an incoming event changes the state the service holds (events are facts: a stale
+    /// or duplicate one is ignored, never rejected). nil = ignore.
+    public static func afterEvent(_ event: String, current: WorkOrderState?) -> WorkOrderState? {
+        switch event {
+        case WorkOrderOpened.type:
+            return current == nil ? .opened : nil
+        case WorkOrderApprovalPending.type:
+            return current == nil || current == .opened ? .approvalPending : nil
+        case WorkOrderRejected.type:
+            return current == nil || current == .opened || current == .approvalPending ? .rejected : nil
+        case WorkOrderApproved.type:
+            // Approval dispatches at once: the row goes on to `dispatched` in the same step.
+            return current == nil || current == .opened || current == .approvalPending ? .approved : nil
+        default:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import Contracts
+import DispatchCenter
+import Foundation
+import Runtime
+import Testing
+
+@Suite("dispatch rules")
+struct DispatchRulesTests {
+    func customer(_ sector: Sector, _ segment: Segment) -> Customer {
+        var c = Customer.example
+        c.sector = sector
+        c.segment = segment
+        return c
+    }
+    let due = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test func publicSectorWithATenderDeadlineGoesFirst() {
+        #expect(DispatchRules.priority(customer: customer(.public, .residential), kind: .project, dueBy: due).level == 1)
+    }
+
+    @Test func topCustomersGoFirst() {
+        #expect(DispatchRules.priority(customer: customer(.private, .topA), kind: .project, dueBy: nil).level == 1)
+        #expect(DispatchRules.priority(customer: customer(.private, .topB), kind: .visit, dueBy: nil).level == 1)
+    }
+
+    @Test func publicSectorWithoutDeadlineAndPymesAreLevelTwo() {
+        #expect(DispatchRules.priority(customer: customer(.public, .residential), kind: .project, dueBy: nil).level == 2)
+        #expect(DispatchRules.priority(customer: customer(.private, .pyme), kind: .project, dueBy: nil).level == 2)
+        #expect(DispatchRules.priority(customer: customer(.private, .influencer), kind: .repair, dueBy: nil).level == 2)
+    }
+
+    @Test func poleMovesAndRepairsAreLevelThreeOtherwiseFour() {
+        #expect(DispatchRules.priority(customer: customer(.private, .residential), kind: .poleMove, dueBy: nil).level == 3)
+        #expect(DispatchRules.priority(customer: customer(.private, .enterprise), kind: .repair, dueBy: nil).level == 3)
+        #expect(DispatchRules.priority(customer: customer(.private, .enterprise), kind: .installation, dueBy: nil).level == 4)
+    }
+
+    @Test func aHigherPriorityFromTheOperationsCenterWinsALowerOneDoesNot() {
+        let c = customer(.private, .residential)
+        #expect(DispatchRules.priority(customer: c, kind: .visit, dueBy: nil, prioritized: 2).level == 2)
+        #expect(DispatchRules.priority(customer: customer(.private, .topA), kind: .visit, dueBy: nil, prioritized: 3).level == 1)
+    }
+
+    @Test func assignIsAllowedOnlyOnDispatchedOrAssigned() throws {
+        try DispatchRules.check(.assign, from: .dispatched, workOrderId: "W")
+        try DispatchRules.check(.assign, from: .assigned, workOrderId: "W")
+        for s in WorkOrderState.allCases where s != .dispatched && s != .assigned {
+            #expect(throws: Rejection.self) { try DispatchRules.check(.assign, from: s, workOrderId: "W") }
+        }
+    }
+
+    @Test func closeFromDispatchedIsAnInvalidTransitionNamingTheState() {
+        do {
+            try DispatchRules.check(.close, from: .dispatched, workOrderId: "W-1")
+            Issue.record("expected a rejection")
+        } catch {
+            #expect(error.code == "invalidTransition")
+            #expect(error.message.contains("dispatched"))
+        }
+    }
+
+    @Test func cancelIsAllowedFromEveryNonFinalStateOnly() {
+        for s in WorkOrderState.allCases {
+            let ok = (try? DispatchRules.check(.cancel, from: s, workOrderId: "W")) != nil
+            #expect(ok == !s.isFinal, "\(s)")
+        }
+    }
+
+    @Test func outcomeOnlyOnAssignedAndCloseOnlyOnAttended() {
+        #expect((try? DispatchRules.check(.reportOutcome, from: .assigned, workOrderId: "W")) != nil)
+        #expect((try? DispatchRules.check(.reportOutcome, from: .dispatched, workOrderId: "W")) == nil)
+        #expect((try? DispatchRules.check(.close, from: .attended, workOrderId: "W")) != nil)
+        #expect((try? DispatchRules.check(.close, from: .assigned, workOrderId: "W")) == nil)
+    }
+
+    @Test func aCancelWithoutReasonIsAValidationError() {
+        do {
+            try DispatchRules.validate(CancelWorkOrder(workOrderId: "W", reason: "  "))
+            Issue.record("expected a rejection")
+        } catch {
+            #expect(error.code == "validation")
+            #expect(error.errors.map(\.field) == ["data.reason"])
+        }
+    }
+
+    @Test func anAssignmentNeedsAWholeAssignee() {
+        do {
+            try DispatchRules.validate(AssignWorkOrder(workOrderId: "W", assignee: Assignee(id: "", name: "Ana", role: "")))
+            Issue.record("expected a rejection")
+        } catch {
+            #expect(Set(error.errors.map(\.field)) == ["data.assignee.id", "data.assignee.role"])
+        }
+    }
+
+    @Test func outOfOrderFactsCreateTheRowAndStaleOnesAreIgnored() {
+        #expect(DispatchRules.afterEvent(WorkOrderApproved.type, current: nil) == .approved)
+        #expect(DispatchRules.afterEvent(WorkOrderApproved.type, current: .dispatched) == nil)
+        #expect(DispatchRules.afterEvent(WorkOrderApproved.type, current: .cancelled) == nil)
+        #expect(DispatchRules.afterEvent(WorkOrderApprovalPending.type, current: .dispatched) == nil)
+        #expect(DispatchRules.afterEvent(WorkOrderRejected.type, current: .approvalPending) == .rejected)
+        #expect(DispatchRules.afterEvent(WorkOrderOpened.type, current: .dispatched) == nil)
+    }
+}
+
+@Suite("follow-up report and pole-move KPI")
+struct ReportRulesTests {
+    @Test func ninetyEightPercentIsApproved() {
+        let k = PoleMoveKPI.compute(attended: 49, total: 50)
+        #expect(k.verdict == .approved)
+        #expect(k.percent == 98)
+    }
+
+    @Test func belowNinetyEightPercentIsObserved() {
+        #expect(PoleMoveKPI.compute(attended: 97, total: 99).verdict == .observed)  // 97.98 %
+        #expect(PoleMoveKPI.compute(attended: 0, total: 3).verdict == .observed)
+        #expect(PoleMoveKPI.compute(attended: 100, total: 100).verdict == .approved)
+    }
+
+    @Test func noPoleMovesMeansNoData() {
+        let k = PoleMoveKPI.compute(attended: 0, total: 0)
+        #expect(k.verdict == .noData)
+        #expect(k.percent == nil)
+    }
+
+    @Test func statesFallIntoTheSeedBuckets() {
+        #expect(ReportBucket.of(state: .opened, outcome: nil) == .registrado)
+        #expect(ReportBucket.of(state: .dispatched, outcome: nil) == .registrado)
+        #expect(ReportBucket.of(state: .assigned, outcome: nil) == .asignado)
+        #expect(ReportBucket.of(state: .attended, outcome: .resolved) == .atendido)
+        #expect(ReportBucket.of(state: .closed, outcome: .resolved) == .atendido)
+        #expect(ReportBucket.of(state: .attended, outcome: .unresolved) == .atendidoSinSolucion)
+        #expect(ReportBucket.of(state: .cancelled, outcome: nil) == .anulado)
+    }
+}
