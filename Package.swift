@@ -127,8 +127,9 @@ let package = Package(
         .executableTarget(
             name: "OTCtl",
             dependencies: [
-                "AMQP", "Contracts", "Runtime",
+                "AMQP", "Contracts", "Runtime", "DispatchCenter", "Billing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Services/OTCtl",
             swiftSettings: strict

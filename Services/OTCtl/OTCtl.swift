@@ -13,7 +13,7 @@ struct OTCtl: AsyncParsableCommand {
             Exit status: 0 success, 1 failure (broker, unroutable, timeout), 2 invalid message, \
             64 invalid usage.
             """,
-        subcommands: [Send.self, Tail.self, Dead.self, Demo.self, AsyncAPI.self, Definitions.self])
+        subcommands: [Send.self, Tail.self, Dead.self, Demo.self, Report.self, Reconcile.self, AsyncAPI.self, Definitions.self])
 
     /// Declared here too so `otctl --amqp-url … <subcommand>` works as well as after the subcommand.
     @OptionGroup var global: GlobalOptions

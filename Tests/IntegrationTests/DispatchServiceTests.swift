@@ -147,8 +147,7 @@ struct DispatchServiceTests {
             let from = Wire.timestamp(Date().addingTimeInterval(-3600))
             let to = Wire.timestamp(Date().addingTimeInterval(3600))
             let run = try shell(
-                [packageRoot.appendingPathComponent(".build/debug/dispatch").path, "report", from, to],
-                environment: ["DATABASE_URL": system.databaseURL, "LOG_LEVEL": "error"])
+                [packageRoot.appendingPathComponent(".build/debug/otctl").path, "report", from, to, "--json", "--database-url", system.databaseURL])
             #expect(run.status == 0, "\(run.output)")
             let json = try #require(run.output.firstIndex(of: "{").map { String(run.output[$0...]) })
             let report = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]

@@ -10,7 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
 CONFIG="${OT_BUILD_CONFIG:-debug}"
 STATE="$ROOT/.build/local-run"
-SERVICES=(commercial)
+SERVICES=(commercial approval dispatch billing)
 declare -A PORTS=([commercial]=8081 [approval]=8082 [dispatch]=8083 [billing]=8084)
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -42,48 +42,25 @@ for s in "${SERVICES[@]}"; do
   echo "  $s: ready"
 done
 
-say "demo: OTs through the platform (events printed as they flow)"
+say "demo: OTs through their whole lifecycle (events printed as they flow)"
 OTCTL=("$BIN/otctl")
-"${OTCTL[@]}" tail --key '#' --timeout 20 --count 6 &
+"${OTCTL[@]}" demo
+
+say "bad input: the contract check in otctl refuses a command without customer…"
+"${OTCTL[@]}" send workorder.open --data '{"kind": "repair", "documents": [], "description": "sin cliente"}' || true
+echo "…forced onto the broker anyway, and a malformed one: the service rejects both (command.rejected + dead letter)"
+"${OTCTL[@]}" tail --key command.rejected --count 2 --timeout 20 &
 TAIL=$!
 sleep 1
-due=$(date -u -d '+30 days' +%Y-%m-%dT%H:%M:%SZ)
-run=$(date +%s)
-
-echo "-> a private project in Chile (service line CSV) with offer and purchase order"
-"${OTCTL[@]}" send workorder.open --data "$(cat <<JSON
-{"workOrderId": "DEMO-$run-CL", "kind": "project", "serviceLine": "CSV",
- "customer": {"id": "C-CL-77", "name": "Minera Los Andes SpA", "taxId": "76.543.210-3", "sector": "private", "segment": "enterprise", "country": "CL"},
- "opportunityId": "OPP-CL-1201", "purchaseOrder": {"number": "OC-4410", "amount": {"minor": 12500000, "currency": "CLP"}},
- "documents": [{"kind": "offer", "uri": "s3://ot-docs/C-CL-77/oferta.pdf"}, {"kind": "purchaseOrder", "uri": "s3://ot-docs/C-CL-77/oc-4410.pdf"}],
- "description": "Medición de calidad de energía en planta"}
-JSON
-)"
-echo "-> a public tender in Colombia (service line GEP) with its deadline"
-"${OTCTL[@]}" send workorder.open --data "$(cat <<JSON
-{"workOrderId": "DEMO-$run-CO", "kind": "project", "serviceLine": "GEP",
- "customer": {"id": "C-CO-12", "name": "Alcaldía de Medellín", "taxId": "890905211-1", "sector": "public", "segment": "enterprise", "country": "CO"},
- "purchaseOrder": {"number": "LP-2026-88", "amount": {"minor": 98000000, "currency": "COP"}},
- "documents": [{"kind": "offer", "uri": "s3://ot-docs/C-CO-12/oferta.pdf"}, {"kind": "contract", "uri": "s3://ot-docs/C-CO-12/contrato.pdf"}],
- "dueBy": "$due", "description": "Consultoría de eficiencia energética (licitación pública)"}
-JSON
-)"
-echo "-> a repair in Bolivia"
-"${OTCTL[@]}" send workorder.open --data "$(cat <<JSON
-{"workOrderId": "DEMO-$run-BO", "kind": "repair",
- "customer": {"id": "C-BO-5", "name": "Juan Pérez", "taxId": "4455667", "sector": "private", "segment": "residential", "country": "BO"},
- "documents": [], "description": "Sin tono en línea fija"}
-JSON
-)"
-echo "-> an invalid command (no customer): the contract check in otctl refuses it"
-"${OTCTL[@]}" send workorder.open --data '{"kind": "repair", "documents": [], "description": "x"}' || true
-echo "-> the same invalid command forced onto the broker, and a malformed one: the service rejects both"
-"${OTCTL[@]}" send workorder.open --no-validate --data '{"kind": "repair", "documents": [], "description": "x"}'
-"${OTCTL[@]}" send workorder.open --raw --data '{"specversion": "1.0", "oops'
+"${OTCTL[@]}" send workorder.open --no-validate --data '{"kind": "repair", "documents": [], "description": "sin cliente"}' >/dev/null
+"${OTCTL[@]}" send workorder.open --raw --data '{"specversion": "1.0", "oops' >/dev/null
 wait "$TAIL" || true
+"${OTCTL[@]}" dead list commercial --limit 2 || true
 
-say "dead letters of commercial (reason in headers)"
-"${OTCTL[@]}" dead list commercial --limit 5 || true
+say "follow-up (OPE-SUM-GES-P08): OTs by state this month, and the monthly CxC reconciliation"
+month=$(date -u +%Y-%m)
+"${OTCTL[@]}" report "$month" || true
+"${OTCTL[@]}" reconcile "$month" || true
 
 say "the platform is up"
 for s in "${SERVICES[@]}"; do echo "  $s  http://127.0.0.1:${PORTS[$s]}/metrics   log: $STATE/logs/$s.log"; done
@@ -91,5 +68,6 @@ cat <<TXT
   RabbitMQ management: http://127.0.0.1:15672 (ot-admin / ot-admin-local)
   Try:  $BIN/otctl tail                      # watch every event
         $BIN/otctl send workorder.open --file my-command.json
+        $BIN/otctl demo                      # run the lifecycle demo again
   Stop: bash deploy/local/down.sh            # services (add --servers to stop RabbitMQ and PostgreSQL too)
 TXT

@@ -4,13 +4,8 @@ import Runtime
 
 // The dispatch service: operations of an OT from approval to closing, with durable SLA timers.
 // CLOCK_OFFSET_SECONDS shifts the service clock (tests, demos); SLA_TICK_MS sets the timer period.
-// `dispatch report <from> <to>` prints the follow-up report (OPE-SUM-GES-P08) as JSON and exits.
 let env = ProcessInfo.processInfo.environment
 let configuration = try ServiceConfiguration(name: "dispatch")
-if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "report" {
-    print(try await followUpReportJSON(arguments: Array(CommandLine.arguments.dropFirst(2)), database: configuration.database))
-    exit(0)
-}
 let clock = SystemClock(offset: TimeInterval(env["CLOCK_OFFSET_SECONDS"] ?? "0") ?? 0)
 let tick = Duration.milliseconds(Int(env["SLA_TICK_MS"] ?? "1000") ?? 1000)
 let service = PlatformService(

@@ -112,38 +112,9 @@ public func poleMoveKPI(on conn: PostgresConnection, from: Date, to: Date, logge
 public struct FollowUpReport: Sendable, Equatable, Codable {
     public var states: StateReport
     public var poleMove: PoleMoveKPI
-}
 
-/// `dispatch report <from> <to>` (RFC 3339): runs both reports against `DATABASE_URL` and returns
-/// them as JSON — a stop-gap until `otctl` has its subcommand.
-public func followUpReportJSON(arguments: [String], database: DatabaseURL) async throws -> String {
-    guard arguments.count == 2, let from = Wire.parseTimestamp(arguments[0]), let to = Wire.parseTimestamp(arguments[1]) else {
-        throw ReportUsage()
+    public init(states: StateReport, poleMove: PoleMoveKPI) {
+        self.states = states
+        self.poleMove = poleMove
     }
-    let logger = Logger(label: "ot.dispatch.report")
-    let client = Database.makeClient(database, poolSize: 1, logger: logger)
-    let report = try await withThrowingTaskGroup(of: FollowUpReport?.self) { group in
-        group.addTask {
-            await client.run()
-            return nil
-        }
-        let r = try await client.withConnection { conn in
-            FollowUpReport(
-                states: try await stateReport(on: conn, from: from, to: to, logger: logger),
-                poleMove: try await poleMoveKPI(on: conn, from: from, to: to, logger: logger))
-        }
-        group.cancelAll()
-        return r
-    }
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    encoder.dateEncodingStrategy = .custom { date, enc in
-        var c = enc.singleValueContainer()
-        try c.encode(Wire.timestamp(date))
-    }
-    return String(decoding: try encoder.encode(report), as: UTF8.self)
-}
-
-public struct ReportUsage: Error, CustomStringConvertible {
-    public var description: String { "usage: dispatch report <from RFC 3339> <to RFC 3339>" }
 }
