@@ -72,57 +72,13 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        // MARK: Services
-        .target(
-            name: "Commercial",
-            dependencies: ["Contracts", "Runtime"],
-            path: "Services/Commercial/Sources",
-            swiftSettings: strict
-        ),
-        .executableTarget(
-            name: "CommercialService",
-            dependencies: ["Commercial", "Runtime"],
-            path: "Services/Commercial/Main",
-            swiftSettings: strict
-        ),
-
-        .target(
-            name: "Approval",
-            dependencies: ["Contracts", "Runtime"],
-            path: "Services/Approval/Sources",
-            swiftSettings: strict
-        ),
-        .executableTarget(
-            name: "ApprovalService",
-            dependencies: ["Approval", "Runtime"],
-            path: "Services/Approval/Main",
-            swiftSettings: strict
-        ),
-        .target(
-            name: "DispatchCenter",
-            dependencies: ["Contracts", "Runtime"],
-            path: "Services/Dispatch/Sources",
-            swiftSettings: strict
-        ),
-        .executableTarget(
-            name: "DispatchService",
-            dependencies: ["DispatchCenter", "Runtime"],
-            path: "Services/Dispatch/Main",
-            swiftSettings: strict
-        ),
-        .target(
-            name: "Billing",
-            dependencies: ["Contracts", "Runtime"],
-            path: "Services/Billing/Sources",
-            swiftSettings: strict
-        ),
-        .executableTarget(
-            name: "BillingService",
-            dependencies: ["Billing", "Runtime"],
-            path: "Services/Billing/Main",
-            swiftSettings: strict
-        ),
-
+        // MARK: Services (one folder each: Sources/ = domain library, Main/ = executable)
+    ]
+        + service("Commercial", library: "Commercial")
+        + service("Approval", library: "Approval")
+        + service("Dispatch", library: "DispatchCenter")  // not "Dispatch": that is libdispatch's module
+        + service("Billing", library: "Billing")
+        + [
         // MARK: Operator tools
         .executableTarget(
             name: "OTCtl",
@@ -171,29 +127,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
-            name: "CommercialTests",
-            dependencies: ["Commercial", "Contracts"],
-            path: "Tests/CommercialTests",
-            swiftSettings: strict
-        ),
+            name: "CommercialTests", dependencies: ["Commercial", "Contracts", "Runtime"], path: "Tests/CommercialTests",
+            swiftSettings: strict),
         .testTarget(
-            name: "ApprovalTests",
-            dependencies: ["Approval", "Contracts", "Runtime"],
-            path: "Tests/ApprovalTests",
-            swiftSettings: strict
-        ),
+            name: "ApprovalTests", dependencies: ["Approval", "Contracts", "Runtime"], path: "Tests/ApprovalTests",
+            swiftSettings: strict),
         .testTarget(
-            name: "DispatchTests",
-            dependencies: ["DispatchCenter", "Contracts", "Runtime"],
-            path: "Tests/DispatchTests",
-            swiftSettings: strict
-        ),
+            name: "DispatchTests", dependencies: ["DispatchCenter", "Contracts", "Runtime"], path: "Tests/DispatchTests",
+            swiftSettings: strict),
         .testTarget(
-            name: "BillingTests",
-            dependencies: ["Billing", "Contracts", "Runtime"],
-            path: "Tests/BillingTests",
-            swiftSettings: strict
-        ),
+            name: "BillingTests", dependencies: ["Billing", "Contracts", "Runtime"], path: "Tests/BillingTests",
+            swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
@@ -206,3 +150,16 @@ let package = Package(
         ),
     ]
 )
+
+/// A service's two targets: its domain library (`Services/<folder>/Sources`, testable without I/O)
+/// and its thin executable (`Services/<folder>/Main`, product = the lower-cased folder name).
+func service(_ folder: String, library: String) -> [Target] {
+    [
+        .target(
+            name: library, dependencies: ["Contracts", "Runtime"], path: "Services/\(folder)/Sources",
+            swiftSettings: strict),
+        .executableTarget(
+            name: "\(folder)Service", dependencies: [.target(name: library), "Runtime"], path: "Services/\(folder)/Main",
+            swiftSettings: strict),
+    ]
+}
