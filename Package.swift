@@ -83,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "OTCtl",
             dependencies: [
-                "AMQP", "Contracts", "Runtime", "DispatchCenter", "Billing",
+                "AMQP", "Contracts", "Runtime", "Approval", "DispatchCenter", "Billing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],

@@ -1,3 +1,4 @@
+import Approval
 import ArgumentParser
 import Billing
 import Contracts
@@ -91,10 +92,11 @@ struct Report: OTCtlCommand {
         } else {
             kindFilter = nil
         }
-        let (report, kpi) = try await database.withConnection { conn in
+        let (report, kpi, surveys) = try await database.withConnection { conn in
             (
                 try await stateReport(on: conn, from: start, to: end, kind: kindFilter),
-                try await poleMoveKPI(on: conn, from: start, to: end)
+                try await poleMoveKPI(on: conn, from: start, to: end),
+                try await surveySummary(on: conn, from: start, to: end, logger: Logger(label: "otctl.report"))
             )
         }
         if json {
@@ -104,7 +106,12 @@ struct Report: OTCtlCommand {
                 var c = enc.singleValueContainer()
                 try c.encode(Wire.timestamp(date))
             }
-            Console.line(String(decoding: try encoder.encode(FollowUpReport(states: report, poleMove: kpi)), as: UTF8.self))
+            struct Output: Encodable {
+                var states: StateReport
+                var poleMove: PoleMoveKPI
+                var surveys: SurveySummary?
+            }
+            Console.line(String(decoding: try encoder.encode(Output(states: report, poleMove: kpi, surveys: surveys)), as: UTF8.self))
             return
         }
         Console.line("OTs first registered from \(Wire.timestamp(start)) to \(Wire.timestamp(end))\(kind.map { " (kind \($0))" } ?? "")")
@@ -121,6 +128,10 @@ struct Report: OTCtlCommand {
         }
         let percent = kpi.percent.map { String(format: "%.1f %%", $0) } ?? "-"
         Console.line("Pole-move KPI: \(kpi.attended) attended / \(kpi.total) = \(percent) → \(kpi.verdict.rawValue) (≥ 98 % approved)")
+        if let surveys {
+            let average = surveys.averageScore.map { String(format: "%.2f", $0) } ?? "-"
+            Console.line("Satisfaction surveys (§4.8): \(surveys.requested) requested, \(surveys.answered) answered, average score \(average) / 5")
+        }
     }
 }
 

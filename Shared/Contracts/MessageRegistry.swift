@@ -68,6 +68,7 @@ public enum MessageRegistry {
         RequestPoleMove.self,
         RecordPayment.self,
         ReviewPrefactura.self,
+        RecordSurveyAnswer.self,
         RequestPostSale.self,
         ReportDamage.self,
         // Events (ot.events)
@@ -88,6 +89,7 @@ public enum MessageRegistry {
         PrefacturaApproved.self,
         PrefacturaReturned.self,
         SurveyRequested.self,
+        SurveyAnswered.self,
         ChargeCreated.self,
         ChargePaid.self,
         PrefacturaIssued.self,

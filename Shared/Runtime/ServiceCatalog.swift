@@ -35,7 +35,10 @@ public enum ServiceCatalog {
 
     public static let approval = ServiceBindings(
         name: "approval",
-        commands: [ApproveWorkOrder.type, RejectWorkOrder.type, AttachDocument.type, ReviewPrefactura.type],
+        commands: [
+            ApproveWorkOrder.type, RejectWorkOrder.type, AttachDocument.type, ReviewPrefactura.type,
+            RecordSurveyAnswer.type,
+        ],
         events: [WorkOrderOpened.type, WorkOrderCancelled.type, WorkOrderClosed.type, PrefacturaIssued.type])
 
     public static let dispatch = ServiceBindings(

@@ -106,6 +106,31 @@ struct LifecycleTests {
             let correlation = try #require(clEvents.first?.correlationid)
             #expect(events.decoded(InvoiceIssued.self).first { $0.data.workOrderId == "WO-life-CL" }?.correlationid == correlation)
             #expect(events.count("command.rejected") == 0)
+
+            // The customer answers the survey of the Chilean OT (§4.8); a second answer is refused.
+            let survey = try #require(events.decoded(SurveyRequested.self).first { $0.data.workOrderId == "WO-life-CL" })
+            try await send(RecordSurveyAnswer(surveyId: survey.data.surveyId, score: 5, comments: "excelente", by: "angie.cruz"), about: "WO-life-CL")
+            try await send(RecordSurveyAnswer(surveyId: survey.data.surveyId, score: 1, by: "angie.cruz"), about: "WO-life-CL")
+            #expect(await eventually(timeout: .seconds(30)) { events.count("survey.answered") == 1 && events.count("command.rejected") == 1 })
+            #expect(events.decoded(CommandRejected.self).first?.data.code == "alreadyAnswered")
+
+            // The follow-up report and the CxC reconciliation, as an operator runs them.
+            let otctl = packageRoot.appendingPathComponent(".build/debug/otctl").path
+            let day = String(Wire.timestamp(Date()).prefix(10))
+            let report = try shell([otctl, "report", day, "--json", "--database-url", system.databaseURL])
+            #expect(report.status == 0, "\(report.output)")
+            let json = try JSONSerialization.jsonObject(with: Data(report.output.utf8)) as? [String: Any]
+            let states = json?["states"] as? [String: Any]
+            let surveys = json?["surveys"] as? [String: Any]
+            let kpi = json?["poleMove"] as? [String: Any]
+            #expect(states?["anulado"] as? Int == 1)
+            #expect(states?["total"] as? Int == 5)
+            #expect(surveys?["requested"] as? Int == 4 && surveys?["answered"] as? Int == 1)
+            #expect(kpi?["verdict"] as? String == "approved")
+            let reconcile = try shell([otctl, "reconcile", String(day.prefix(7)), "--database-url", system.databaseURL])
+            #expect(reconcile.status == 0, "\(reconcile.output)")
+            #expect(reconcile.output.contains("1 charges, 1 payments"))
+            #expect(reconcile.output.contains("No differences."))
             for p in processes { #expect(p.isRunning) }
         }
     }

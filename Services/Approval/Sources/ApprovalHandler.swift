@@ -22,6 +22,7 @@ public struct ApprovalHandler: MessageHandler {
         case let event as WorkOrderClosed: try await closed(event, &context)
         case let event as PrefacturaIssued: try await prefacturaIssued(event, &context)
         case let command as ReviewPrefactura: try await review(command, &context)
+        case let command as RecordSurveyAnswer: try await answer(command, &context)
         default:
             context.logger.warning("message type not handled by approval; ignored")
         }
@@ -169,6 +170,28 @@ public struct ApprovalHandler: MessageHandler {
         }
         try context.emit(SurveyRequested(surveyId: surveyId, workOrderId: event.workOrderId, customer: event.customer))
         log.info("satisfaction survey requested", metadata: ["ot.id": "\(event.workOrderId)", "survey.id": "\(surveyId)"])
+    }
+
+    /// An answer to a satisfaction survey: once per survey, score 1–5.
+    func answer(_ command: RecordSurveyAnswer, _ context: inout MessageContext) async throws {
+        try SurveyRules.validate(command)
+        var found: (workOrderId: String, answeredAt: Date?)?
+        for try await row in try await context.connection.query(
+            "SELECT work_order_id, answered_at FROM approval.surveys WHERE id = \(command.surveyId) FOR UPDATE",
+            logger: context.logger
+        ).decode((String, Date?).self) {
+            found = row
+        }
+        try SurveyRules.check(surveyId: command.surveyId, answeredAt: found.map { $0.answeredAt })
+        guard let found else { return }
+        try await context.connection.query(
+            """
+            UPDATE approval.surveys SET score = \(command.score), comments = \(command.comments), answered_at = \(context.now),
+                answered_by = \(command.by)
+            WHERE id = \(command.surveyId)
+            """, logger: context.logger)
+        try context.emit(
+            SurveyAnswered(surveyId: command.surveyId, workOrderId: found.workOrderId, score: command.score, comments: command.comments))
     }
 
     // MARK: Prefactura review (§4.6)

@@ -71,5 +71,13 @@ public enum ApprovalMigrations {
                     requested_by_message text NOT NULL)
                 """,
             ]),
+        Migration(
+            2, "survey answers",
+            [
+                "ALTER TABLE approval.surveys ADD COLUMN score int CHECK (score BETWEEN 1 AND 5)",
+                "ALTER TABLE approval.surveys ADD COLUMN comments text",
+                "ALTER TABLE approval.surveys ADD COLUMN answered_at timestamptz",
+                "ALTER TABLE approval.surveys ADD COLUMN answered_by text",
+            ]),
     ]
 }

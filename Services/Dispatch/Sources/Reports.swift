@@ -108,13 +108,3 @@ public func poleMoveKPI(on conn: PostgresConnection, from: Date, to: Date, logge
     return PoleMoveKPI.compute(attended: r.atendido, total: r.total)
 }
 
-/// What `dispatch report <from> <to>` prints: the state report and the pole-move KPI as JSON.
-public struct FollowUpReport: Sendable, Equatable, Codable {
-    public var states: StateReport
-    public var poleMove: PoleMoveKPI
-
-    public init(states: StateReport, poleMove: PoleMoveKPI) {
-        self.states = states
-        self.poleMove = poleMove
-    }
-}
