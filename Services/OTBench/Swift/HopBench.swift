@@ -1,0 +1,437 @@
+import AMQP
+import Contracts
+import Foundation
+import Logging
+import Runtime
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The commercial hop: `workorder.open` on `ot.commands` → the `commercial` service (inbox, state,
+/// outbox in one transaction; outbox relay) → `workorder.opened` on `ot.events`.
+///
+/// Runs the real `commercial` binary of this build folder against a throwaway vhost and database,
+/// then measures (i) throughput: N commands published as fast as confirms allow, timed from the
+/// first publish to the last `workorder.opened`; (ii) latency: commands paced at half that rate,
+/// each timed from just before its publish call to the reception of its event (matched by the
+/// event's `causationid`).
+struct HopBench {
+    var amqpURL: AMQPURL
+    var managementURL: String
+    var postgres: DatabaseEndpoint
+    var commands: Int
+    var confirmBatch: Int
+    var latencySeconds: Double
+    var latencyCommands: Int
+    var latencyRate: Double?
+    var serviceEnvironment: [String: String]
+    var showTop: Bool
+    var logger: Logger
+
+    struct Throughput {
+        var commands: Int
+        var seconds: Double
+        var distinctWorkOrders: Int
+        var duplicates: Int
+        var cpu: CPUUsage
+        var top: String?
+        var rate: Double { Double(commands) / seconds }
+    }
+
+    struct Latency {
+        var commands: Int
+        var targetRate: Double
+        var achievedRate: Double
+        var p50: Double
+        var p99: Double
+        var max: Double
+        var cpu: CPUUsage
+    }
+
+    struct Result {
+        var tunables: String
+        var throughput: Throughput
+        var latency: Latency?
+    }
+
+    /// Service settings shown in the report: env overrides, else the service's defaults.
+    static let tunableDefaults: [(String, String)] = [
+        ("PREFETCH", "512"), ("BATCH_SIZE", "64"), ("BATCH_WAIT_MS", "5"), ("WORKERS", "4"), ("DB_POOL_SIZE", "16"),
+        ("OUTBOX_BATCH", "500"),
+    ]
+
+    func run(janitor: Janitor) async throws -> Result {
+        let id = UUID().uuidString.prefix(8).lowercased()
+        let name = "otbench_\(id)"
+        let exe = buildFolder().appendingPathComponent("commercial").path
+        guard FileManager.default.isExecutableFile(atPath: exe) else {
+            throw BenchError("\(exe) not found: build it (swift build --product commercial) or pass --skip-hop")
+        }
+
+        // Throwaway vhost and database.
+        let vhostPath = "/api/vhosts/\(name)"
+        let user = amqpURL.user
+        let password = amqpURL.password
+        let created = try management("PUT", managementURL, vhostPath, user: user, password: password)
+        guard (200..<300).contains(created) else {
+            throw BenchError("management API: PUT \(vhostPath) answered \(created) (is the management plugin on \(managementURL)?)")
+        }
+        janitor.add("vhost \(name)") { [managementURL] in
+            _ = try? management("DELETE", managementURL, vhostPath, user: user, password: password)
+        }
+        let granted = try management(
+            "PUT", managementURL, "/api/permissions/\(name)/\(user)", user: user, password: password,
+            json: #"{"configure":".*","write":".*","read":".*"}"#)
+        guard (200..<300).contains(granted) else { throw BenchError("management API: permissions answered \(granted)") }
+        let db = try psql(postgres, database: "postgres", "CREATE DATABASE \(name)")
+        guard db.status == 0 else { throw BenchError("CREATE DATABASE \(name): \(db.stderr)") }
+        janitor.add("database \(name)") { [postgres] in
+            _ = try? psql(postgres, database: "postgres", "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+        }
+
+        var url = amqpURL
+        url.vhost = name
+
+        // The service.
+        let port = try freeTCPPort()
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in serviceEnvironment { env[k] = v }
+        env["AMQP_URL"] = "\(url.tls ? "amqps" : "amqp")://\(pct(user)):\(pct(password))@\(url.host):\(url.port)/\(name)"
+        env["DATABASE_URL"] = postgres.url(database: name)
+        env["HTTP_PORT"] = "\(port)"
+        env["HTTP_HOST"] = "127.0.0.1"
+        env["LOG_LEVEL"] = env["OTBENCH_SERVICE_LOG_LEVEL"] ?? "warning"
+        env["SERVICE_NAME"] = "commercial"
+        let tunables = Self.tunableDefaults.map { k, d in "\(k)=\(env[k] ?? d)" }.joined(separator: " ")
+
+        let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("otbench-commercial-\(id).log").path
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        guard let logHandle = FileHandle(forWritingAtPath: logPath) else { throw BenchError("cannot write \(logPath)") }
+        let service = Process()
+        service.executableURL = URL(fileURLWithPath: exe)
+        service.environment = env
+        service.standardOutput = logHandle
+        service.standardError = logHandle
+        try service.run()
+        let pid = service.processIdentifier
+        janitor.add("commercial (pid \(pid))") { stopProcess(pid) }
+
+        do {
+            let result = try await measure(url: url, service: service, port: port, database: name)
+            // Orderly end: SIGTERM (graceful drain), then the vhost and database go.
+            janitor.runAll()
+            try? logHandle.close()
+            try? FileManager.default.removeItem(atPath: logPath)
+            return Result(tunables: tunables, throughput: result.0, latency: result.1)
+        } catch {
+            let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            let tail = log.split(separator: "\n").suffix(15).joined(separator: "\n")
+            janitor.runAll()
+            try? logHandle.close()
+            throw BenchError("\(error)\n--- last lines of the service log (\(logPath)) ---\n\(tail)")
+        }
+    }
+
+    private func pct(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .urlPasswordAllowed) ?? s }
+
+    private func measure(url: AMQPURL, service: Process, port: Int, database: String) async throws -> (Throughput, Latency?) {
+        // Ready: /health/ready answers 200 once migrations ran and the topology is declared.
+        let readyDeadline = ContinuousClock.now + .seconds(90)
+        while httpStatus(port: port, path: "/health/ready") != 200 {
+            guard service.isRunning else { throw BenchError("commercial exited with status \(service.terminationStatus) before ready") }
+            guard ContinuousClock.now < readyDeadline else { throw BenchError("commercial not ready within 90 s") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+
+        let events = "otbench.events"
+        let pub = AMQPConnection(configuration: .init(url: url, name: "otbench-commands"), logger: logger)
+        let con = AMQPConnection(configuration: .init(url: url, name: "otbench-events"), logger: logger)
+        pub.start()
+        con.start()
+        let collector = EventCollector()
+        var consumerTask: Task<Void, Never>?
+        do {
+            try await con.waitUntilConnected()
+            try await pub.waitUntilConnected()
+            var topology = PlatformTopology.exchanges
+            topology.queues.append(.quorum(events))
+            topology.bindings.append(.init(queue: events, exchange: PlatformTopology.events, routingKey: WorkOrderOpened.type))
+            topology.bindings.append(.init(queue: events, exchange: PlatformTopology.events, routingKey: CommandRejected.type))
+            try await con.declare(topology)
+            // The service consumes once its queue has a consumer.
+            let consumerDeadline = ContinuousClock.now + .seconds(30)
+            while try await con.queueStatus("commercial.commands").consumers == 0 {
+                guard ContinuousClock.now < consumerDeadline else { throw BenchError("commercial.commands has no consumer after 30 s") }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let consumer = try await con.consume(queue: events, prefetch: 1000)
+            consumerTask = Task {
+                let decoder = JSONDecoder()
+                var n = 0
+                for await d in consumer.deliveries {
+                    let at = ContinuousClock.now
+                    let probe = try? decoder.decode(EventProbe.self, from: Data(d.body))
+                    collector.record(probe, at: at)
+                    n += 1
+                    if n % 100 == 0 { con.ack(d, multiple: true) }
+                }
+            }
+
+            let throughput = try await throughputPhase(pub: pub, collector: collector, service: service, database: database)
+            var latency: Latency?
+            if latencyCommands > 0 && latencySeconds > 0 {
+                let rate = latencyRate ?? throughput.rate / 2
+                latency = try await latencyPhase(pub: pub, collector: collector, service: service, database: database, rate: rate)
+            }
+            try? await con.cancel(consumer)
+            await consumerTask?.value
+            await pub.shutdown()
+            await con.shutdown()
+            return (throughput, latency)
+        } catch {
+            consumerTask?.cancel()
+            await pub.shutdown()
+            await con.shutdown()
+            throw error
+        }
+    }
+
+    /// N valid `workorder.open` commands with server-assigned work-order ids, encoded up front so
+    /// encoding does not compete with the service for CPU during the measurement.
+    private func makeCommands(_ n: Int) throws -> (ids: [String], messages: [OutgoingMessage]) {
+        var ids: [String] = []
+        var messages: [OutgoingMessage] = []
+        ids.reserveCapacity(n)
+        messages.reserveCapacity(n)
+        let due = Date().addingTimeInterval(90 * 86_400)
+        for _ in 0..<n {
+            var command = OpenWorkOrder.example
+            command.workOrderId = nil
+            command.dueBy = due
+            let envelope = Envelope(source: "/ot/otbench", correlationId: nil, causationId: nil, data: command)
+            ids.append(envelope.id)
+            messages.append(try EnvelopeCodec.outgoing(envelope, appId: "otbench"))
+        }
+        return (ids, messages)
+    }
+
+    private func throughputPhase(
+        pub: AMQPConnection, collector: EventCollector, service: Process, database: String
+    ) async throws -> Throughput {
+        let (ids, messages) = try makeCommands(commands)
+        collector.begin(ids: ids)
+        let topTask: Task<String?, Never>? =
+            showTop
+            ? Task.detached {
+                // Sample the middle of the run: start after a second, `top` measures over one more.
+                try? await Task.sleep(for: .seconds(1))
+                return try? topFrame()
+            } : nil
+        let cpu0 = CPUSnapshot.take(servicePID: service.processIdentifier, database: database)
+        let start = ContinuousClock.now
+        var sent = 0
+        while sent < messages.count {
+            let end = min(sent + confirmBatch, messages.count)
+            let outcomes = try await pub.publish(Array(messages[sent..<end]))
+            if let bad = outcomes.first(where: { $0 != .confirmed }) { throw BenchError("command publish not confirmed: \(bad)") }
+            sent = end
+        }
+        let done = try await waitForAll(collector, count: ids.count, service: service)
+        let cpu = CPUSnapshot.take(servicePID: service.processIdentifier, database: database).usage(since: cpu0)
+        // Late duplicates (at-least-once relay) or rejections would show up now.
+        try await Task.sleep(for: .milliseconds(500))
+        let s = collector.state()
+        if s.rejected > 0 { throw BenchError("\(s.rejected) commands rejected, e.g. \(s.rejectionSample ?? "?")") }
+        guard s.workOrderIds.count == ids.count else {
+            throw BenchError("\(s.workOrderIds.count) distinct workOrderIds for \(ids.count) commands")
+        }
+        return Throughput(
+            commands: ids.count, seconds: seconds(done - start), distinctWorkOrders: s.workOrderIds.count,
+            duplicates: s.duplicates, cpu: cpu, top: await topTask?.value ?? nil)
+    }
+
+    private func latencyPhase(
+        pub: AMQPConnection, collector: EventCollector, service: Process, database: String, rate: Double
+    ) async throws -> Latency {
+        let count = max(1, min(latencyCommands, Int(rate * latencySeconds)))
+        let (ids, messages) = try makeCommands(count)
+        collector.begin(ids: ids)
+        let cpu0 = CPUSnapshot.take(servicePID: service.processIdentifier, database: database)
+        let start = ContinuousClock.now + .milliseconds(5)
+        let intervalNanos = 1e9 / rate
+        // Each child task records its own publish instant just before calling publish.
+        let sentTimes = try await withThrowingTaskGroup(
+            of: (Range<Int>, ContinuousClock.Instant, Int).self, returning: [ContinuousClock.Instant].self
+        ) { group in
+            var next = 0
+            while next < count {
+                let elapsed = seconds(ContinuousClock.now - start)
+                let due = elapsed < 0 ? 0 : min(count, Int(elapsed * rate) + 1)
+                if due > next {
+                    let range = next..<due
+                    let slice = Array(messages[range])
+                    group.addTask {
+                        let t = ContinuousClock.now
+                        let outcomes = try await pub.publish(slice)
+                        return (range, t, outcomes.filter { $0 != .confirmed }.count)
+                    }
+                    next = due
+                }
+                if next < count {
+                    try await Task.sleep(
+                        until: start + .nanoseconds(Int64(Double(next) * intervalNanos)), tolerance: .zero, clock: .continuous)
+                }
+            }
+            var times = Array(repeating: start, count: count)
+            var unconfirmed = 0
+            for try await (range, t, bad) in group {
+                for i in range { times[i] = t }
+                unconfirmed += bad
+            }
+            if unconfirmed > 0 { throw BenchError("\(unconfirmed) paced commands not confirmed") }
+            return times
+        }
+        let lastSent = sentTimes.max() ?? start
+        _ = try await waitForAll(collector, count: count, service: service)
+        let cpu = CPUSnapshot.take(servicePID: service.processIdentifier, database: database).usage(since: cpu0)
+        let s = collector.state()
+        if s.rejected > 0 { throw BenchError("\(s.rejected) commands rejected, e.g. \(s.rejectionSample ?? "?")") }
+        var latencies: [Double] = []
+        latencies.reserveCapacity(count)
+        for i in 0..<count {
+            guard let r = s.received[i] else { throw BenchError("no event for paced command \(i)") }
+            latencies.append(seconds(r - sentTimes[i]) * 1000)
+        }
+        latencies.sort()
+        func pct(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int((p * Double(latencies.count)).rounded(.up)) - 1)] }
+        let span = seconds(lastSent - (sentTimes.min() ?? start))
+        return Latency(
+            commands: count, targetRate: rate, achievedRate: span > 0 ? Double(count - 1) / span : .nan, p50: pct(0.50),
+            p99: pct(0.99), max: latencies.last ?? .nan, cpu: cpu)
+    }
+
+    /// Waits until every command of the current phase has its event; returns the instant the last
+    /// one arrived. Fails when nothing new arrives for 30 s or the service dies.
+    private func waitForAll(_ collector: EventCollector, count: Int, service: Process) async throws -> ContinuousClock.Instant {
+        var lastProgress = ContinuousClock.now
+        var lastCount = -1
+        while true {
+            let (answered, lastAt) = collector.progress()
+            if answered >= count, let lastAt { return lastAt }
+            if answered != lastCount {
+                lastCount = answered
+                lastProgress = .now
+            }
+            guard service.isRunning else { throw BenchError("commercial exited (status \(service.terminationStatus)) after \(answered) of \(count) events") }
+            guard ContinuousClock.now - lastProgress < .seconds(30) else {
+                throw BenchError("stalled: \(answered) of \(count) events after 30 s without progress")
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+}
+
+/// The few fields of an event the benchmark reads.
+struct EventProbe: Decodable {
+    var type: String
+    var causationid: String?
+    var data: Payload?
+
+    struct Payload: Decodable {
+        var workOrderId: String?
+        var code: String?
+        var message: String?
+    }
+}
+
+/// Events of the current phase, by the index of the command that caused them.
+final class EventCollector: Sendable {
+    struct State {
+        var index: [String: Int] = [:]
+        var received: [ContinuousClock.Instant?] = []
+        var answered = 0
+        var workOrderIds: Set<String> = []
+        var duplicates = 0
+        var stray = 0
+        var rejected = 0
+        var rejectionSample: String?
+        var lastAt: ContinuousClock.Instant?
+    }
+
+    private let s = Mutex(State())
+
+    func begin(ids: [String]) {
+        var index: [String: Int] = [:]
+        index.reserveCapacity(ids.count)
+        for (i, id) in ids.enumerated() { index[id] = i }
+        s.withLock {
+            $0 = State()
+            $0.index = index
+            $0.received = Array(repeating: nil, count: ids.count)
+        }
+    }
+
+    func record(_ probe: EventProbe?, at: ContinuousClock.Instant) {
+        s.withLock { s in
+            guard let probe, let cause = probe.causationid, let i = s.index[cause] else {
+                s.stray += 1
+                return
+            }
+            if probe.type == CommandRejected.type {
+                s.rejected += 1
+                if s.rejectionSample == nil { s.rejectionSample = "\(probe.data?.code ?? "?"): \(probe.data?.message ?? "?")" }
+            }
+            if s.received[i] != nil {
+                s.duplicates += 1
+                return
+            }
+            s.received[i] = at
+            s.answered += 1
+            s.lastAt = at
+            if let wo = probe.data?.workOrderId { s.workOrderIds.insert(wo) }
+        }
+    }
+
+    func progress() -> (Int, ContinuousClock.Instant?) { s.withLock { ($0.answered, $0.lastAt) } }
+
+    func state() -> State { s.withLock { $0 } }
+}
+
+/// Things to undo however the run ends (also on Ctrl-C): run in reverse order of registration.
+final class Janitor: Sendable {
+    private let tasks = Mutex<[(String, @Sendable () -> Void)]>([])
+
+    func add(_ what: String, _ task: @escaping @Sendable () -> Void) { tasks.withLock { $0.append((what, task)) } }
+
+    func runAll() {
+        let all = tasks.withLock { t in
+            let all = t
+            t = []
+            return all
+        }
+        for (_, task) in all.reversed() { task() }
+    }
+}
+
+/// SIGTERM, up to 20 s for a graceful exit, then SIGKILL. (Foundation's `Process` reaps the
+/// child; `kill(pid, 0)` fails once it is gone.)
+func stopProcess(_ pid: Int32) {
+    guard kill(pid, SIGTERM) == 0 else { return }
+    for _ in 0..<200 {
+        if kill(pid, 0) != 0 { return }
+        usleep(100_000)
+    }
+    kill(pid, SIGKILL)
+    for _ in 0..<50 where kill(pid, 0) == 0 { usleep(100_000) }
+}
+
+/// The second frame of `top` (the first one averages since boot): the busiest processes.
+func topFrame() throws -> String {
+    let r = try run("top", ["-b", "-d", "1", "-n", "2", "-w", "150"])
+    let frames = r.stdout.components(separatedBy: "top - ")
+    guard let last = frames.last else { return "" }
+    let lines = ("top - " + last).split(separator: "\n", omittingEmptySubsequences: false)
+    return lines.prefix(14).joined(separator: "\n")
+}

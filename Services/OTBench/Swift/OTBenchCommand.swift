@@ -1,0 +1,190 @@
+import AMQP
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@main
+struct OTBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "otbench",
+        abstract: "Benchmarks the AMQP wrapper against plain rabbitmq-c, and the commercial service hop.",
+        discussion: """
+            Part 1 (raw): the C baseline (amqp-c-baseline) and the Swift wrapper publish N persistent messages \
+            with confirms into a quorum queue, then consume them with grouped acks, on the same broker.
+            Part 2 (hop): starts the `commercial` binary of this build folder against a throwaway vhost and \
+            database, measures workorder.open → workorder.opened throughput, then latency at half that rate.
+            Service tunables (PREFETCH, BATCH_SIZE, BATCH_WAIT_MS, WORKERS, DB_POOL_SIZE, OUTBOX_BATCH) pass \
+            through from the environment or --service-env.
+            """)
+
+    @Option(help: "Broker for the raw part; its host, port and credentials also serve the hop (own vhost).")
+    var amqpURL = "amqp://guest:guest@localhost:5672/%2F"
+    @Option(help: "RabbitMQ management API (throwaway vhost for the hop).")
+    var managementURL = "http://localhost:15672"
+    @Option(help: "PostgreSQL server and a role with CREATEDB (throwaway database for the hop).")
+    var postgresURL = "postgres://ot:ot-local@127.0.0.1:5432"
+
+    @Option(help: "Raw part: messages to publish and consume.")
+    var messages = 100_000
+    @Option(help: "Raw part: message body size in bytes.")
+    var size = 300
+    @Option(help: "Publishes between waits for confirms (raw part and hop throughput).")
+    var confirmBatch = 1000
+    @Option(help: "Raw part: consumer prefetch (acks with multiple every prefetch/4).")
+    var prefetch: UInt16 = 500
+
+    @Option(help: "Hop: commands for the throughput measurement.")
+    var commands = 20_000
+    @Option(help: "Hop: length of the paced latency measurement, seconds (0 skips it).")
+    var latencySeconds = 10.0
+    @Option(help: "Hop: at most this many paced commands (0 skips the latency measurement).")
+    var latencyCommands = 10_000
+    @Option(help: "Hop: paced rate in commands/s (default: half the measured throughput).")
+    var latencyRate: Double?
+    @Option(name: .customLong("service-env"), help: "Hop: KEY=VALUE for the service's environment (repeatable).")
+    var serviceEnv: [String] = []
+    @Flag(help: "Hop: print a `top` frame taken during the throughput measurement.")
+    var top = false
+
+    @Flag(help: "Skip the C baseline.")
+    var skipC = false
+    @Flag(help: "Skip the Swift wrapper raw run.")
+    var skipWrapper = false
+    @Flag(help: "Skip the commercial hop.")
+    var skipHop = false
+
+    func validate() throws {
+        guard messages > 0, size >= 0, confirmBatch > 0, prefetch > 0, commands > 0 else {
+            throw ValidationError("counts must be positive")
+        }
+        for kv in serviceEnv where !kv.contains("=") { throw ValidationError("--service-env expects KEY=VALUE, got \(kv)") }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "otbench")
+        logger.logLevel = .warning
+        let url = try AMQPURL(string: amqpURL)
+        let pg = try DatabaseEndpoint(postgresURL)
+
+        let janitor = Janitor()
+        // Ctrl-C / SIGTERM: stop the service and drop the throwaway vhost and database first.
+        let signals = [Int32(SIGINT), Int32(SIGTERM)].map { (sig: Int32) -> any DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                FileHandle.standardError.write(Data("\notbench: interrupted, cleaning up\n".utf8))
+                janitor.runAll()
+                Glibc.exit(130)
+            }
+            source.resume()
+            return source
+        }
+        defer { for s in signals { s.cancel() } }
+
+        let m = MachineInfo.current()
+        print("otbench — \(MachineInfo.buildConfiguration) build")
+        print(
+            "machine: \(m.cores) × \(m.model), \(fmt(m.memoryGiB, 1)) GiB RAM, \(m.os)"
+                + " — RabbitMQ \(rabbitVersion(url)), PostgreSQL \(postgresVersion(pg))")
+        let before = CPUSnapshot.take(servicePID: nil)
+        try await Task.sleep(for: .seconds(1))
+        let idle = CPUSnapshot.take(servicePID: nil).usage(since: before).machineBusyPercent
+        print("machine busy before start: \(Int(idle))% of all cores\(idle > 20 ? " — something else is running: figures will be low" : "")")
+        print("")
+
+        if !(skipC && skipWrapper) {
+            print(
+                "Raw AMQP: \(fmtInt(Double(messages))) × \(size)-byte persistent messages, quorum queue, mandatory, "
+                    + "confirms every \(fmtInt(Double(confirmBatch))), consume prefetch \(prefetch) with acks every \(max(1, Int(prefetch) / 4))")
+            var c: WrapperBench.Result?
+            var w: WrapperBench.Result?
+            if !skipC {
+                progress("raw: C baseline …")
+                c = try CBaseline(url: url, messages: messages, size: size, confirmBatch: confirmBatch, prefetch: prefetch).run()
+            }
+            if !skipWrapper {
+                progress("raw: Swift wrapper …")
+                w = try await WrapperBench(url: url, messages: messages, size: size, confirmBatch: confirmBatch, prefetch: prefetch)
+                    .run(logger: logger)
+            }
+            print(rawTable(c: c, w: w))
+            print("")
+        }
+
+        if !skipHop {
+            var env: [String: String] = [:]
+            for kv in serviceEnv {
+                let parts = kv.split(separator: "=", maxSplits: 1)
+                env[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+            }
+            progress("hop: starting commercial, \(fmtInt(Double(commands))) commands …")
+            let hop = HopBench(
+                amqpURL: url, managementURL: managementURL, postgres: pg, commands: commands, confirmBatch: confirmBatch,
+                latencySeconds: latencySeconds, latencyCommands: latencyCommands, latencyRate: latencyRate,
+                serviceEnvironment: env, showTop: top, logger: logger)
+            let r = try await hop.run(janitor: janitor)
+            print(hopReport(r))
+        }
+    }
+
+    private func progress(_ s: String) { FileHandle.standardError.write(Data("[otbench] \(s)\n".utf8)) }
+
+    private func rawTable(c: WrapperBench.Result?, w: WrapperBench.Result?) -> String {
+        func v(_ r: WrapperBench.Result?, _ f: (WrapperBench.Result) -> String) -> String { r.map(f) ?? "–" }
+        func ratio(_ f: (WrapperBench.Result) -> Double) -> String {
+            guard let c, let w else { return "–" }
+            return fmt(f(w) / f(c), 2)
+        }
+        let n = Double(messages)
+        return table([
+            ["", "C (rabbitmq-c)", "Swift wrapper", "wrapper/C"],
+            ["publish + confirm, msg/s", v(c) { fmtInt($0.publishRate) }, v(w) { fmtInt($0.publishRate) }, ratio { $0.publishRate }],
+            ["consume + ack, msg/s", v(c) { fmtInt($0.consumeRate) }, v(w) { fmtInt($0.consumeRate) }, ratio { $0.consumeRate }],
+            ["CPU seconds (user+sys)", v(c) { fmt($0.cpuSeconds, 2) }, v(w) { fmt($0.cpuSeconds, 2) }, ratio { $0.cpuSeconds }],
+            ["msg (pub+con) per CPU-second", v(c) { fmtInt(n / $0.cpuSeconds) }, v(w) { fmtInt(n / $0.cpuSeconds) }, ratio { n / $0.cpuSeconds }],
+        ])
+    }
+
+    private func hopReport(_ r: HopBench.Result) -> String {
+        let t = r.throughput
+        var lines = [
+            "Commercial hop: workorder.open (ot.commands) → commercial → workorder.opened (ot.events → quorum queue)",
+            "service: \(r.tunables)",
+        ]
+        var rows = [["", "value"]]
+        rows.append(["throughput, commands/s", fmtInt(t.rate)])
+        rows.append(["  commands / seconds", "\(fmtInt(Double(t.commands))) / \(fmt(t.seconds, 2))"])
+        rows.append(["  distinct workOrderIds, duplicates", "\(fmtInt(Double(t.distinctWorkOrders))), \(t.duplicates)"])
+        if let l = r.latency {
+            rows.append(["latency rate, commands/s (target)", "\(fmtInt(l.achievedRate)) (\(fmtInt(l.targetRate)))"])
+            rows.append(["  paced commands", fmtInt(Double(l.commands))])
+            rows.append(["  p50 ms", fmt(l.p50, 1)])
+            rows.append(["  p99 ms", fmt(l.p99, 1)])
+            rows.append(["  max ms", fmt(l.max, 1)])
+        }
+        lines.append(table(rows))
+        lines.append("CPU during throughput: \(t.cpu.summary)")
+        if let l = r.latency { lines.append("CPU during latency:    \(l.cpu.summary)") }
+        if let top = t.top { lines.append("top during throughput:\n\(top)") }
+        return lines.joined(separator: "\n")
+    }
+
+    private func rabbitVersion(_ url: AMQPURL) -> String {
+        guard
+            let r = try? OTBench.run("curl", ["-s", "-m", "5", "-u", "\(url.user):\(url.password)", managementURL + "/api/overview"]),
+            let json = try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any],
+            let v = json["rabbitmq_version"] as? String
+        else { return "?" }
+        return v
+    }
+
+    private func postgresVersion(_ pg: DatabaseEndpoint) -> String {
+        guard let r = try? psql(pg, database: "postgres", "SHOW server_version"), r.status == 0 else { return "?" }
+        return r.stdout.split(separator: " ").first.map(String.init)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+    }
+}

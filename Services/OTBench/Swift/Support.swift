@@ -1,0 +1,324 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+// MARK: - Errors and time
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+}
+
+/// User + system CPU seconds used so far by this process (every thread).
+func processCPUSeconds() -> Double {
+    var ru = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
+    return Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6 + Double(ru.ru_stime.tv_sec)
+        + Double(ru.ru_stime.tv_usec) / 1e6
+}
+
+// MARK: - Machine
+
+/// What the figures were measured on.
+struct MachineInfo {
+    var cores: Int
+    var model: String
+    var memoryGiB: Double
+    var os: String
+
+    static func current() -> MachineInfo {
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let model =
+            cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
+            .flatMap { $0.split(separator: ":", maxSplits: 1).last }
+            .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+        let meminfo = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)) ?? ""
+        let kib =
+            meminfo.split(separator: "\n").first { $0.hasPrefix("MemTotal:") }
+            .flatMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first }
+            .flatMap { Double($0) } ?? 0
+        let osRelease = (try? String(contentsOfFile: "/etc/os-release", encoding: .utf8)) ?? ""
+        let os =
+            osRelease.split(separator: "\n").first { $0.hasPrefix("PRETTY_NAME=") }
+            .map { $0.dropFirst("PRETTY_NAME=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+            ?? "unknown OS"
+        return MachineInfo(
+            cores: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), model: model, memoryGiB: kib / 1024 / 1024, os: os)
+    }
+
+    static var buildConfiguration: String {
+        #if DEBUG
+            "debug"
+        #else
+            "release"
+        #endif
+    }
+}
+
+// MARK: - CPU of the processes around the benchmark
+
+/// CPU time of process groups (by command name) and of the whole machine, read from /proc, to see
+/// which of broker, database, service and benchmark saturates during a phase.
+struct CPUSnapshot {
+    /// Clock ticks (utime + stime) per group.
+    var ticks: [String: UInt64]
+    /// Clock ticks of every other process, by `comm[pid]`.
+    var others: [String: UInt64]
+    /// Machine-wide busy and total ticks from /proc/stat.
+    var busy: UInt64
+    var total: UInt64
+    var at: ContinuousClock.Instant
+
+    /// Groups: the service's pid, the broker (`beam.smp`), the database server (`postgres`: its own
+    /// processes and the backends of `database`), this process.
+    static func take(servicePID: Int32?, database: String? = nil) -> CPUSnapshot {
+        var ticks: [String: UInt64] = ["commercial": 0, "beam.smp": 0, "postgres": 0, "otbench": 0]
+        var others: [String: UInt64] = [:]
+        let me = getpid()
+        if let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") {
+            for entry in entries {
+                guard let pid = Int32(entry) else { continue }
+                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                    let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")")
+                else { continue }
+                let comm = String(stat[stat.index(after: open)..<close])
+                // Fields after the command: state(3) ppid(4) … utime(14) stime(15).
+                let rest = stat[stat.index(after: close)...].split(separator: " ")
+                guard rest.count > 13, let u = UInt64(rest[11]), let s = UInt64(rest[12]) else { continue }
+                var group: String? =
+                    pid == me ? "otbench" : pid == servicePID ? "commercial" : comm == "beam.smp" ? "beam.smp" : comm == "postgres" ? "postgres" : nil
+                if group == "postgres", let database {
+                    // Backends of other databases (other people's tests) are not ours; the
+                    // server's own processes (WAL writer, checkpointer, …) are counted.
+                    let cmdline = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
+                    let isBackend = cmdline.contains("127.0.0.1(") || cmdline.contains("[local]") || cmdline.contains("::1(")
+                    if isBackend && !cmdline.contains(" \(database) ") { group = nil }
+                }
+                if let g = group {
+                    ticks[g, default: 0] += u + s
+                } else if u + s > 0 {
+                    others["\(comm)[\(pid)]"] = u + s
+                }
+            }
+        }
+        var busy: UInt64 = 0
+        var total: UInt64 = 0
+        if let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+            let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") })
+        {
+            let v = line.split(separator: " ").dropFirst().compactMap { UInt64($0) }
+            total = v.prefix(8).reduce(0, +)  // user nice system idle iowait irq softirq steal
+            busy = total - (v.count > 4 ? v[3] + v[4] : 0)
+        }
+        return CPUSnapshot(ticks: ticks, others: others, busy: busy, total: total, at: .now)
+    }
+
+    /// Per group: percent of one core between `earlier` and this snapshot; plus machine busy %.
+    func usage(since earlier: CPUSnapshot) -> CPUUsage {
+        let hz = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let wall = seconds(at - earlier.at)
+        var percent: [String: Double] = [:]
+        for (g, t) in ticks { percent[g] = Double(t &- (earlier.ticks[g] ?? 0)) / hz / wall * 100 }
+        var busiest: [(String, Double)] = []
+        for (p, t) in others {
+            let pc = Double(t &- (earlier.others[p] ?? 0)) / hz / wall * 100
+            if pc >= 3 { busiest.append((p, pc)) }
+        }
+        busiest.sort { $0.1 > $1.1 }
+        let dt = Double(total &- earlier.total)
+        return CPUUsage(
+            percentOfCore: percent, machineBusyPercent: dt > 0 ? Double(busy &- earlier.busy) / dt * 100 : 0,
+            busiestOthers: Array(busiest.prefix(3)))
+    }
+}
+
+struct CPUUsage {
+    var percentOfCore: [String: Double]
+    var machineBusyPercent: Double
+    /// Other processes using at least 3% of a core, busiest first.
+    var busiestOthers: [(String, Double)] = []
+
+    var summary: String {
+        let order = ["commercial", "postgres", "beam.smp", "otbench"]
+        var parts = order.map { "\($0) \(Int(percentOfCore[$0] ?? 0))%" }
+        // Whatever else ran meanwhile (other builds or tests on a shared machine), from /proc/stat.
+        let cores = Double(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let other = machineBusyPercent * cores - order.reduce(0) { $0 + (percentOfCore[$1] ?? 0) }
+        let named = busiestOthers.map { "\($0.0) \(Int($0.1))%" }.joined(separator: ", ")
+        parts.append("other \(Int(max(0, other)))%" + (named.isEmpty ? "" : " [\(named)]"))
+        return parts.joined(separator: ", ") + " (100% = one core); machine busy \(Int(machineBusyPercent))% of \(Int(cores)) cores"
+    }
+}
+
+// MARK: - Subprocesses
+
+/// The folder of this executable: the other binaries of the same build live there.
+func buildFolder() -> URL {
+    let exe = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
+    return exe.resolvingSymlinksInPath().deletingLastPathComponent()
+}
+
+struct CommandResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a program to completion, capturing its output (small outputs only).
+func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> CommandResult {
+    let p = Process()
+    if executable.contains("/") {
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+    } else {
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [executable] + arguments
+    }
+    if let environment { p.environment = environment }
+    let out = Pipe()
+    let err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    // Outputs here are small (well under a pipe buffer): read stdout, then stderr, to the end.
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return CommandResult(
+        status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// Calls the RabbitMQ management HTTP API with curl; returns the HTTP status.
+@discardableResult
+func management(_ method: String, _ base: String, _ path: String, user: String, password: String, json: String? = nil)
+    throws -> Int
+{
+    var args = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", "\(user):\(password)", "-X", method]
+    if let json { args += ["-H", "content-type: application/json", "-d", json] }
+    args.append(base + path)
+    let r = try run("curl", args)
+    return Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+}
+
+/// Runs one SQL statement with psql against the given database, as the URL's user.
+func psql(_ url: DatabaseEndpoint, database: String, _ sql: String) throws -> CommandResult {
+    var env = ProcessInfo.processInfo.environment
+    env["PGPASSWORD"] = url.password
+    env["PGCONNECT_TIMEOUT"] = "10"
+    return try run(
+        "psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", url.host, "-p", "\(url.port)", "-U", url.user, "-d", database, "-At", "-c", sql],
+        environment: env)
+}
+
+/// PostgreSQL server address and credentials (no database).
+struct DatabaseEndpoint {
+    var host: String
+    var port: Int
+    var user: String
+    var password: String
+
+    init(_ string: String) throws {
+        guard let c = URLComponents(string: string), ["postgres", "postgresql"].contains(c.scheme ?? "") else {
+            throw BenchError("expected postgres://user:password@host:port, got \(string)")
+        }
+        host = c.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
+        port = c.port ?? 5432
+        user = c.user?.removingPercentEncoding ?? "ot"
+        password = c.password?.removingPercentEncoding ?? ""
+    }
+
+    func url(database: String) -> String {
+        let pw = password.addingPercentEncoding(withAllowedCharacters: .urlPasswordAllowed) ?? password
+        let u = user.addingPercentEncoding(withAllowedCharacters: .urlUserAllowed) ?? user
+        return "postgres://\(u):\(pw)@\(host):\(port)/\(database)"
+    }
+}
+
+/// A TCP port nobody listens on right now (bound then released).
+func freeTCPPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw BenchError("socket(): errno \(errno)") }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let bound = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw BenchError("bind(): errno \(errno)") }
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let named = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+    }
+    guard named == 0 else { throw BenchError("getsockname(): errno \(errno)") }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+/// A plain `GET` over loopback HTTP/1.0; returns the status code, or nil when nothing answers.
+func httpStatus(port: Int, path: String) -> Int? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var tv = timeval(tv_sec: 1, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = UInt16(port).bigEndian
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { return nil }
+    let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+    guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { return nil }
+    var buffer = [UInt8](repeating: 0, count: 256)
+    let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+    guard n > 12 else { return nil }
+    // "HTTP/1.1 200 OK"
+    let line = String(decoding: buffer[0..<n], as: UTF8.self)
+    let parts = line.split(separator: " ", maxSplits: 2)
+    return parts.count >= 2 ? Int(parts[1]) : nil
+}
+
+// MARK: - Formatting
+
+func fmtInt(_ v: Double) -> String {
+    guard v.isFinite else { return "–" }
+    let n = Int(v.rounded())
+    let digits = String(abs(n))
+    var out = ""
+    for (i, c) in digits.reversed().enumerated() {
+        if i > 0 && i % 3 == 0 { out.append(",") }
+        out.append(c)
+    }
+    return (n < 0 ? "-" : "") + String(out.reversed())
+}
+
+func fmt(_ v: Double, _ decimals: Int) -> String {
+    guard v.isFinite else { return "–" }
+    return String(format: "%.\(decimals)f", v)
+}
+
+/// A text table with a header row, columns right-aligned except the first.
+func table(_ rows: [[String]]) -> String {
+    guard let first = rows.first else { return "" }
+    var widths = Array(repeating: 0, count: first.count)
+    for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+    func line(_ r: [String]) -> String {
+        r.enumerated().map { i, c in
+            let pad = String(repeating: " ", count: widths[i] - c.count)
+            return i == 0 ? c + pad : pad + c
+        }.joined(separator: "  ")
+    }
+    var out = [line(first)]
+    out.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
+    out += rows.dropFirst().map(line)
+    return out.joined(separator: "\n")
+}
