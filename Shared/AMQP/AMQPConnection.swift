@@ -687,7 +687,7 @@ final class IOLoop: @unchecked Sendable {
         let arena = CArena()
         for (index, message) in messages.enumerated() {
             var props = message.properties
-            let messageId = props.messageId ?? UUID().uuidString.lowercased()
+            let messageId = props.messageId ?? Self.randomMessageId()
             props.messageId = messageId
             var cprops = arena.properties(props)
             let exchange = arena.bytes(message.exchange)
@@ -706,6 +706,13 @@ final class IOLoop: @unchecked Sendable {
             pending.append(PendingConfirm(seq: nextPublishSeq, batch: batch, index: index, messageId: messageId))
             nextPublishSeq += 1
         }
+    }
+
+    /// A message id for a message that has none (returns are matched to publishes by id).
+    /// Cheaper than Foundation's `UUID()`, which reads /dev/urandom on every call on Linux.
+    static func randomMessageId() -> String {
+        var g = SystemRandomNumberGenerator()
+        return "m-" + String(g.next() as UInt64, radix: 16) + String(g.next() as UInt64, radix: 16)
     }
 
     // MARK: Frames

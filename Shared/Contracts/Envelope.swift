@@ -143,7 +143,7 @@ public struct Envelope<Payload: Message>: Codable, Sendable, Equatable {
     /// `correlationId` is nil the envelope's own id becomes the correlation id (a first command
     /// starts its business case).
     public init(
-        id: String = UUID().uuidString.lowercased(),
+        id: String = MessageID.new(),
         source: String,
         time: Date = Date(),
         correlationId: String?,
@@ -182,7 +182,7 @@ public struct Envelope<Payload: Message>: Codable, Sendable, Equatable {
     /// Wraps `data` as a consequence of `cause`: same correlation id, causation = the cause's id,
     /// same trace.
     public init(
-        id: String = UUID().uuidString.lowercased(),
+        id: String = MessageID.new(),
         source: String,
         time: Date = Date(),
         causedBy cause: EnvelopeHeader,

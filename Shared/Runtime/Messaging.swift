@@ -177,9 +177,6 @@ public enum EnvelopeCodec {
 public enum TraceContext {
     /// A fresh `traceparent` (version 00, sampled).
     public static func new() -> String {
-        func hex(_ bytes: Int) -> String {
-            (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-        }
-        return "00-\(hex(16))-\(hex(8))-01"
+        "00-\(MessageID.randomHex(bytes: 16))-\(MessageID.randomHex(bytes: 8))-01"
     }
 }

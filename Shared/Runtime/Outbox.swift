@@ -31,7 +31,7 @@ public struct OutboxEntry: Sendable {
                 """
                 INSERT INTO \(unescaped: schema).outbox
                     (exchange, routing_key, message_id, message_type, correlation_id, content_type, headers, body)
-                VALUES (\(m.exchange), \(m.routingKey), \(m.properties.messageId ?? UUID().uuidString.lowercased()),
+                VALUES (\(m.exchange), \(m.routingKey), \(m.properties.messageId ?? MessageID.new()),
                         \(m.properties.type), \(m.properties.correlationId), \(m.properties.contentType), \(headersJSON), \(body))
                 """, logger: logger)
         }

@@ -172,3 +172,26 @@ struct TimestampTests {
         }
     }
 }
+
+@Suite struct MessageIDTests {
+    @Test func newIdsAreDistinctVersion4UUIDs() {
+        var seen = Set<String>()
+        for _ in 0..<1000 {
+            let id = MessageID.new()
+            #expect(id.count == 36)
+            let uuid = UUID(uuidString: id)
+            #expect(uuid != nil && uuid!.uuidString.lowercased() == id)
+            #expect(Array(id)[14] == "4", "version 4")
+            #expect("89ab".contains(Array(id)[19]), "RFC 4122 variant")
+            seen.insert(id)
+        }
+        #expect(seen.count == 1000)
+    }
+
+    @Test func randomHexHasTwoDigitsPerByte() {
+        #expect(MessageID.randomHex(bytes: 16).count == 32)
+        #expect(MessageID.randomHex(bytes: 3).count == 6)
+        let hex = MessageID.randomHex(bytes: 8)
+        #expect(hex.allSatisfy { $0.isHexDigit })
+    }
+}
