@@ -154,11 +154,17 @@ public final class MessageConsumer: Service, Sendable {
         let start = ContinuousClock.now
         do {
             let outcomes = try await withDeadline(configuration.transactionTimeout, "batch transaction") { [self] in
-                try await postgres.withTransaction(logger: logger) { conn in
-                    var outcomes: [String] = []
-                    outcomes.reserveCapacity(items.count)
-                    for item in items { outcomes.append(try await handleOne(item, conn)) }
-                    return outcomes
+                do {
+                    // The common case: no savepoints, one pass.
+                    return try await postgres.withTransaction(logger: logger) { conn in
+                        try await handleBatch(items, conn, isolated: false)
+                    }
+                } catch let error as PostgresTransactionError where error.closureError is NeedsIsolation {
+                    // A handler rejected its message: run the batch again with a savepoint per
+                    // message, so that only the rejected ones are rolled back.
+                    return try await postgres.withTransaction(logger: logger) { conn in
+                        try await handleBatch(items, conn, isolated: true)
+                    }
                 }
             }
             relay.notify()
@@ -176,48 +182,81 @@ public final class MessageConsumer: Service, Sendable {
         }
     }
 
-    /// Handles one message under a savepoint; returns its outcome label.
-    func handleOne(_ item: Item, _ conn: PostgresConnection) async throws -> String {
-        var log = logger
-        log[metadataKey: "message.id"] = "\(item.messageId)"
-        log[metadataKey: "message.type"] = "\(item.type)"
-        try await conn.query("SAVEPOINT m", logger: log)
-        let fresh = try await conn.query(
-            """
-            INSERT INTO \(unescaped: schema).inbox (message_id, message_type, outcome)
-            VALUES (\(item.messageId), \(item.type), 'handled') ON CONFLICT DO NOTHING RETURNING 1
-            """, logger: log
-        ).collect().count == 1
-        guard fresh else {
-            try await conn.query("RELEASE SAVEPOINT m", logger: log)
-            log.debug("duplicate message ignored")
-            return "duplicate"
-        }
-        switch item.parsed {
-        case .invalid(let error, _):
-            try await conn.query("ROLLBACK TO SAVEPOINT m", logger: log)
-            try await reject(item, code: error.code.description, message: error.message, problems: problems(error), conn, log)
-            return "rejected"
-        case .valid(let header, let message):
-            if let c = header.correlationid { log[metadataKey: "correlation.id"] = "\(c)" }
-            var context = MessageContext(
-                connection: conn, header: header, logger: log, now: clock.now(), schema: schema,
-                source: "/ot/\(service)", appId: service)
-            do {
-                try await handler.handle(message, context: &context)
-                try await OutboxEntry.insert(context.emitted, schema: schema, on: conn, logger: log)
-                try await conn.query("RELEASE SAVEPOINT m", logger: log)
-                return "handled"
-            } catch let rejection as Rejection {
-                try await conn.query("ROLLBACK TO SAVEPOINT m", logger: log)
-                try await reject(item, code: rejection.code, message: rejection.message, problems: rejection.errors, conn, log)
-                return "rejected"
-            } catch let error as ContractError {
-                try await conn.query("ROLLBACK TO SAVEPOINT m", logger: log)
-                try await reject(item, code: error.code.description, message: error.message, problems: problems(error), conn, log)
-                return "rejected"
+    /// A handler rejected a message in a batch run without savepoints.
+    struct NeedsIsolation: Error {}
+
+    /// Handles a batch inside its transaction; returns each message's outcome.
+    ///
+    /// Round trips per batch: one inbox insert for all message ids (those already there are
+    /// duplicates), the handlers' own statements, and one multi-row outbox insert. With
+    /// `isolated`, each handler call runs under a savepoint, and a rejection rolls back only its
+    /// message; without, a rejection throws ``NeedsIsolation`` and the caller runs the batch
+    /// again isolated (rejections are rare; savepoints cost a round trip and a subtransaction
+    /// per message).
+    func handleBatch(_ items: [Item], _ conn: PostgresConnection, isolated: Bool) async throws -> [String] {
+        let fresh = try await recordInbox(items, conn)
+        var seen = Set<String>()
+        var outbox: [OutboxEntry] = []
+        var rejected: [String] = []
+        var outcomes: [String] = []
+        outcomes.reserveCapacity(items.count)
+        for item in items {
+            var log = logger
+            log[metadataKey: "message.id"] = "\(item.messageId)"
+            log[metadataKey: "message.type"] = "\(item.type)"
+            guard fresh.contains(item.messageId), seen.insert(item.messageId).inserted else {
+                log.debug("duplicate message ignored")
+                outcomes.append("duplicate")
+                continue
+            }
+            switch item.parsed {
+            case .invalid(let error, _):
+                outbox += try rejection(item, code: error.code.description, message: error.message, problems: problems(error), log)
+                rejected.append(item.messageId)
+                outcomes.append("rejected")
+            case .valid(let header, let message):
+                if let c = header.correlationid { log[metadataKey: "correlation.id"] = "\(c)" }
+                var context = MessageContext(
+                    connection: conn, header: header, logger: log, now: clock.now(), schema: schema,
+                    source: "/ot/\(service)", appId: service)
+                if isolated { try await conn.query("SAVEPOINT m", logger: log) }
+                do {
+                    try await handler.handle(message, context: &context)
+                    outbox += context.emitted
+                    outcomes.append("handled")
+                } catch let failure where failure is Rejection || failure is ContractError {
+                    guard isolated else { throw NeedsIsolation() }
+                    try await conn.query("ROLLBACK TO SAVEPOINT m", logger: log)
+                    if let r = failure as? Rejection {
+                        outbox += try rejection(item, code: r.code, message: r.message, problems: r.errors, log)
+                    } else if let e = failure as? ContractError {
+                        outbox += try rejection(item, code: e.code.description, message: e.message, problems: problems(e), log)
+                    }
+                    rejected.append(item.messageId)
+                    outcomes.append("rejected")
+                }
             }
         }
+        if !rejected.isEmpty {
+            try await conn.query(
+                "UPDATE \(unescaped: schema).inbox SET outcome = 'rejected' WHERE message_id = ANY(\(rejected))", logger: logger)
+        }
+        try await OutboxEntry.insert(outbox, schema: schema, on: conn, logger: logger)
+        return outcomes
+    }
+
+    /// Records every message id of the batch in the inbox with one statement; returns the ids
+    /// that were not there yet.
+    func recordInbox(_ items: [Item], _ conn: PostgresConnection) async throws -> Set<String> {
+        var fresh = Set<String>()
+        let rows = try await conn.query(
+            """
+            INSERT INTO \(unescaped: schema).inbox (message_id, message_type, outcome)
+            SELECT id, type, 'handled' FROM unnest(\(items.map(\.messageId))::text[], \(items.map(\.type))::text[]) AS t(id, type)
+            ON CONFLICT DO NOTHING RETURNING message_id
+            """, logger: logger)
+        for try await id in rows.decode(String.self) { fresh.insert(id) }
+        return fresh
     }
 
     func problems(_ error: ContractError) -> [FieldProblem] {
@@ -225,17 +264,12 @@ public final class MessageConsumer: Service, Sendable {
         return [FieldProblem(field: error.field ?? "", problem: error.message)]
     }
 
-    /// Records a permanent failure: inbox row, `command.rejected` (for commands) and a dead letter,
-    /// all in the batch transaction.
-    func reject(
-        _ item: Item, code: String, message: String, problems: [FieldProblem], _ conn: PostgresConnection, _ log: Logger
-    ) async throws {
+    /// What a permanent failure publishes: one `command.rejected` (for commands) and one dead
+    /// letter; the caller writes them to the outbox with the batch.
+    func rejection(
+        _ item: Item, code: String, message: String, problems: [FieldProblem], _ log: Logger
+    ) throws -> [OutboxEntry] {
         log.notice("message rejected", metadata: ["reason.code": "\(code)", "reason": "\(message)"])
-        try await conn.query(
-            """
-            INSERT INTO \(unescaped: schema).inbox (message_id, message_type, outcome)
-            VALUES (\(item.messageId), \(item.type), 'rejected') ON CONFLICT DO NOTHING
-            """, logger: log)
         var entries: [OutboxEntry] = []
         if item.isCommand {
             let header: EnvelopeHeader? =
@@ -253,7 +287,7 @@ public final class MessageConsumer: Service, Sendable {
             entries.append(OutboxEntry(try EnvelopeCodec.outgoing(envelope, appId: service)))
         }
         entries.append(OutboxEntry(deadLetter(item.delivery, code: code, reason: message)))
-        try await OutboxEntry.insert(entries, schema: schema, on: conn, logger: log)
+        return entries
     }
 
     func deadLetter(_ d: Delivery, code: String, reason: String) -> OutgoingMessage {

@@ -15,26 +15,41 @@ public struct OutboxEntry: Sendable {
 
     public init(_ message: OutgoingMessage) { self.message = message }
 
-    /// Inserts entries into the schema's outbox on a connection inside an open transaction (for
-    /// services that publish outside a handler, e.g. timers; call `OutboxRelay.notify()` after
-    /// the commit).
+    /// Inserts entries into the schema's outbox on a connection inside an open transaction, in
+    /// one statement (for services that publish outside a handler, e.g. timers, call
+    /// `OutboxRelay.notify()` after the commit).
     public static func insert(_ entries: [OutboxEntry], schema: String, on conn: PostgresConnection, logger: Logger) async throws {
+        if entries.isEmpty { return }
+        var exchanges: [String] = [], keys: [String] = [], ids: [String] = [], types: [String] = []
+        var correlations: [String] = [], contentTypes: [String] = [], headers: [String] = [], bodies: [String] = []
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
         for e in entries {
             let m = e.message
-            var headers: [String: String] = [:]
+            var h: [String: String] = [:]
             for (k, v) in m.properties.headers {
-                if let s = v.stringValue { headers[k] = s } else if let i = v.intValue { headers[k] = "\(i)" }
+                if let s = v.stringValue { h[k] = s } else if let i = v.intValue { h[k] = "\(i)" }
             }
-            let headersJSON = String(decoding: try JSONEncoder().encode(headers), as: UTF8.self)
-            let body = ByteBuffer(bytes: m.body)
-            try await conn.query(
-                """
-                INSERT INTO \(unescaped: schema).outbox
-                    (exchange, routing_key, message_id, message_type, correlation_id, content_type, headers, body)
-                VALUES (\(m.exchange), \(m.routingKey), \(m.properties.messageId ?? MessageID.new()),
-                        \(m.properties.type), \(m.properties.correlationId), \(m.properties.contentType), \(headersJSON), \(body))
-                """, logger: logger)
+            exchanges.append(m.exchange)
+            keys.append(m.routingKey)
+            ids.append(m.properties.messageId ?? MessageID.new())
+            types.append(m.properties.type ?? "")
+            correlations.append(m.properties.correlationId ?? "")
+            contentTypes.append(m.properties.contentType ?? "")
+            headers.append(String(decoding: try encoder.encode(h), as: UTF8.self))
+            bodies.append(Data(m.body).base64EncodedString())
         }
+        // Empty strings stand for absent properties; bodies travel as base64 (any bytes).
+        try await conn.query(
+            """
+            INSERT INTO \(unescaped: schema).outbox
+                (exchange, routing_key, message_id, message_type, correlation_id, content_type, headers, body)
+            SELECT x, k, i, NULLIF(t, ''), NULLIF(c, ''), NULLIF(ct, ''), h, decode(b, 'base64')
+            FROM unnest(\(exchanges)::text[], \(keys)::text[], \(ids)::text[], \(types)::text[], \(correlations)::text[],
+                        \(contentTypes)::text[], \(headers)::text[], \(bodies)::text[])
+                 WITH ORDINALITY AS e(x, k, i, t, c, ct, h, b, n)
+            ORDER BY n
+            """, logger: logger)
     }
 }
 
