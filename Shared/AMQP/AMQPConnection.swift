@@ -118,6 +118,11 @@ public final class AMQPConnection: Sendable {
         loop.enqueue(.nack(delivery.deliveryTag, session: delivery.session, multiple: multiple, requeue: requeue))
     }
 
+    /// Rejects a delivery (`basic.reject`): with `requeue: false` the queue dead-letters or drops it.
+    public func reject(_ delivery: Delivery, requeue: Bool) {
+        loop.enqueue(.reject(delivery.deliveryTag, session: delivery.session, requeue: requeue))
+    }
+
     /// Fetches one message with `basic.get` (manual ack), or nil when the queue is empty.
     public func get(queue: String) async throws -> FetchedMessage? {
         try await loop.submit { .get(queue, $0) }
@@ -167,6 +172,7 @@ enum Command: Sendable {
     case publish([OutgoingMessage], Completion<[PublishOutcome]>)
     case ack(UInt64, session: UInt64, multiple: Bool)
     case nack(UInt64, session: UInt64, multiple: Bool, requeue: Bool)
+    case reject(UInt64, session: UInt64, requeue: Bool)
     case declare(Topology, Completion<Void>)
     case consume(ConsumerRegistration, Completion<Void>)
     case cancel(String, Completion<Void>)
@@ -183,7 +189,7 @@ enum Command: Sendable {
         case .get(_, let c): c(.failure(error))
         case .status(_, let c): c(.failure(error))
         case .purge(_, let c): c(.failure(error))
-        case .ack, .nack: break
+        case .ack, .nack, .reject: break
         }
     }
 }
@@ -402,7 +408,7 @@ final class IOLoop: @unchecked Sendable {
         drainWake()
         for command in takeCommands() {
             switch command {
-            case .ack, .nack: break
+            case .ack, .nack, .reject: break
             case .declare(let t, let c):
                 topology.merge(t)
                 declareWaiters.append(c)
@@ -581,6 +587,9 @@ final class IOLoop: @unchecked Sendable {
         case .nack(let tag, let s, let multiple, let requeue):
             guard s == session else { return }
             try checkStatus(amqp_basic_nack(c, 1, tag, multiple ? 1 : 0, requeue ? 1 : 0), "basic.nack")
+        case .reject(let tag, let s, let requeue):
+            guard s == session else { return }
+            try checkStatus(amqp_basic_reject(c, 1, tag, requeue ? 1 : 0), "basic.reject")
         case .declare(let t, let completion):
             do {
                 try ioDeclare(t)
