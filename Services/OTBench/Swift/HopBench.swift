@@ -405,7 +405,15 @@ final class Janitor: Sendable {
 
     func add(_ what: String, _ task: @escaping @Sendable () -> Void) { tasks.withLock { $0.append((what, task)) } }
 
+    /// Held while tasks run: a second caller (Ctrl-C racing the normal or error path) waits
+    /// until the first one has finished, so nobody exits half-way through the clean-up.
+    private let running = Mutex(())
+
     func runAll() {
+        running.withLock { _ in runPending() }
+    }
+
+    private func runPending() {
         let all = tasks.withLock { t in
             let all = t
             t = []

@@ -12,12 +12,18 @@ import Logging
 struct OTBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "otbench",
-        abstract: "Benchmarks the AMQP wrapper against plain rabbitmq-c, and the commercial service hop.",
+        abstract: "Benchmarks the AMQP wrapper against plain rabbitmq-c, the commercial hop, full OT lifecycles and the billing batch.",
         discussion: """
             Part 1 (raw): the C baseline (amqp-c-baseline) and the Swift wrapper publish N persistent messages \
             with confirms into a quorum queue, then consume them with grouped acks, on the same broker.
             Part 2 (hop): starts the `commercial` binary of this build folder against a throwaway vhost and \
             database, measures workorder.open → workorder.opened throughput, then latency at half that rate.
+            Part 3 (lifecycle): starts commercial, approval, dispatch and billing on a throwaway vhost and \
+            database; a reactive driver takes N project OTs from workorder.open to billing.invoice-issued \
+            (assign, outcome, close and prefactura review sent as the events arrive): lifecycles/s and per-hop \
+            p50/p99/max.
+            Part 4 (billing): starts billing alone; N workorder.closed events → billing.prefactura-issued, in \
+            closed-OT events/s.
             Service tunables (PREFETCH, BATCH_SIZE, BATCH_WAIT_MS, WORKERS, DB_POOL_SIZE, OUTBOX_BATCH) pass \
             through from the environment or --service-env.
             """)
@@ -51,15 +57,24 @@ struct OTBenchCommand: AsyncParsableCommand {
     @Flag(help: "Hop: print a `top` frame taken during the throughput measurement.")
     var top = false
 
+    @Option(help: "Lifecycle: complete OTs opened at once and driven to their invoice.")
+    var lifecycles = 2_000
+    @Option(help: "Billing: workorder.closed events published into billing.")
+    var closed = 20_000
+
     @Flag(help: "Skip the C baseline.")
     var skipC = false
     @Flag(help: "Skip the Swift wrapper raw run.")
     var skipWrapper = false
     @Flag(help: "Skip the commercial hop.")
     var skipHop = false
+    @Flag(help: "Skip the full lifecycles.")
+    var skipLifecycle = false
+    @Flag(help: "Skip the billing batch.")
+    var skipBilling = false
 
     func validate() throws {
-        guard messages > 0, size >= 0, confirmBatch > 0, prefetch > 0, commands > 0 else {
+        guard messages > 0, size >= 0, confirmBatch > 0, prefetch > 0, commands > 0, lifecycles > 0, closed > 0 else {
             throw ValidationError("counts must be positive")
         }
         for kv in serviceEnv where !kv.contains("=") { throw ValidationError("--service-env expects KEY=VALUE, got \(kv)") }
@@ -116,12 +131,12 @@ struct OTBenchCommand: AsyncParsableCommand {
             print("")
         }
 
+        var env: [String: String] = [:]
+        for kv in serviceEnv {
+            let parts = kv.split(separator: "=", maxSplits: 1)
+            env[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
         if !skipHop {
-            var env: [String: String] = [:]
-            for kv in serviceEnv {
-                let parts = kv.split(separator: "=", maxSplits: 1)
-                env[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
-            }
             progress("hop: starting commercial, \(fmtInt(Double(commands))) commands …")
             let hop = HopBench(
                 amqpURL: url, managementURL: managementURL, postgres: pg, commands: commands, confirmBatch: confirmBatch,
@@ -130,6 +145,68 @@ struct OTBenchCommand: AsyncParsableCommand {
             let r = try await hop.run(janitor: janitor)
             print(hopReport(r))
         }
+
+        if !skipLifecycle {
+            if !skipHop { print("") }
+            progress("lifecycle: starting commercial, approval, dispatch, billing; \(fmtInt(Double(lifecycles))) OTs …")
+            let bench = LifecycleBench(
+                amqpURL: url, managementURL: managementURL, postgres: pg, lifecycles: lifecycles, confirmBatch: confirmBatch,
+                serviceEnvironment: env, logger: logger)
+            print(lifecycleReport(try await bench.run(janitor: janitor)))
+        }
+
+        if !skipBilling {
+            if !(skipHop && skipLifecycle) { print("") }
+            progress("billing: starting billing; \(fmtInt(Double(closed))) workorder.closed events …")
+            let bench = BillingBench(
+                amqpURL: url, managementURL: managementURL, postgres: pg, closed: closed, confirmBatch: confirmBatch,
+                serviceEnvironment: env, logger: logger)
+            print(billingReport(try await bench.run(janitor: janitor)))
+        }
+    }
+
+    static let lifecycleBar = 300.0
+    static let billingBar = 10_000.0
+
+    private func lifecycleReport(_ r: LifecycleBench.Result) -> String {
+        var lines = [
+            "Full lifecycles: \(fmtInt(Double(r.lifecycles))) project OTs opened at once, open → invoice through commercial, "
+                + "approval, dispatch, billing (reactive driver: assign, outcome, close, review on the events)",
+            "services: \(r.tunables)",
+        ]
+        var rows = [["", "value"]]
+        rows.append(["complete lifecycles/s", fmtInt(r.rate)])
+        rows.append(["  lifecycles / seconds (first open → last invoice)", "\(fmtInt(Double(r.lifecycles))) / \(fmt(r.seconds, 2))"])
+        rows.append(["  bar ≥ \(fmtInt(Self.lifecycleBar))/s", r.rate >= Self.lifecycleBar ? "met" : "NOT met"])
+        let ok = r.invoices == r.lifecycles && r.distinctWorkOrders == r.lifecycles && r.rejected == 0
+        rows.append(["  invoices, distinct OTs, command.rejected", "\(fmtInt(Double(r.invoices))), \(fmtInt(Double(r.distinctWorkOrders))), \(r.rejected)"])
+        rows.append(["  checks (N invoices, N OTs, 0 rejected)", ok ? "pass" : "FAIL"])
+        if r.reviewRetries > 0 { rows.append(["  reviews refused notFound, re-sent", "\(r.reviewRetries)"]) }
+        rows.append(["  duplicate events ignored", "\(r.duplicates)"])
+        lines.append(table(rows))
+        var hops = [["hop", "p50 ms", "p99 ms", "max ms"]]
+        for h in r.hops { hops.append([h.name, fmt(h.p50, 1), fmt(h.p99, 1), fmt(h.max, 1)]) }
+        lines.append(table(hops))
+        if let sample = r.rejectionSample { lines.append("first rejection: \(sample)") }
+        lines.append("CPU during the run: \(r.cpu.summary)")
+        return lines.joined(separator: "\n")
+    }
+
+    private func billingReport(_ r: BillingBench.Result) -> String {
+        var lines = [
+            "Billing batch: \(fmtInt(Double(r.events))) workorder.closed events (ot.events) → billing alone → billing.prefactura-issued",
+            "service: \(r.tunables)",
+        ]
+        var rows = [["", "value"]]
+        rows.append(["closed-OT events/s (first publish → last prefactura)", fmtInt(r.rate)])
+        rows.append(["  events / seconds", "\(fmtInt(Double(r.events))) / \(fmt(r.seconds, 2))"])
+        rows.append(["  bar ≥ \(fmtInt(Self.billingBar))/s", r.rate >= Self.billingBar ? "met" : "NOT met"])
+        rows.append(["  publish + confirm alone, events/s", fmtInt(Double(r.events) / r.publishSeconds)])
+        rows.append(["  prefactura-issued, distinct OTs, duplicates", "\(fmtInt(Double(r.prefacturas))), \(fmtInt(Double(r.distinctWorkOrders))), \(r.duplicates)"])
+        rows.append(["  check (exactly N)", r.distinctWorkOrders == r.events && r.duplicates == 0 ? "pass" : "FAIL"])
+        lines.append(table(rows))
+        lines.append("CPU during the run: \(r.cpu.summary)")
+        return lines.joined(separator: "\n")
     }
 
     private func progress(_ s: String) { FileHandle.standardError.write(Data("[otbench] \(s)\n".utf8)) }

@@ -74,11 +74,23 @@ struct CPUSnapshot {
     var busy: UInt64
     var total: UInt64
     var at: ContinuousClock.Instant
+    /// The service groups, in the order to report them.
+    var services: [String] = []
 
     /// Groups: the service's pid, the broker (`beam.smp`), the database server (`postgres`: its own
     /// processes and the backends of `database`), this process.
     static func take(servicePID: Int32?, database: String? = nil) -> CPUSnapshot {
-        var ticks: [String: UInt64] = ["commercial": 0, "beam.smp": 0, "postgres": 0, "otbench": 0]
+        take(services: [("commercial", servicePID ?? -1)], database: database)
+    }
+
+    /// The same with several services, each its own group under its name.
+    static func take(services: [(String, Int32)], database: String? = nil) -> CPUSnapshot {
+        var ticks: [String: UInt64] = ["beam.smp": 0, "postgres": 0, "otbench": 0]
+        var servicePIDs: [Int32: String] = [:]
+        for (name, pid) in services {
+            ticks[name] = 0
+            servicePIDs[pid] = name
+        }
         var others: [String: UInt64] = [:]
         let me = getpid()
         if let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") {
@@ -92,7 +104,7 @@ struct CPUSnapshot {
                 let rest = stat[stat.index(after: close)...].split(separator: " ")
                 guard rest.count > 13, let u = UInt64(rest[11]), let s = UInt64(rest[12]) else { continue }
                 var group: String? =
-                    pid == me ? "otbench" : pid == servicePID ? "commercial" : comm == "beam.smp" ? "beam.smp" : comm == "postgres" ? "postgres" : nil
+                    pid == me ? "otbench" : servicePIDs[pid] ?? (comm == "beam.smp" ? "beam.smp" : comm == "postgres" ? "postgres" : nil)
                 if group == "postgres", let database {
                     // Backends of other databases (other people's tests) are not ours; the
                     // server's own processes (WAL writer, checkpointer, …) are counted.
@@ -116,7 +128,7 @@ struct CPUSnapshot {
             total = v.prefix(8).reduce(0, +)  // user nice system idle iowait irq softirq steal
             busy = total - (v.count > 4 ? v[3] + v[4] : 0)
         }
-        return CPUSnapshot(ticks: ticks, others: others, busy: busy, total: total, at: .now)
+        return CPUSnapshot(ticks: ticks, others: others, busy: busy, total: total, at: .now, services: services.map(\.0))
     }
 
     /// Per group: percent of one core between `earlier` and this snapshot; plus machine busy %.
@@ -134,7 +146,7 @@ struct CPUSnapshot {
         let dt = Double(total &- earlier.total)
         return CPUUsage(
             percentOfCore: percent, machineBusyPercent: dt > 0 ? Double(busy &- earlier.busy) / dt * 100 : 0,
-            busiestOthers: Array(busiest.prefix(3)))
+            busiestOthers: Array(busiest.prefix(3)), services: services)
     }
 }
 
@@ -143,9 +155,11 @@ struct CPUUsage {
     var machineBusyPercent: Double
     /// Other processes using at least 3% of a core, busiest first.
     var busiestOthers: [(String, Double)] = []
+    /// The service groups, in report order.
+    var services: [String] = ["commercial"]
 
     var summary: String {
-        let order = ["commercial", "postgres", "beam.smp", "otbench"]
+        let order = services + ["postgres", "beam.smp", "otbench"]
         var parts = order.map { "\($0) \(Int(percentOfCore[$0] ?? 0))%" }
         // Whatever else ran meanwhile (other builds or tests on a shared machine), from /proc/stat.
         let cores = Double(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
