@@ -34,6 +34,10 @@ public struct ServiceConfiguration: Sendable {
     /// `MAX_ATTEMPTS` — deliveries of one message before a transient failure becomes a dead letter
     /// (default 10).
     public var maxAttempts: Int
+    /// `NOT_FOUND_RETRIES` — how many times a command naming something not known yet is retried
+    /// (through the delay queues) before it is rejected (default 3: about 36 s with the default
+    /// delays). See ``Rejection/mayBeLate``.
+    public var notFoundRetries: Int
     /// `TRANSACTION_TIMEOUT_MS` — bound on one batch transaction (default 10000); past it the
     /// batch is retried (see ``withDeadline(_:_:_:)``).
     public var transactionTimeout: Duration
@@ -72,6 +76,7 @@ public struct ServiceConfiguration: Sendable {
         if retryDelays.isEmpty { throw ConfigurationError(key: "RETRY_DELAYS_MS", problem: "empty") }
         maxAttempts = max(1, try Self.int(env, "MAX_ATTEMPTS", default: 10))
         outboxBatch = max(1, try Self.int(env, "OUTBOX_BATCH", default: 500))
+        notFoundRetries = max(0, try Self.int(env, "NOT_FOUND_RETRIES", default: 3))
         transactionTimeout = .milliseconds(max(100, try Self.int(env, "TRANSACTION_TIMEOUT_MS", default: 10_000)))
     }
 

@@ -168,7 +168,13 @@ public final class MessageConsumer: Service, Sendable {
                 }
             }
             relay.notify()
-            for d in deliveries { amqp.ack(d) }
+            for (item, outcome) in zip(items, outcomes) {
+                if outcome == "deferred" {
+                    await retry(item.delivery, error: NotKnownYet())
+                } else {
+                    amqp.ack(item.delivery)
+                }
+            }
             for (item, outcome) in zip(items, outcomes) {
                 Counter(label: "ot_messages_total", dimensions: [("service", service), ("type", item.type), ("outcome", outcome)])
                     .increment()
@@ -185,6 +191,14 @@ public final class MessageConsumer: Service, Sendable {
     /// A handler rejected a message in a batch run without savepoints.
     struct NeedsIsolation: Error {}
 
+    /// Why a deferred command is retried.
+    struct NotKnownYet: Error, CustomStringConvertible {
+        var description: String { "names something not known yet; retried in case its event is late" }
+    }
+
+    /// How many times this delivery has been handled, this one included.
+    func attempt(_ d: Delivery) -> Int { Int(d.properties.headers[Headers.attempt]?.intValue ?? 1) }
+
     /// Handles a batch inside its transaction; returns each message's outcome.
     ///
     /// Round trips per batch: one inbox insert for all message ids (those already there are
@@ -198,6 +212,7 @@ public final class MessageConsumer: Service, Sendable {
         var seen = Set<String>()
         var outbox: [OutboxEntry] = []
         var rejected: [String] = []
+        var deferred: [String] = []
         var outcomes: [String] = []
         outcomes.reserveCapacity(items.count)
         for item in items {
@@ -227,6 +242,12 @@ public final class MessageConsumer: Service, Sendable {
                 } catch let failure where failure is Rejection || failure is ContractError {
                     guard isolated else { throw NeedsIsolation() }
                     try await conn.query("ROLLBACK TO SAVEPOINT m", logger: log)
+                    if let r = failure as? Rejection, r.mayBeLate, attempt(item.delivery) <= configuration.notFoundRetries {
+                        log.info("command names something not known yet; retrying later", metadata: ["reason": "\(r.message)"])
+                        deferred.append(item.messageId)
+                        outcomes.append("deferred")
+                        continue
+                    }
                     if let r = failure as? Rejection {
                         outbox += try rejection(item, code: r.code, message: r.message, problems: r.errors, log)
                     } else if let e = failure as? ContractError {
@@ -236,6 +257,11 @@ public final class MessageConsumer: Service, Sendable {
                     outcomes.append("rejected")
                 }
             }
+        }
+        if !deferred.isEmpty {
+            // Not handled: the retried copy must not look like a duplicate.
+            try await conn.query(
+                "DELETE FROM \(unescaped: schema).inbox WHERE message_id = ANY(\(deferred))", logger: logger)
         }
         if !rejected.isEmpty {
             try await conn.query(

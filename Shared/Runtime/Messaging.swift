@@ -129,11 +129,17 @@ public struct Rejection: Error, Sendable, CustomStringConvertible {
     public var code: String
     public var message: String
     public var errors: [FieldProblem]
+    /// The command names something this service has not heard of *yet*: the event that makes
+    /// it known travels on another queue and may simply be late (brokers do not order messages
+    /// across queues). The runtime retries such a command through the delay queues up to
+    /// `NOT_FOUND_RETRIES` times before it rejects it.
+    public var mayBeLate: Bool
 
-    public init(code: String, message: String, errors: [FieldProblem] = []) {
+    public init(code: String, message: String, errors: [FieldProblem] = [], mayBeLate: Bool = false) {
         self.code = code
         self.message = message
         self.errors = errors
+        self.mayBeLate = mayBeLate
     }
 
     /// A validation failure listing the fields at fault.

@@ -72,7 +72,7 @@ public enum ApprovalRules {
         guard let state else {
             throw Rejection(
                 code: "notFound", message: "work order \(workOrderId) is unknown to approval",
-                errors: [FieldProblem(field: "data.workOrderId", problem: "unknown work order")])
+                errors: [FieldProblem(field: "data.workOrderId", problem: "unknown work order")], mayBeLate: true)
         }
         return state
     }
@@ -168,7 +168,7 @@ public enum PrefacturaRules {
         guard let state else {
             throw Rejection(
                 code: "notFound", message: "prefactura \(command.prefacturaId) is unknown to approval",
-                errors: [FieldProblem(field: "data.prefacturaId", problem: "unknown prefactura")])
+                errors: [FieldProblem(field: "data.prefacturaId", problem: "unknown prefactura")], mayBeLate: true)
         }
         guard state == .pending else {
             throw Rejection(

@@ -23,7 +23,7 @@ public enum SurveyRules {
         guard let answeredAt else {
             throw Rejection(
                 code: "notFound", message: "survey \(surveyId) does not exist",
-                errors: [FieldProblem(field: "data.surveyId", problem: "unknown survey")])
+                errors: [FieldProblem(field: "data.surveyId", problem: "unknown survey")], mayBeLate: true)
         }
         if let at = answeredAt {
             throw Rejection(

@@ -258,7 +258,7 @@ public struct DispatchHandler: MessageHandler {
         }
         throw Rejection(
             code: "notFound", message: "work order \(id) is not known to dispatch",
-            errors: [FieldProblem(field: "data.workOrderId", problem: "unknown work order")])
+            errors: [FieldProblem(field: "data.workOrderId", problem: "unknown work order")], mayBeLate: true)
     }
 
     /// Locks the OT's row, creating it in `state` when this is the first fact about it.
