@@ -63,6 +63,7 @@ public final class MessageConsumer: Service, Sendable {
     let configuration: ServiceConfiguration
     let clock: any WallClock
     let logger: Logger
+    let metrics: ConsumerMetrics
 
     public init(
         input: InputQueue, configuration: ServiceConfiguration, amqp: AMQPConnection, postgres: PostgresClient,
@@ -79,6 +80,7 @@ public final class MessageConsumer: Service, Sendable {
         var l = logger
         l[metadataKey: "amqp.queue"] = "\(input.name)"
         self.logger = l
+        self.metrics = ConsumerMetrics(service: configuration.name)
     }
 
     var schema: String { service }
@@ -175,11 +177,8 @@ public final class MessageConsumer: Service, Sendable {
                     amqp.ack(item.delivery)
                 }
             }
-            for (item, outcome) in zip(items, outcomes) {
-                Counter(label: "ot_messages_total", dimensions: [("service", service), ("type", item.type), ("outcome", outcome)])
-                    .increment()
-            }
-            Timer(label: "ot_batch_seconds", dimensions: [("service", service)]).record(duration: ContinuousClock.now - start)
+            for (item, outcome) in zip(items, outcomes) { metrics.count(type: item.type, outcome: outcome) }
+            metrics.batchSeconds.record(duration: ContinuousClock.now - start)
         } catch {
             logger.warning(
                 "batch failed with a transient error; scheduling retries",
@@ -438,5 +437,32 @@ final class DeliveryBuffer: Sendable {
             }
             if state.withLock({ $0.finished && $0.head >= $0.items.count }) { return nil }
         }
+    }
+}
+
+/// The consumer's metrics, created once per label set (creating a metric goes through the
+/// factory's registry lock and string keys: too dear per message).
+final class ConsumerMetrics: Sendable {
+    let service: String
+    let batchSeconds: Timer
+    private let counters = Mutex<[String: Counter]>([:])
+
+    init(service: String) {
+        self.service = service
+        batchSeconds = Timer(label: "ot_batch_seconds", dimensions: [("service", service)])
+    }
+
+    /// `ot_messages_total{service, type, outcome}`; types outside the contract count as
+    /// `unknown` (a sender must not be able to grow the label set).
+    func count(type rawType: String, outcome: String) {
+        let type = MessageRegistry.descriptor(for: rawType) == nil ? "unknown" : rawType
+        let key = type + "|" + outcome
+        let counter = counters.withLock { cache in
+            if let c = cache[key] { return c }
+            let c = Counter(label: "ot_messages_total", dimensions: [("service", service), ("type", type), ("outcome", outcome)])
+            cache[key] = c
+            return c
+        }
+        counter.increment()
     }
 }
