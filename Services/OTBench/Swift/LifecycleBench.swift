@@ -51,19 +51,10 @@ struct LifecycleBench {
     }
 
     func run(janitor: Janitor) async throws -> Result {
-        let cluster = try ServiceCluster(
+        try await ServiceCluster(
             services: Self.services, amqpURL: amqpURL, managementURL: managementURL, postgres: postgres,
-            serviceEnvironment: serviceEnvironment, janitor: janitor)
-        do {
-            try await cluster.waitUntilStarted()
-            let r = try await measure(cluster)
-            cluster.tearDown()
-            return r
-        } catch {
-            let tails = cluster.logTails()
-            cluster.tearDown()
-            throw BenchError("\(error)\n\(tails)")
-        }
+            serviceEnvironment: serviceEnvironment, janitor: janitor
+        ).measuring { try await measure($0) }
     }
 
     private func measure(_ cluster: ServiceCluster) async throws -> Result {

@@ -186,3 +186,20 @@ final class Box<T: Sendable>: Sendable {
     let value: Mutex<T>
     init(_ v: T) { value = Mutex(v) }
 }
+
+extension ServiceCluster {
+    /// Waits for the services, runs `body`, and tears the cluster down whatever happens (a
+    /// failure carries the services' log tails).
+    func measuring<T>(_ body: (ServiceCluster) async throws -> T) async throws -> T {
+        do {
+            try await waitUntilStarted()
+            let result = try await body(self)
+            tearDown()
+            return result
+        } catch {
+            let tails = logTails()
+            tearDown()
+            throw BenchError("\(error)\n\(tails)")
+        }
+    }
+}
