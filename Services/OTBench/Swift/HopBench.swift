@@ -63,87 +63,18 @@ struct HopBench {
     ]
 
     func run(janitor: Janitor) async throws -> Result {
-        let id = UUID().uuidString.prefix(8).lowercased()
-        let name = "otbench_\(id)"
-        let exe = buildFolder().appendingPathComponent("commercial").path
-        guard FileManager.default.isExecutableFile(atPath: exe) else {
-            throw BenchError("\(exe) not found: build it (swift build --product commercial) or pass --skip-hop")
-        }
-
-        // Throwaway vhost and database.
-        let vhostPath = "/api/vhosts/\(name)"
-        let user = amqpURL.user
-        let password = amqpURL.password
-        let created = try management("PUT", managementURL, vhostPath, user: user, password: password)
-        guard (200..<300).contains(created) else {
-            throw BenchError("management API: PUT \(vhostPath) answered \(created) (is the management plugin on \(managementURL)?)")
-        }
-        janitor.add("vhost \(name)") { [managementURL] in
-            _ = try? management("DELETE", managementURL, vhostPath, user: user, password: password)
-        }
-        let granted = try management(
-            "PUT", managementURL, "/api/permissions/\(name)/\(user)", user: user, password: password,
-            json: #"{"configure":".*","write":".*","read":".*"}"#)
-        guard (200..<300).contains(granted) else { throw BenchError("management API: permissions answered \(granted)") }
-        let db = try psql(postgres, database: "postgres", "CREATE DATABASE \(name)")
-        guard db.status == 0 else { throw BenchError("CREATE DATABASE \(name): \(db.stderr)") }
-        janitor.add("database \(name)") { [postgres] in
-            _ = try? psql(postgres, database: "postgres", "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
-        }
-
-        var url = amqpURL
-        url.vhost = name
-
-        // The service.
-        let port = try freeTCPPort()
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in serviceEnvironment { env[k] = v }
-        env["AMQP_URL"] = "\(url.tls ? "amqps" : "amqp")://\(pct(user)):\(pct(password))@\(url.host):\(url.port)/\(name)"
-        env["DATABASE_URL"] = postgres.url(database: name)
-        env["HTTP_PORT"] = "\(port)"
-        env["HTTP_HOST"] = "127.0.0.1"
-        env["LOG_LEVEL"] = env["OTBENCH_SERVICE_LOG_LEVEL"] ?? "warning"
-        env["SERVICE_NAME"] = "commercial"
-        let tunables = Self.tunableDefaults.map { k, d in "\(k)=\(env[k] ?? d)" }.joined(separator: " ")
-
-        let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("otbench-commercial-\(id).log").path
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        guard let logHandle = FileHandle(forWritingAtPath: logPath) else { throw BenchError("cannot write \(logPath)") }
-        let service = Process()
-        service.executableURL = URL(fileURLWithPath: exe)
-        service.environment = env
-        service.standardOutput = logHandle
-        service.standardError = logHandle
-        try service.run()
-        let pid = service.processIdentifier
-        janitor.add("commercial (pid \(pid))") { stopProcess(pid) }
-
-        do {
-            let result = try await measure(url: url, service: service, port: port, database: name)
-            // Orderly end: SIGTERM (graceful drain), then the vhost and database go.
-            janitor.runAll()
-            try? logHandle.close()
-            try? FileManager.default.removeItem(atPath: logPath)
+        try await ServiceCluster(
+            services: ["commercial"], amqpURL: amqpURL, managementURL: managementURL, postgres: postgres,
+            serviceEnvironment: serviceEnvironment, janitor: janitor
+        ).measuring { cluster in
+            let tunables = Self.tunableDefaults.map { k, d in "\(k)=\(cluster.environment[k] ?? d)" }.joined(separator: " ")
+            let result = try await measure(url: cluster.url, service: cluster.services[0].process, database: cluster.name)
             return Result(tunables: tunables, throughput: result.0, latency: result.1)
-        } catch {
-            let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-            let tail = log.split(separator: "\n").suffix(15).joined(separator: "\n")
-            janitor.runAll()
-            try? logHandle.close()
-            throw BenchError("\(error)\n--- last lines of the service log (\(logPath)) ---\n\(tail)")
         }
     }
 
-    private func pct(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .urlPasswordAllowed) ?? s }
-
-    private func measure(url: AMQPURL, service: Process, port: Int, database: String) async throws -> (Throughput, Latency?) {
-        // Ready: /health/ready answers 200 once migrations ran and the topology is declared.
-        let readyDeadline = ContinuousClock.now + .seconds(90)
-        while httpStatus(port: port, path: "/health/ready") != 200 {
-            guard service.isRunning else { throw BenchError("commercial exited with status \(service.terminationStatus) before ready") }
-            guard ContinuousClock.now < readyDeadline else { throw BenchError("commercial not ready within 90 s") }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+    /// Runs once the service has started (``ServiceCluster/measuring(_:)`` waits for it).
+    private func measure(url: AMQPURL, service: Process, database: String) async throws -> (Throughput, Latency?) {
 
         let events = "otbench.events"
         let pub = AMQPConnection(configuration: .init(url: url, name: "otbench-commands"), logger: logger)
