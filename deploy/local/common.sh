@@ -43,3 +43,31 @@ rmq_ready() {
   as_root rabbitmq-diagnostics -q check_virtual_hosts >/dev/null 2>&1 &&
   as_root rabbitmq-diagnostics -q check_port_connectivity >/dev/null 2>&1
 }
+
+# swift_build LOG ARGS... — `swift build ARGS...` with its full output in LOG and a progress line
+# on screen every 10 % of the steps (and at least every 20 s), plus every error and every warning
+# in the project's own code. Returns swift build's exit status.
+# (SwiftPM builds only the last of several --product flags: build everything, or one product per call.)
+swift_build() {
+  local log="$1"; shift
+  mkdir -p "$(dirname "$log")"
+  local last_pct=-10 last_t=$SECONDS line n total pct
+  log "swift build $* (full log: $log)"
+  set -o pipefail
+  swift build "$@" 2>&1 | tee "$log" | while IFS= read -r line; do
+    if [[ "$line" =~ ^\[([0-9]+)/([0-9]+)\]\ (.*)$ ]]; then
+      n=${BASH_REMATCH[1]}; total=${BASH_REMATCH[2]}
+      pct=$((n * 100 / total))
+      if [ "$pct" -ge $((last_pct + 10)) ] || [ $((SECONDS - last_t)) -ge 20 ]; then
+        printf '  [build %3ds] %5d/%-5d %3d%%  %s\n' "$((SECONDS - OT_T0))" "$n" "$total" "$pct" "${BASH_REMATCH[3]:0:70}"
+        last_pct=$pct; last_t=$SECONDS
+      fi
+    elif [[ "$line" == *"error:"* ]] || [[ "$line" =~ (Shared|Services|Tests)/.*warning: ]] || [[ "$line" == "Build complete"* ]]; then
+      printf '  %s\n' "$line"
+    fi
+  done
+}
+
+# The services deploy/local/up.sh runs, and the port of each one's health and metrics endpoint.
+OT_SERVICES=(commercial approval dispatch billing)
+declare -A OT_PORTS=([commercial]=8081 [approval]=8082 [dispatch]=8083 [billing]=8084)

@@ -9,13 +9,13 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 bash deploy/local/servers.sh
-echo "[test] building (debug, with tests)"
-mkdir -p .build
-if ! swift build --build-tests > .build/test-build.log 2>&1; then
+# shellcheck source=common.sh
+OT_LOG_PREFIX=test . deploy/local/common.sh
+log "building (debug, with tests; a first build takes several minutes)"
+if ! swift_build .build/test-build.log --build-tests; then
   grep -E "error" .build/test-build.log | head -50 || tail -50 .build/test-build.log
   echo "[test] build failed (full log: .build/test-build.log)"; exit 1
 fi
-tail -1 .build/test-build.log
 # Our own code builds without warnings (dependencies' warnings are theirs).
 if grep -E "^/.*/(Shared|Services|Tests)/.*: warning:" .build/test-build.log | grep -v "/.build/"; then
   echo "[test] the build has warnings in the project's code (treated as errors)"; exit 1

@@ -10,35 +10,37 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
 CONFIG="${OT_BUILD_CONFIG:-debug}"
 STATE="$ROOT/.build/local-run"
-SERVICES=(commercial approval dispatch billing)
-declare -A PORTS=([commercial]=8081 [approval]=8082 [dispatch]=8083 [billing]=8084)
+# shellcheck source=common.sh
+OT_LOG_PREFIX=up . deploy/local/common.sh
+SERVICES=("${OT_SERVICES[@]}")
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "servers: RabbitMQ + PostgreSQL"
 bash deploy/local/servers.sh
 
-say "building ($CONFIG): ${SERVICES[*]} otctl"
-products=()
-for s in "${SERVICES[@]}" otctl; do products+=(--product "$s"); done
-swift build -c "$CONFIG" "${products[@]}" 2>&1 | grep -E "error|warning:|Compiling|Build" | grep -v "^\[" || true
+say "building ($CONFIG): every service and otctl (a first build takes several minutes)"
+# One plain `swift build` builds every product (several --product flags would build only the last).
+swift_build "$STATE/build.log" -c "$CONFIG" || { echo "build failed: see $STATE/build.log"; exit 1; }
 BIN="$(swift build -c "$CONFIG" --show-bin-path)"
-[ -x "$BIN/otctl" ] || { echo "build failed"; exit 1; }
+for s in "${SERVICES[@]}" otctl; do
+  [ -x "$BIN/$s" ] || { echo "build did not produce $BIN/$s (see $STATE/build.log)"; exit 1; }
+done
 
 say "starting services"
 bash deploy/local/down.sh --quiet || true
 mkdir -p "$STATE/logs"
 for s in "${SERVICES[@]}"; do
-  HTTP_PORT="${PORTS[$s]}" LOG_LEVEL="${LOG_LEVEL:-info}" nohup "$BIN/$s" >"$STATE/logs/$s.log" 2>&1 &
+  HTTP_PORT="${OT_PORTS[$s]}" LOG_LEVEL="${LOG_LEVEL:-info}" nohup "$BIN/$s" >"$STATE/logs/$s.log" 2>&1 &
   echo $! >"$STATE/$s.pid"
-  echo "  $s: pid $!, http://127.0.0.1:${PORTS[$s]}/health/ready, log $STATE/logs/$s.log"
+  echo "  $s: pid $!, http://127.0.0.1:${OT_PORTS[$s]}/health/ready, log $STATE/logs/$s.log"
 done
 for s in "${SERVICES[@]}"; do
   for _ in $(seq 1 120); do
-    curl -sf "http://127.0.0.1:${PORTS[$s]}/health/ready" >/dev/null && break
+    curl -sf "http://127.0.0.1:${OT_PORTS[$s]}/health/ready" >/dev/null && break
     sleep 0.5
   done
-  curl -sf "http://127.0.0.1:${PORTS[$s]}/health/ready" >/dev/null || { echo "$s is not ready; see $STATE/logs/$s.log"; exit 1; }
+  curl -sf "http://127.0.0.1:${OT_PORTS[$s]}/health/ready" >/dev/null || { echo "$s is not ready; see $STATE/logs/$s.log"; exit 1; }
   echo "  $s: ready"
 done
 
@@ -63,7 +65,7 @@ month=$(date -u +%Y-%m)
 "${OTCTL[@]}" reconcile "$month" || true
 
 say "the platform is up"
-for s in "${SERVICES[@]}"; do echo "  $s  http://127.0.0.1:${PORTS[$s]}/metrics   log: $STATE/logs/$s.log"; done
+for s in "${SERVICES[@]}"; do echo "  $s  http://127.0.0.1:${OT_PORTS[$s]}/metrics   log: $STATE/logs/$s.log"; done
 cat <<TXT
   RabbitMQ management: http://127.0.0.1:15672 (ot-admin / ot-admin-local)
   Try:  $BIN/otctl tail                      # watch every event
