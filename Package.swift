@@ -79,11 +79,19 @@ let package = Package(
         + service("Dispatch", library: "DispatchCenter")  // not "Dispatch": that is libdispatch's module
         + service("Billing", library: "Billing")
         + [
+        // MARK: The platform as a whole (every service's definition), for tools and tests
+        .target(
+            name: "Platform",
+            dependencies: ["Commercial", "Approval", "DispatchCenter", "Billing", "Runtime"],
+            path: "Services/Platform",
+            swiftSettings: strict
+        ),
+
         // MARK: Operator tools
         .executableTarget(
             name: "OTCtl",
             dependencies: [
-                "AMQP", "Contracts", "Runtime", "Approval", "DispatchCenter", "Billing",
+                "AMQP", "Contracts", "Runtime", "Platform", "Approval", "DispatchCenter", "Billing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
@@ -93,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "OTBench",
             dependencies: [
-                "AMQP", "Contracts", "Runtime", "CRabbitMQ",
+                "AMQP", "Contracts", "Runtime", "Platform", "CRabbitMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/OTBench/Swift",
@@ -122,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RuntimeTests",
-            dependencies: ["Runtime", "AMQP", "Contracts"],
+            dependencies: ["Runtime", "AMQP", "Contracts", "Platform"],
             path: "Tests/RuntimeTests",
             swiftSettings: strict
         ),
@@ -141,7 +149,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "AMQP", "Contracts", "Runtime",
+                "AMQP", "Contracts", "Runtime", "Platform",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

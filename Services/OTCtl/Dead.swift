@@ -2,6 +2,7 @@ import AMQP
 import ArgumentParser
 import Contracts
 import Foundation
+import Platform
 import Runtime
 
 /// `otctl dead …`: the dead letters of a service (`<service>.dead`).
@@ -84,6 +85,7 @@ struct Dead: AsyncParsableCommand {
             let queue = try DeadLetters.queue(of: service)
             let wanted = Set(ids)
             let newId = newId
+            let publisher = try AMQPURL(string: global.resolvedURL).user
             let report = try await Broker.withConnection(global) { amqp -> ReplayReport in
                 let total = try await DeadLetters.depth(of: queue, amqp)
                 var seenIds: Set<String> = []
@@ -102,7 +104,7 @@ struct Dead: AsyncParsableCommand {
                     }
                     report.found.insert(id)
                     do {
-                        selected.append((f, try DeadLetters.republication(of: f.delivery, newId: newId)))
+                        selected.append((f, try DeadLetters.republication(of: f.delivery, newId: newId, publisher: publisher)))
                     } catch {
                         report.failures.append("\(id): \(error)")
                         amqp.nack(f.delivery, requeue: true)
@@ -156,7 +158,7 @@ enum DeadLetters {
     static func queue(of service: String) throws -> String {
         let allowed = service.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == "_") }
         guard !service.isEmpty, allowed else {
-            throw CLIError("invalid service name \"\(service)\" (known: \(ServiceCatalog.all.map(\.name).joined(separator: ", ")))", exitCode: 64)
+            throw CLIError("invalid service name \"\(service)\" (known: \(Platform.services.map(\.name).joined(separator: ", ")))", exitCode: 64)
         }
         return "\(service).dead"
     }
@@ -196,14 +198,20 @@ enum DeadLetters {
     }
 
     /// The message to publish for a dead letter: original exchange and routing key, dead-letter
-    /// headers removed, optionally a new id (in the AMQP properties and the envelope).
-    static func republication(of d: Delivery, newId: Bool) throws -> OutgoingMessage {
+    /// headers removed, optionally a new id (in the AMQP properties and the envelope). It is
+    /// published as `publisher` (the broker checks `user_id`), on behalf of its original
+    /// publisher, who travels in the header `x-origin-user` (see `Provenance`).
+    static func republication(of d: Delivery, newId: Bool, publisher: String) throws -> OutgoingMessage {
         let letter = DeadLetter(d)
         guard let exchange = letter.originalExchange, let routingKey = letter.originalRoutingKey else {
             throw CLIError("no \(Headers.originalExchange) / \(Headers.originalRoutingKey) header: cannot tell where it came from")
         }
         var properties = d.properties
         properties.headers = properties.headers.filter { !isDeadLetterHeader($0.key) }
+        if properties.headers[Provenance.userHeader] == nil, let original = properties.userId, original != publisher {
+            properties.headers[Provenance.userHeader] = .string(original)
+        }
+        properties.userId = publisher
         var body = d.body
         if newId {
             let id = UUID().uuidString.lowercased()

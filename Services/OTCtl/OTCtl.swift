@@ -2,6 +2,7 @@ import AMQP
 import ArgumentParser
 import Contracts
 import Foundation
+import Platform
 import Runtime
 
 /// The root command: only groups the subcommands.
@@ -13,7 +14,10 @@ struct OTCtl: AsyncParsableCommand {
             Exit status: 0 success, 1 failure (broker, unroutable, timeout), 2 invalid message, \
             64 invalid usage.
             """,
-        subcommands: [Send.self, Tail.self, Dead.self, Demo.self, Report.self, Reconcile.self, AsyncAPI.self, Definitions.self])
+        subcommands: [
+            Send.self, Tail.self, Dead.self, Demo.self, Report.self, Reconcile.self, AsyncAPI.self, Definitions.self,
+            Permissions.self, Machines.self,
+        ])
 
     /// Declared here too so `otctl --amqp-url … <subcommand>` works as well as after the subcommand.
     @OptionGroup var global: GlobalOptions
@@ -61,6 +65,30 @@ struct Definitions: AsyncParsableCommand {
     var vhost = "ot"
 
     func run() async throws {
-        Console.write(BrokerDefinitions.generate(vhost: vhost))
+        Console.write(Platform.brokerDefinitions(vhost: vhost))
+    }
+}
+
+/// `otctl permissions`: prints the broker users' permissions file.
+struct Permissions: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "permissions",
+        abstract: "Print every broker user's permissions and topic permissions (least privilege).",
+        discussion: "Regenerate the committed file with: otctl permissions > deploy/rabbitmq/permissions.tsv")
+
+    func run() async throws {
+        Console.write(Platform.permissions)
+    }
+}
+
+/// `otctl machines`: prints the state machines of every service as Markdown with diagrams.
+struct Machines: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "machines",
+        abstract: "Print every aggregate's state machine (states, transitions, Mermaid diagram).",
+        discussion: "Regenerate the committed file with: otctl machines > docs/state-machines.md")
+
+    func run() async throws {
+        Console.write(Platform.stateMachines)
     }
 }

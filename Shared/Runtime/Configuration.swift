@@ -34,10 +34,16 @@ public struct ServiceConfiguration: Sendable {
     /// `MAX_ATTEMPTS` — deliveries of one message before a transient failure becomes a dead letter
     /// (default 10).
     public var maxAttempts: Int
-    /// `NOT_FOUND_RETRIES` — how many times a command naming something not known yet is retried
-    /// (through the delay queues) before it is rejected (default 3: about 36 s with the default
-    /// delays). See ``Rejection/mayBeLate``.
-    public var notFoundRetries: Int
+    /// `PARK_TIMEOUT_MS` — how long a command naming something not known yet waits (parked in
+    /// the service's database, run again as soon as its subject appears) before it is rejected
+    /// (default 600000: ten minutes). See ``Rejection/mayBeLate``.
+    public var parkTimeout: Duration
+    /// `TIMER_TICK_MS` — how often the shared timers look for due deadlines and the parking
+    /// service for expired parked messages (default 1000).
+    public var timerTick: Duration
+    /// `CLOCK_OFFSET_SECONDS` — shifts the service clock (demos, end-to-end tests of deadlines;
+    /// default 0).
+    public var clockOffset: TimeInterval
     /// `TRANSACTION_TIMEOUT_MS` — bound on one batch transaction (default 10000); past it the
     /// batch is retried (see ``withDeadline(_:_:_:)``).
     public var transactionTimeout: Duration
@@ -76,7 +82,12 @@ public struct ServiceConfiguration: Sendable {
         if retryDelays.isEmpty { throw ConfigurationError(key: "RETRY_DELAYS_MS", problem: "empty") }
         maxAttempts = max(1, try Self.int(env, "MAX_ATTEMPTS", default: 10))
         outboxBatch = max(1, try Self.int(env, "OUTBOX_BATCH", default: 500))
-        notFoundRetries = max(0, try Self.int(env, "NOT_FOUND_RETRIES", default: 3))
+        parkTimeout = .milliseconds(max(0, try Self.int(env, "PARK_TIMEOUT_MS", default: 600_000)))
+        timerTick = .milliseconds(max(10, try Self.int(env, "TIMER_TICK_MS", default: 1000)))
+        guard let offset = TimeInterval(env["CLOCK_OFFSET_SECONDS"] ?? "0") else {
+            throw ConfigurationError(key: "CLOCK_OFFSET_SECONDS", problem: "not a number")
+        }
+        clockOffset = offset
         transactionTimeout = .milliseconds(max(100, try Self.int(env, "TRANSACTION_TIMEOUT_MS", default: 10_000)))
     }
 

@@ -17,14 +17,17 @@ public struct Migration: Sendable {
 
 /// PostgreSQL set-up shared by the services.
 public enum Database {
-    /// A connection pool for the URL; run it as a `Service` in the service group.
-    public static func makeClient(_ url: DatabaseURL, poolSize: Int, logger: Logger) -> PostgresClient {
+    /// A connection pool for the URL; run it as a `Service` in the service group. With `schema`,
+    /// every connection's `search_path` is that schema: the kit's statements name no schema and
+    /// are prepared once per connection.
+    public static func makeClient(_ url: DatabaseURL, poolSize: Int, schema: String? = nil, logger: Logger) -> PostgresClient {
         var config = PostgresClient.Configuration(
             host: url.host, port: url.port, username: url.user, password: url.password, database: url.database,
             tls: url.requireTLS ? .require(.makeClientConfiguration()) : .disable)
         config.options.maximumConnections = poolSize
         config.options.minimumConnections = 1
         config.options.connectTimeout = .seconds(3)
+        if let schema { config.options.additionalStartupParameters = [("search_path", schema)] }
         return PostgresClient(configuration: config, backgroundLogger: logger)
     }
 
@@ -50,7 +53,7 @@ public enum Database {
             ).decode((String, Int).self) {
                 applied.insert("\(component)/\(version)")
             }
-            for (component, list) in [("runtime", runtimeMigrations(schema)), ("service", migrations)] {
+            for (component, list) in [("runtime", runtimeMigrations(schema) + [kitMigration(schema)]), ("service", migrations)] {
                 for m in list.sorted(by: { $0.version < $1.version }) where !applied.contains("\(component)/\(m.version)") {
                     for statement in m.statements {
                         try await conn.query(PostgresQuery(unsafeSQL: statement), logger: logger)

@@ -45,11 +45,11 @@ public struct InputQueue: Sendable {
 
     /// The delay queues of this input: messages wait there for their TTL, then dead-letter back
     /// to the input queue through the default exchange.
-    public func retryQueueName(level: Int) -> String { "\(name).retry.\(level)" }
+    public func delayQueueName(level: Int) -> String { "\(name).delay.\(level)" }
 }
 
 /// A service's queues: `<service>.commands` bound to `ot.commands`, `<service>.events` bound to
-/// `ot.events`, `<service>.dead` for dead letters, and `<queue>.retry.<n>` delay queues.
+/// `ot.events`, `<service>.dead` for dead letters, and `<queue>.delay.<n>` delay queues.
 public struct ServiceTopology: Sendable {
     public var service: String
     public var inputs: [InputQueue]
@@ -77,6 +77,10 @@ public struct ServiceTopology: Sendable {
     public var deadLetterQueue: String { "\(service).dead" }
 
     /// Everything to declare for this service (exchanges included).
+    ///
+    /// Delay queues are quorum queues with a message TTL that dead-letter back to their input
+    /// queue `at-least-once` (which needs `x-overflow: reject-publish`): a message waiting for its
+    /// retry survives a broker restart. (Dead-lettering out of a classic queue is at-most-once.)
     public var topology: Topology {
         var t = PlatformTopology.exchanges
         t.queues.append(.quorum(deadLetterQueue))
@@ -88,12 +92,14 @@ public struct ServiceTopology: Sendable {
             for (level, delay) in retryDelays.enumerated() {
                 let ms = delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000
                 t.queues.append(
-                    .init(
-                        name: input.retryQueueName(level: level),
+                    .quorum(
+                        input.delayQueueName(level: level),
                         arguments: [
                             "x-message-ttl": .int(ms),
                             "x-dead-letter-exchange": "",
                             "x-dead-letter-routing-key": .string(input.name),
+                            "x-dead-letter-strategy": "at-least-once",
+                            "x-overflow": "reject-publish",
                         ]))
             }
         }
@@ -120,37 +126,6 @@ public enum Headers {
     public static let service = "x-ot-service"
     /// The last transient error of a retried message.
     public static let lastError = "x-ot-last-error"
-}
-
-/// A business-rule or validation failure: permanent. The runtime turns it into one
-/// `command.rejected` (for commands) and one dead letter, and rolls back the handler's writes.
-public struct Rejection: Error, Sendable, CustomStringConvertible {
-    /// A stable machine-readable code, e.g. `validation`, `invalidTransition`, `notFound`.
-    public var code: String
-    public var message: String
-    public var errors: [FieldProblem]
-    /// The command names something this service has not heard of *yet*: the event that makes
-    /// it known travels on another queue and may simply be late (brokers do not order messages
-    /// across queues). The runtime retries such a command through the delay queues up to
-    /// `NOT_FOUND_RETRIES` times before it rejects it.
-    public var mayBeLate: Bool
-
-    public init(code: String, message: String, errors: [FieldProblem] = [], mayBeLate: Bool = false) {
-        self.code = code
-        self.message = message
-        self.errors = errors
-        self.mayBeLate = mayBeLate
-    }
-
-    /// A validation failure listing the fields at fault.
-    public static func validation(_ problems: [FieldProblem]) -> Rejection {
-        Rejection(
-            code: "validation",
-            message: problems.map { "\($0.field): \($0.problem)" }.joined(separator: "; "),
-            errors: problems)
-    }
-
-    public var description: String { "\(code): \(message)" }
 }
 
 /// Turns a contract message into an AMQP message with the CloudEvents envelope and the AMQP

@@ -15,42 +15,99 @@ public struct OutboxEntry: Sendable {
 
     public init(_ message: OutgoingMessage) { self.message = message }
 
-    /// Inserts entries into the schema's outbox on a connection inside an open transaction, in
-    /// one statement (for services that publish outside a handler, e.g. timers, call
-    /// `OutboxRelay.notify()` after the commit).
-    public static func insert(_ entries: [OutboxEntry], schema: String, on conn: PostgresConnection, logger: Logger) async throws {
+    /// Inserts entries into the outbox of the connection's service schema (its `search_path`),
+    /// inside an open transaction, in one prepared statement.
+    public static func insert(_ entries: [OutboxEntry], on conn: PostgresConnection, logger: Logger) async throws {
         if entries.isEmpty { return }
-        var exchanges: [String] = [], keys: [String] = [], ids: [String] = [], types: [String] = []
-        var correlations: [String] = [], contentTypes: [String] = [], headers: [String] = [], bodies: [String] = []
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
+        var insert = OutboxInsert()
         for e in entries {
             let m = e.message
             var h: [String: String] = [:]
             for (k, v) in m.properties.headers {
                 if let s = v.stringValue { h[k] = s } else if let i = v.intValue { h[k] = "\(i)" }
             }
-            exchanges.append(m.exchange)
-            keys.append(m.routingKey)
-            ids.append(m.properties.messageId ?? MessageID.new())
-            types.append(m.properties.type ?? "")
-            correlations.append(m.properties.correlationId ?? "")
-            contentTypes.append(m.properties.contentType ?? "")
-            headers.append(String(decoding: try encoder.encode(h), as: UTF8.self))
-            bodies.append(Data(m.body).base64EncodedString())
+            insert.exchanges.append(m.exchange)
+            insert.keys.append(m.routingKey)
+            insert.ids.append(m.properties.messageId ?? MessageID.new())
+            insert.types.append(m.properties.type ?? "")
+            insert.correlations.append(m.properties.correlationId ?? "")
+            insert.contentTypes.append(m.properties.contentType ?? "")
+            insert.headers.append(h.isEmpty ? "{}" : String(decoding: try headerEncoder.encode(h), as: UTF8.self))
+            insert.bodies.append(ByteBuffer(bytes: m.body))
         }
-        // Empty strings stand for absent properties; bodies travel as base64 (any bytes).
-        try await conn.query(
-            """
-            INSERT INTO \(unescaped: schema).outbox
-                (exchange, routing_key, message_id, message_type, correlation_id, content_type, headers, body)
-            SELECT x, k, i, NULLIF(t, ''), NULLIF(c, ''), NULLIF(ct, ''), h, decode(b, 'base64')
-            FROM unnest(\(exchanges)::text[], \(keys)::text[], \(ids)::text[], \(types)::text[], \(correlations)::text[],
-                        \(contentTypes)::text[], \(headers)::text[], \(bodies)::text[])
-                 WITH ORDINALITY AS e(x, k, i, t, c, ct, h, b, n)
-            ORDER BY n
-            """, logger: logger)
+        try await conn.run(insert, logger: logger)
     }
+
+    static let headerEncoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        return e
+    }()
+}
+
+/// The outbox rows of a batch, in one statement (empty strings stand for absent properties).
+struct OutboxInsert: PostgresPreparedStatement {
+    static let sql = """
+        INSERT INTO outbox (exchange, routing_key, message_id, message_type, correlation_id, content_type, headers, body)
+        SELECT x, k, i, NULLIF(t, ''), NULLIF(c, ''), NULLIF(ct, ''), h, b
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[])
+             WITH ORDINALITY AS e(x, k, i, t, c, ct, h, b, n)
+        ORDER BY n
+        """
+    typealias Row = ()
+    var exchanges: [String] = []
+    var keys: [String] = []
+    var ids: [String] = []
+    var types: [String] = []
+    var correlations: [String] = []
+    var contentTypes: [String] = []
+    var headers: [String] = []
+    var bodies: [ByteBuffer] = []
+    func makeBindings() throws -> PostgresBindings {
+        var b = PostgresBindings(capacity: 8)
+        b.append(exchanges)
+        b.append(keys)
+        b.append(ids)
+        b.append(types)
+        b.append(correlations)
+        b.append(contentTypes)
+        b.append(headers)
+        b.append(bodies)
+        return b
+    }
+    func decodeRow(_ row: PostgresRow) throws -> Row {}
+}
+
+/// The relay's round: due rows, locked so that several instances relay side by side.
+struct OutboxDue: PostgresPreparedStatement {
+    static let sql = """
+        SELECT id, exchange, routing_key, message_id, message_type, correlation_id, content_type, headers, body, attempts
+        FROM outbox WHERE next_attempt_at <= now()
+        ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+        """
+    typealias Row = (Int64, String, String, String, String?, String?, String?, String, ByteBuffer, Int32)
+    var limit: Int64
+    func makeBindings() throws -> PostgresBindings {
+        var b = PostgresBindings(capacity: 1)
+        b.append(limit)
+        return b
+    }
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode((Int64, String, String, String, String?, String?, String?, String, ByteBuffer, Int32).self)
+    }
+}
+
+/// Confirmed rows leave the outbox.
+struct OutboxDelete: PostgresPreparedStatement {
+    static let sql = "DELETE FROM outbox WHERE id = ANY($1::int8[])"
+    typealias Row = ()
+    var ids: [Int64]
+    func makeBindings() throws -> PostgresBindings {
+        var b = PostgresBindings(capacity: 1)
+        b.append(ids)
+        return b
+    }
+    func decodeRow(_ row: PostgresRow) throws -> Row {}
 }
 
 /// A wake-up signal: `notify()` from any task, `wait(upTo:)` in one consumer task.
@@ -116,7 +173,13 @@ public final class OutboxRelay: Service, Sendable {
     let published: Counter
     let failures: Counter
 
-    public init(postgres: PostgresClient, amqp: AMQPConnection, schema: String, batch: Int, logger: Logger) {
+    /// The broker user the relay publishes as (stamped as `user_id` on every message).
+    let publisherUser: String?
+
+    public init(
+        postgres: PostgresClient, amqp: AMQPConnection, schema: String, batch: Int, publisherUser: String?, logger: Logger
+    ) {
+        self.publisherUser = publisherUser
         self.postgres = postgres
         self.amqp = amqp
         self.schema = schema
@@ -169,28 +232,24 @@ public final class OutboxRelay: Service, Sendable {
 
     private func relayRound() async throws -> Int {
         let s = schema
+        let user = publisherUser
         return try await postgres.withTransaction(logger: logger) { conn in
-            let rows = try await conn.query(
-                """
-                SELECT id, exchange, routing_key, message_id, message_type, correlation_id, content_type, headers, body, attempts
-                FROM \(unescaped: s).outbox WHERE next_attempt_at <= now()
-                ORDER BY id LIMIT \(batch) FOR UPDATE SKIP LOCKED
-                """, logger: logger)
             var ids: [Int64] = []
-            var attempts: [Int] = []
+            var attempts: [Int32] = []
             var messages: [OutgoingMessage] = []
+            let now = UInt64(Date().timeIntervalSince1970)
             for try await (id, exchange, routingKey, messageId, type, correlationId, contentType, headersJSON, body, attempt)
-                in rows.decode((Int64, String, String, String, String?, String?, String?, String, ByteBuffer, Int).self)
+                in try await conn.execute(OutboxDue(limit: Int64(batch)), logger: logger)
             {
-                let headerDict = (try? JSONDecoder().decode([String: String].self, from: Data(headersJSON.utf8))) ?? [:]
                 var headers: [String: FieldValue] = [:]
-                for (k, v) in headerDict { headers[k] = .string(v) }
+                if headersJSON != "{}", let dict = try? JSONDecoder().decode([String: String].self, from: Data(headersJSON.utf8)) {
+                    for (k, v) in dict { headers[k] = .string(v) }
+                }
                 let props = MessageProperties(
                     contentType: contentType, headers: headers, deliveryMode: 2, correlationId: correlationId,
-                    messageId: messageId, timestamp: UInt64(Date().timeIntervalSince1970), type: type, appId: s)
+                    messageId: messageId, timestamp: now, type: type, userId: user, appId: s)
                 messages.append(
-                    OutgoingMessage(
-                        exchange: exchange, routingKey: routingKey, body: Array(buffer: body), properties: props))
+                    OutgoingMessage(exchange: exchange, routingKey: routingKey, body: Array(buffer: body), properties: props))
                 ids.append(id)
                 attempts.append(attempt)
             }
@@ -209,7 +268,7 @@ public final class OutboxRelay: Service, Sendable {
                         reason = "nacked by broker"
                     }
                     failures.increment()
-                    let delaySeconds = min(300, 1 << min(attempts[i], 8))
+                    let delaySeconds = min(300, 1 << min(Int(attempts[i]), 8))
                     logger.error(
                         "outbox message not delivered; will retry",
                         metadata: [
@@ -218,14 +277,14 @@ public final class OutboxRelay: Service, Sendable {
                         ])
                     try await conn.query(
                         """
-                        UPDATE \(unescaped: s).outbox SET attempts = attempts + 1, last_error = \(reason),
+                        UPDATE outbox SET attempts = attempts + 1, last_error = \(reason),
                             next_attempt_at = now() + make_interval(secs => \(Double(delaySeconds)))
                         WHERE id = \(ids[i])
                         """, logger: logger)
                 }
             }
             if !done.isEmpty {
-                try await conn.query("DELETE FROM \(unescaped: s).outbox WHERE id = ANY(\(done))", logger: logger)
+                try await conn.run(OutboxDelete(ids: done), logger: logger)
                 published.increment(by: done.count)
             }
             return messages.count

@@ -1,4 +1,5 @@
 import AMQP
+import Foundation
 import Contracts
 import Logging
 import Metrics
@@ -9,36 +10,36 @@ import Synchronization
 
 /// Everything one service executable runs, wired in one `ServiceGroup`:
 ///
-/// 1. the PostgreSQL pool, 2. the consumer and publisher AMQP connections, 3. the start-up step
-/// (schema migrations, broker topology), 4. the outbox relay, 5. one consumer per input queue,
-/// 6. extra services (timers, schedulers), 7. the HTTP health/metrics endpoint.
+/// 1. the PostgreSQL pool (its connections' `search_path` is the service's schema), 2. the
+/// consumer and publisher AMQP connections, 3. the start-up step (schema migrations, broker
+/// topology), 4. the outbox relay, 5. one consumer per input queue, 6. the shared timers and the
+/// parking service, 7. extra services, 8. the HTTP health/metrics endpoint.
 ///
 /// SIGTERM / SIGINT shut the group down gracefully in reverse order: the HTTP endpoint and the
 /// consumers stop first (in-flight batches finish and are acknowledged), then the relay publishes
 /// what they wrote, then the connections close.
 public struct PlatformService: Sendable {
     public var configuration: ServiceConfiguration
-    public var handler: any MessageHandler
-    public var migrations: [Migration]
-    public var bindings: ServiceBindings
+    public var definition: ServiceDefinition
     public var clock: any WallClock
 
-    public init(
-        configuration: ServiceConfiguration, bindings: ServiceBindings, handler: any MessageHandler,
-        migrations: [Migration], clock: any WallClock = SystemClock()
-    ) {
+    public init(configuration: ServiceConfiguration, definition: ServiceDefinition, clock: (any WallClock)? = nil) {
         self.configuration = configuration
-        self.handler = handler
-        self.migrations = migrations
-        self.bindings = bindings
-        self.clock = clock
+        self.definition = definition
+        self.clock = clock ?? SystemClock(offset: configuration.clockOffset)
+    }
+
+    /// Runs `definition` with the configuration of the environment until SIGTERM / SIGINT.
+    public static func run(_ definition: ServiceDefinition, environment: [String: String] = ProcessInfo.processInfo.environment)
+        async throws
+    {
+        let configuration = try ServiceConfiguration(name: definition.name, environment: environment)
+        try await PlatformService(configuration: configuration, definition: definition).run()
     }
 
     /// The broker objects this service declares.
     public var topology: ServiceTopology {
-        var b = bindings
-        b.name = configuration.name
-        return b.topology(retryDelays: configuration.retryDelays)
+        definition.topology(retryDelays: configuration.retryDelays, serviceName: configuration.name)
     }
 
     /// Runs until SIGTERM / SIGINT.
@@ -48,25 +49,38 @@ public struct PlatformService: Sendable {
         var logger = Logger(label: "ot.\(config.name)")
         logger[metadataKey: "service"] = "\(config.name)"
         logger.info("starting", metadata: ["amqp.url": "\(config.amqpURL)", "db.url": "\(config.database)"])
+        try definition.validate(serviceName: config.name)
 
-        let postgres = Database.makeClient(config.database, poolSize: config.databasePoolSize, logger: logger)
+        let postgres = Database.makeClient(config.database, poolSize: config.databasePoolSize, schema: config.name, logger: logger)
         let consumerConnection = AMQPConnection(
             configuration: .init(url: config.amqpURL, name: "\(config.name)-consumer"), logger: logger)
         let publisherConnection = AMQPConnection(
             configuration: .init(url: config.amqpURL, name: "\(config.name)-publisher"), logger: logger)
         let gate = StartupGate()
         let startup = StartupService(
-            postgres: postgres, schema: config.name, migrations: migrations, amqp: consumerConnection,
+            postgres: postgres, schema: config.name, migrations: definition.migrations, amqp: consumerConnection,
             topology: topology.topology, gate: gate, logger: logger)
         let relay = OutboxRelay(
-            postgres: postgres, amqp: publisherConnection, schema: config.name, batch: config.outboxBatch, logger: logger)
+            postgres: postgres, amqp: publisherConnection, schema: config.name, batch: config.outboxBatch,
+            publisherUser: config.amqpURL.user, logger: logger)
+        let engine = Engine(
+            service: config.name, routes: definition.routes,
+            aggregates: Dictionary(uniqueKeysWithValues: definition.aggregates.map { ($0.kind, $0) }), emits: definition.emits,
+            parkTimeout: config.parkTimeout, logger: logger)
+        let runner = BatchRunner(
+            engine: engine, postgres: postgres, relay: relay, clock: clock, transactionTimeout: config.transactionTimeout,
+            logger: logger)
+        let provenance = Provenance(ownUser: config.amqpURL.user)
         let consumers = topology.inputs.map { input in
             GatedService(
                 gate: gate,
                 MessageConsumer(
-                    input: input, configuration: config, amqp: consumerConnection, postgres: postgres, handler: handler,
-                    relay: relay, clock: clock, logger: logger))
+                    input: input, configuration: config, amqp: consumerConnection, runner: runner, provenance: provenance,
+                    logger: logger))
         }
+        let timers = TimerService(runner: runner, interval: config.timerTick, logger: logger)
+        let parking = ParkingService(
+            runner: runner, parser: MessageParser(provenance: provenance), interval: config.timerTick, logger: logger)
         let probe = DatabaseProbe(postgres: postgres, logger: logger)
         let health = HealthServer(host: config.httpHost, port: config.httpPort, registry: registry, logger: logger) {
             consumerConnection.isConnected && publisherConnection.isConnected && probe.isHealthy && gate.isOpen
@@ -77,6 +91,7 @@ public struct PlatformService: Sendable {
             startup, GatedService(gate: gate, relay),
         ]
         services += consumers
+        services += [GatedService(gate: gate, timers), GatedService(gate: gate, parking)]
         services += extraServices(postgres, relay).map { GatedService(gate: gate, $0) }
         services.append(health)
         let group = ServiceGroup(
@@ -108,7 +123,7 @@ public enum Observability {
             LoggingSystem.bootstrap { label in
                 var h = StreamLogHandler.standardOutput(label: label)
                 h.logLevel = level
-                return h
+                return EscapingLogHandler(h)
             }
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             s = registry

@@ -5,7 +5,7 @@ import Testing
 
 /// The code of the rejection `body` throws, nil when it does not throw.
 func rejectionCode(_ body: () throws -> Void) -> String? {
-    rejection(body)?.code
+    rejection(body)?.code.description
 }
 
 /// The rejection `body` throws, nil when it does not throw.
@@ -91,13 +91,13 @@ struct ApprovalTransitionTests {
 
     @Test(arguments: ApprovalState.allCases.filter { $0 != .approvalPending })
     func attachingToASettledWorkOrderIsInvalidState(_ state: ApprovalState) {
-        #expect(rejectionCode { _ = try ApprovalRules.attach(state: state, kind: .project, documents: [offer], command: attachQuote) } == "invalidState")
+        #expect(rejectionCode { _ = try ApprovalRules.attach(state: state, kind: .project, documents: [offer], command: attachQuote) } == "invalidTransition")
     }
 
     @Test func attachingADocumentWithoutUriOrWithABadHashIsAValidationError() {
         let bad = AttachDocument(workOrderId: "WO-1", document: Document(kind: .contract, uri: " ", sha256: "xyz"))
         let r = rejection { _ = try ApprovalRules.attach(state: .approvalPending, kind: .project, documents: [], command: bad) }
-        #expect(r?.code == "validation")
+        #expect(r?.code == .validation)
         #expect(Set(r?.errors.map { $0.field } ?? []) == ["data.document.uri", "data.document.sha256"])
     }
 
@@ -111,12 +111,12 @@ struct ApprovalTransitionTests {
 
     @Test(arguments: ApprovalState.allCases.filter { $0 != .approvalPending })
     func approvingASettledWorkOrderIsInvalidState(_ state: ApprovalState) {
-        #expect(rejectionCode { try ApprovalRules.approve(state: state, command: ApproveWorkOrder(workOrderId: "WO-1", by: "lucia")) } == "invalidState")
+        #expect(rejectionCode { try ApprovalRules.approve(state: state, command: ApproveWorkOrder(workOrderId: "WO-1", by: "lucia")) } == "invalidTransition")
     }
 
     @Test func approvalNeedsWhoApproves() {
         let r = rejection { try ApprovalRules.approve(state: .approvalPending, command: ApproveWorkOrder(workOrderId: "WO-1", by: "  ")) }
-        #expect(r?.code == "validation")
+        #expect(r?.code == .validation)
         #expect(r?.errors.map { $0.field } == ["data.by"])
     }
 
@@ -127,13 +127,13 @@ struct ApprovalTransitionTests {
     @Test(arguments: [nil, "", "   "] as [String?])
     func rejectionWithoutAReasonIsAValidationErrorNamingTheReason(_ reason: String?) {
         let r = rejection { try ApprovalRules.reject(state: .approvalPending, command: RejectWorkOrder(workOrderId: "WO-1", by: "lucia", reason: reason)) }
-        #expect(r?.code == "validation")
+        #expect(r?.code == .validation)
         #expect(r?.errors.map { $0.field } == ["data.reason"])
     }
 
     @Test func validationComesBeforeNotFound() {
         let r = rejection { try ApprovalRules.reject(state: nil, command: RejectWorkOrder(workOrderId: "WO-1", by: "", reason: nil)) }
-        #expect(r?.code == "validation")
+        #expect(r?.code == .validation)
         #expect(r?.errors.map { $0.field } == ["data.by", "data.reason"])
     }
 
@@ -143,7 +143,7 @@ struct ApprovalTransitionTests {
 
     @Test(arguments: ApprovalState.allCases.filter { $0 != .approvalPending })
     func rejectingASettledWorkOrderIsInvalidState(_ state: ApprovalState) {
-        #expect(rejectionCode { try ApprovalRules.reject(state: state, command: RejectWorkOrder(workOrderId: "WO-1", by: "lucia", reason: "x")) } == "invalidState")
+        #expect(rejectionCode { try ApprovalRules.reject(state: state, command: RejectWorkOrder(workOrderId: "WO-1", by: "lucia", reason: "x")) } == "invalidTransition")
     }
 
     @Test func cancellationSettlesPendingAndApprovedWorkOrdersAndLeavesFinalOnesAlone() {
@@ -175,7 +175,7 @@ struct PrefacturaReviewTests {
     @Test(arguments: [nil, "", " \n"] as [String?])
     func returningWithoutNotesIsAValidationErrorNamingTheNotes(_ notes: String?) {
         let r = rejection { _ = try PrefacturaRules.review(state: .pending, command: ReviewPrefactura(prefacturaId: "PF-1", decision: .return, by: "carla", notes: notes)) }
-        #expect(r?.code == "validation")
+        #expect(r?.code == .validation)
         #expect(r?.errors.map { $0.field } == ["data.notes"])
     }
 
@@ -190,6 +190,6 @@ struct PrefacturaReviewTests {
 
     @Test(arguments: PrefacturaState.allCases.filter { $0 != .pending }, PrefacturaDecision.allCases)
     func reviewingADecidedOrSupersededPrefacturaIsInvalidState(_ state: PrefacturaState, _ decision: PrefacturaDecision) {
-        #expect(rejectionCode { _ = try PrefacturaRules.review(state: state, command: ReviewPrefactura(prefacturaId: "PF-1", decision: decision, by: "carla", notes: "n")) } == "invalidState")
+        #expect(rejectionCode { _ = try PrefacturaRules.review(state: state, command: ReviewPrefactura(prefacturaId: "PF-1", decision: decision, by: "carla", notes: "n")) } == "invalidTransition")
     }
 }

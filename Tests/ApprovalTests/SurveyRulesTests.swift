@@ -18,11 +18,11 @@ import Testing
         do {
             try SurveyRules.check(surveyId: "S", answeredAt: .some(Date()))
             Issue.record("a second answer must be refused")
-        } catch { #expect(error.code == "alreadyAnswered") }
+        } catch { #expect(error.code == .alreadyDone) }
         do {
             try SurveyRules.check(surveyId: "S", answeredAt: nil)
             Issue.record("an unknown survey must be refused")
-        } catch { #expect(error.code == "notFound") }
+        } catch { #expect(error.code == .notFound) }
     }
 
     @Test func theSummaryCountsRequestsAnswersAndTheMeanScore() {

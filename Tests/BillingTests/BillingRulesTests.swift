@@ -63,7 +63,7 @@ struct BillingRulesTests {
 
     @Test func aPaymentNeedsAReceipt() {
         let r = rejection { try BillingRules.validate(RecordPayment(chargeId: "CXC-1", amount: .bolivianos(1000), receipt: "  ")) }
-        #expect(r?.code == "validation")
+        #expect(r?.code == .validation)
         #expect(r?.errors.map(\.field) == ["data.receipt"])
     }
 
@@ -76,13 +76,13 @@ struct BillingRulesTests {
     func aPaymentOfAnotherAmountOrCurrencyIsAMismatch(_ amount: Money) {
         let p = RecordPayment(chargeId: "CXC-1", amount: amount, receipt: "R-1")
         let r = rejection { try BillingRules.check(payment: p, chargeAmount: .bolivianos(1000), alreadyPaid: false) }
-        #expect(r?.code == "amountMismatch")
+        #expect(r?.code == .amountMismatch)
         #expect(r?.errors.map(\.field) == ["data.amount"])
     }
 
     @Test func aChargeIsPaidOnlyOnce() {
         let p = RecordPayment(chargeId: "CXC-1", amount: .bolivianos(1000), receipt: "R-2")
-        #expect(rejection { try BillingRules.check(payment: p, chargeAmount: .bolivianos(1000), alreadyPaid: true) }?.code == "alreadyPaid")
+        #expect(rejection { try BillingRules.check(payment: p, chargeAmount: .bolivianos(1000), alreadyPaid: true) }?.code == .alreadyDone)
     }
 }
 

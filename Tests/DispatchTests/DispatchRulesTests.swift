@@ -54,7 +54,7 @@ struct DispatchRulesTests {
             try DispatchRules.check(.close, from: .dispatched, workOrderId: "W-1")
             Issue.record("expected a rejection")
         } catch {
-            #expect(error.code == "invalidTransition")
+            #expect(error.code == .invalidTransition)
             #expect(error.message.contains("dispatched"))
         }
     }
@@ -78,7 +78,7 @@ struct DispatchRulesTests {
             try DispatchRules.validate(CancelWorkOrder(workOrderId: "W", reason: "  "))
             Issue.record("expected a rejection")
         } catch {
-            #expect(error.code == "validation")
+            #expect(error.code == .validation)
             #expect(error.errors.map(\.field) == ["data.reason"])
         }
     }
@@ -92,13 +92,23 @@ struct DispatchRulesTests {
         }
     }
 
+    /// The state an event first moves the OT into (its first transition), nil when it moves
+    /// nothing.
+    func afterEvent(_ input: DispatchWorkOrder.Input, current: WorkOrderState?) -> WorkOrderState? {
+        var context = DecisionContext(now: Date())
+        let state = current.map { DispatchWorkOrder.State(id: "W-1", state: $0) }
+        guard let d = try? DispatchWorkOrder.decide(state, input, &context) else { return nil }
+        return d.history.first { $0.to != nil }.flatMap { WorkOrderState(rawValue: $0.to!) }
+    }
+
     @Test func outOfOrderFactsCreateTheRowAndStaleOnesAreIgnored() {
-        #expect(DispatchRules.afterEvent(WorkOrderApproved.type, current: nil) == .approved)
-        #expect(DispatchRules.afterEvent(WorkOrderApproved.type, current: .dispatched) == nil)
-        #expect(DispatchRules.afterEvent(WorkOrderApproved.type, current: .cancelled) == nil)
-        #expect(DispatchRules.afterEvent(WorkOrderApprovalPending.type, current: .dispatched) == nil)
-        #expect(DispatchRules.afterEvent(WorkOrderRejected.type, current: .approvalPending) == .rejected)
-        #expect(DispatchRules.afterEvent(WorkOrderOpened.type, current: .dispatched) == nil)
+        let approved = DispatchWorkOrder.Input.approved(.example)
+        #expect(afterEvent(approved, current: nil) == .approved)
+        #expect(afterEvent(approved, current: .dispatched) == nil)
+        #expect(afterEvent(approved, current: .cancelled) == nil)
+        #expect(afterEvent(.approvalPending(.example), current: .dispatched) == nil)
+        #expect(afterEvent(.rejected(.example), current: .approvalPending) == .rejected)
+        #expect(afterEvent(.opened(.example), current: .dispatched) == nil)
     }
 }
 

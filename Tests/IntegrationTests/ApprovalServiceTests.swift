@@ -30,7 +30,7 @@ struct ApprovalServiceTests {
         let service = try system.start("approval")
         try await service.waitUntilReady()
         let events = try await EventCollector(system: system, keys: keys)
-        let sender = CommandSender(connection: try await system.connect("crm"))
+        let sender = try await system.sender()
         return (events, sender)
     }
 
@@ -122,8 +122,8 @@ struct ApprovalServiceTests {
             })
             try await Self.send(sender, Self.opened("WO-3", kind: .visit, documents: []))
             #expect(await eventually(timeout: .seconds(30)) { events.count("command.rejected") >= 5 })
-            #expect(Self.rejection(events, "approve-cancelled")?.code == "invalidState")
-            #expect(Self.rejection(events, "attach-cancelled")?.code == "invalidState")
+            #expect(Self.rejection(events, "approve-cancelled")?.code == "invalidTransition")
+            #expect(Self.rejection(events, "attach-cancelled")?.code == "invalidTransition")
             #expect(try await system.count("SELECT count(*)::int8 FROM approval.documents WHERE work_order_id = 'WO-2'") == 1)
 
             // A proper rejection, then a second decision on it is invalidState.
@@ -132,7 +132,7 @@ struct ApprovalServiceTests {
             try await Self.send(sender, ApproveWorkOrder(workOrderId: "WO-1", by: "lucia.mendoza"), id: "approve-rejected")
             #expect(await eventually(timeout: .seconds(30)) { events.count("command.rejected") >= 6 })
             try await Task.sleep(for: .seconds(1))
-            #expect(Self.rejection(events, "approve-rejected")?.code == "invalidState")
+            #expect(Self.rejection(events, "approve-rejected")?.code == "invalidTransition")
             #expect(events.decoded(WorkOrderRejected.self).map(\.data.reason) == ["Cotización sin firma"])
             #expect(events.count("workorder.approved") == 0, "not WO-2 (cancelled) nor WO-3 (cancelled before opening)")
             #expect(events.count("command.rejected") == 6)
@@ -181,7 +181,7 @@ struct ApprovalServiceTests {
             #expect(events.decoded(PrefacturaApproved.self).map(\.data) == [
                 PrefacturaApproved(prefacturaId: "PF-2", workOrderId: "WO-1", by: "carla.rocha"),
             ])
-            #expect(Self.rejection(events, "review-decided")?.code == "invalidState")
+            #expect(Self.rejection(events, "review-decided")?.code == "invalidTransition")
 
             // Closed twice with the same id, then again with a new id: one survey.
             let closed = WorkOrderClosed(

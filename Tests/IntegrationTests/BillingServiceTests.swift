@@ -23,7 +23,7 @@ struct BillingServiceTests {
             try await service.waitUntilReady()
             let events = try await EventCollector(
                 system: system, keys: ["billing.charge-created", "billing.charge-paid", "command.rejected"])
-            let sender = CommandSender(connection: try await system.connect("crm"))
+            let sender = try await system.sender()
 
             let payer = Payer(name: "Rodrigo Choque", idNumber: "4829173 LP")
             let request = ChargeRequested(requestId: "PM-1", amount: .bolivianos(1000), payer: payer, reason: "Traslado de poste", workOrderId: "WO-pm-1")
@@ -74,7 +74,7 @@ struct BillingServiceTests {
             #expect(await eventually(timeout: .seconds(30)) { events.count("command.rejected") >= 5 })
             try await Task.sleep(for: .seconds(1))
             codes = Dictionary(uniqueKeysWithValues: events.decoded(CommandRejected.self).map { ($0.data.commandId, $0.data) })
-            #expect(codes["pay-again"]?.code == "alreadyPaid")
+            #expect(codes["pay-again"]?.code == "alreadyDone")
             #expect(codes["pay-ok"] == nil)
             #expect(events.count("command.rejected") == 5)
             let paid = events.decoded(ChargePaid.self)
@@ -103,7 +103,7 @@ struct BillingServiceTests {
             let service = try system.start("billing")
             try await service.waitUntilReady()
             let events = try await EventCollector(system: system, keys: ["billing.prefactura-issued"])
-            let sender = CommandSender(connection: try await system.connect("ops"))
+            let sender = try await system.sender()
 
             let total = 500
             let countries: [Country] = [.bo, .cl, .co]
@@ -152,7 +152,7 @@ struct BillingServiceTests {
             let service = try system.start("billing")
             try await service.waitUntilReady()
             let events = try await EventCollector(system: system, keys: ["billing.prefactura-issued", "billing.invoice-issued"])
-            let sender = CommandSender(connection: try await system.connect("ops"))
+            let sender = try await system.sender()
 
             try await sender.publishConfirmed([
                 try CommandSender.message(closed("WO-cl", country: .cl, amount: Money(minor: 500_000, currency: .clp))),

@@ -13,7 +13,7 @@ struct CommercialServiceTests {
             let service = try system.start("commercial")
             try await service.waitUntilReady()
             let events = try await EventCollector(system: system, keys: ["workorder.opened", "command.rejected"])
-            let sender = CommandSender(connection: try await system.connect("crm"))
+            let sender = try await system.sender()
 
             let total = 10_000
             var batch: [OutgoingMessage] = []
@@ -43,7 +43,7 @@ struct CommercialServiceTests {
             let service = try system.start("commercial")
             try await service.waitUntilReady()
             let events = try await EventCollector(system: system, keys: ["workorder.opened", "command.rejected"])
-            let sender = CommandSender(connection: try await system.connect("crm"))
+            let sender = try await system.sender()
 
             let message = try CommandSender.message(openCommand(1, run: "dup"))
             try await sender.publishConfirmed([message, message])
@@ -70,8 +70,8 @@ struct CommercialServiceTests {
             let service = try system.start("commercial")
             try await service.waitUntilReady()
             let events = try await EventCollector(system: system, keys: ["workorder.opened", "command.rejected"])
-            let crm = try await system.connect("crm")
-            let sender = CommandSender(connection: crm)
+            let crm = try await system.connect("inspector")
+            let sender = try await system.sender()
 
             // 1. malformed JSON
             #expect(try await sender.publishRaw(Array("{\"specversion\": \"1.0\", oops".utf8), routingKey: "workorder.open", messageId: "bad-json") == .confirmed)
@@ -137,7 +137,7 @@ struct CommercialServiceTests {
             let service = try system.start("commercial")
             try await service.waitUntilReady()
             let events = try await EventCollector(system: system, keys: ["workorder.opened"])
-            let sender = CommandSender(connection: try await system.connect("crm"))
+            let sender = try await system.sender()
 
             let total = 3_000
             let publishing = Task {
@@ -169,7 +169,7 @@ struct CommercialServiceTests {
             let first = try system.start("commercial")
             try await first.waitUntilReady()
             let events = try await EventCollector(system: system, keys: ["workorder.opened"])
-            let sender = CommandSender(connection: try await system.connect("crm"))
+            let sender = try await system.sender()
 
             let total = 4_000
             for chunk in stride(from: 0, to: total, by: 500) {
@@ -199,7 +199,7 @@ struct CommercialServiceTests {
             let service = try system.start("commercial")
             try await service.waitUntilReady()
             let events = try await EventCollector(system: system, keys: ["workorder.*", "command.rejected"])
-            let sender = CommandSender(connection: try await system.connect("crm"))
+            let sender = try await system.sender()
             try await sender.publishConfirmed([try CommandSender.message(openCommand(1, run: "scope")), try CommandSender.message(openCommand(2, run: "scope"))])
             #expect(await eventually(timeout: .seconds(30)) { events.count("workorder.opened") == 2 })
 
@@ -224,7 +224,7 @@ struct CommercialServiceTests {
             ])
             #expect(await eventually(timeout: .seconds(30)) { events.count("command.rejected") == 3 })
             let codes = Dictionary(uniqueKeysWithValues: events.decoded(CommandRejected.self).map { ($0.data.commandId, $0.data.code) })
-            #expect(codes == ["chg-closed": "finalState", "chg-missing": "notFound", "chg-empty": "validation"])
+            #expect(codes == ["chg-closed": "invalidTransition", "chg-missing": "notFound", "chg-empty": "validation"])
             #expect(events.count("workorder.scope-changed") == 1)
             #expect(try await system.count("SELECT count(*)::int8 FROM commercial.scope_changes") == 1)
         }
@@ -235,7 +235,7 @@ struct CommercialServiceTests {
             let service = try system.start("commercial")
             try await service.waitUntilReady()
             let events = try await EventCollector(system: system, keys: ["workorder.opened", "billing.charge-requested", "command.rejected"])
-            let sender = CommandSender(connection: try await system.connect("crm"))
+            let sender = try await system.sender()
             let requester = Payer(name: "María Quispe", idNumber: "5544332")
             try await sender.publishConfirmed([
                 try CommandSender.message(RequestPoleMove(requester: requester, address: "Av. Blanco Galindo km 4", isExistingCustomer: true), id: "pm-customer"),

@@ -40,8 +40,8 @@ struct DispatchServiceTests {
             let service = try system.start("dispatch")
             try await service.waitUntilReady()
             let events = try await EventCollector(system: system, keys: Self.eventKeys)
-            let crm = try await system.connect("crm")
-            let sender = CommandSender(connection: crm)
+            let crm = try await system.connect("inspector")
+            let sender = try await system.sender()
             let publicCustomer = Self.customer(.public, .enterprise)
             let dueBy = Date(timeIntervalSince1970: 1_900_000_000)
             let amount = Money(minor: 4_850_000, currency: .bob)
@@ -169,10 +169,10 @@ struct DispatchServiceTests {
 
     @Test func aMissedContactDeadlineIsBreachedOnceEvenAcrossRestarts() async throws {
         try await withTestSystem("dispatch-sla") { system in
-            let first = try system.start("dispatch", environment: ["SLA_TICK_MS": "200"])
+            let first = try system.start("dispatch", environment: ["TIMER_TICK_MS": "200"])
             try await first.waitUntilReady()
             let events = try await EventCollector(system: system, keys: Self.eventKeys)
-            let sender = CommandSender(connection: try await system.connect("crm"))
+            let sender = try await system.sender()
             let c = Self.customer(.private, .residential)
             try await sender.publishConfirmed([
                 try Self.event(Self.approved("S1", kind: .repair, customer: c)),  // never contacted
@@ -190,7 +190,7 @@ struct DispatchServiceTests {
             _ = await first.terminate()
 
             // 25 h later.
-            let later = try system.start("dispatch", environment: ["CLOCK_OFFSET_SECONDS": "90000", "SLA_TICK_MS": "200"])
+            let later = try system.start("dispatch", environment: ["CLOCK_OFFSET_SECONDS": "90000", "TIMER_TICK_MS": "200"])
             try await later.waitUntilReady()
             #expect(await eventually(timeout: .seconds(30)) { events.count("workorder.sla-breached") >= 1 })
             try await Task.sleep(for: .seconds(2))
@@ -203,7 +203,7 @@ struct DispatchServiceTests {
             _ = await later.terminate()
 
             // A restart does not emit it again.
-            let again = try system.start("dispatch", environment: ["CLOCK_OFFSET_SECONDS": "90000", "SLA_TICK_MS": "200"])
+            let again = try system.start("dispatch", environment: ["CLOCK_OFFSET_SECONDS": "90000", "TIMER_TICK_MS": "200"])
             try await again.waitUntilReady()
             try await Task.sleep(for: .seconds(3))
             #expect(events.count("workorder.sla-breached") == 1)

@@ -5,7 +5,8 @@ import Runtime
 import Testing
 
 /// Commands and the events that make their subject known travel on different queues, so a quick
-/// sender can overtake an event. Such a command is retried (`NOT_FOUND_RETRIES`), not rejected.
+/// sender can overtake an event. Such a command is parked until its subject appears
+/// (`PARK_TIMEOUT_MS`), not rejected.
 @Suite("commands that overtake their events", .serialized)
 struct LateEventTests {
     @Test func aReviewThatOvertakesItsPrefacturaIsAppliedOnceThePrefacturaArrives() async throws {
@@ -13,7 +14,7 @@ struct LateEventTests {
             let approval = try system.start("approval")
             try await approval.waitUntilReady()
             let events = try await EventCollector(system: system, keys: ["billing.prefactura-approved", "command.rejected"])
-            let sender = CommandSender(connection: try await system.connect("crm"))
+            let sender = try await system.sender()
             try await sender.publishConfirmed([
                 try CommandSender.message(ReviewPrefactura(prefacturaId: "PF-LATE-1", decision: .approve, by: "commercial.head"))
             ])
@@ -31,10 +32,10 @@ struct LateEventTests {
 
     @Test func aCommandForSomethingThatNeverArrivesIsRejectedAfterItsRetries() async throws {
         try await withTestSystem("late-never") { system in
-            let dispatch = try system.start("dispatch", environment: ["NOT_FOUND_RETRIES": "2"])
+            let dispatch = try system.start("dispatch", environment: ["PARK_TIMEOUT_MS": "700"])
             try await dispatch.waitUntilReady()
             let events = try await EventCollector(system: system, keys: ["command.rejected"])
-            let sender = CommandSender(connection: try await system.connect("crm"))
+            let sender = try await system.sender()
             let start = ContinuousClock.now
             try await sender.publishConfirmed([
                 try CommandSender.message(AssignWorkOrder(workOrderId: "WO-NEVER", assignee: Assignee(id: "T", name: "T", role: "technician")), id: "assign-never")
@@ -42,7 +43,7 @@ struct LateEventTests {
             #expect(await eventually(timeout: .seconds(30)) { events.count("command.rejected") == 1 })
             let rejected = try #require(events.decoded(CommandRejected.self).first)
             #expect(rejected.data.code == "notFound" && rejected.data.commandId == "assign-never")
-            #expect(ContinuousClock.now - start >= .milliseconds(700), "retried (200 + 500 ms) before the rejection")
+            #expect(ContinuousClock.now - start >= .milliseconds(700), "parked (700 ms) before the rejection")
             try await Task.sleep(for: .seconds(1))
             #expect(events.count("command.rejected") == 1)
         }

@@ -16,7 +16,7 @@ struct LifecycleTests {
             for s in Self.services { processes.append(try system.start(s)) }
             for p in processes { try await p.waitUntilReady() }
             let events = try await EventCollector(system: system)
-            let crm = CommandSender(connection: try await system.connect("crm"))
+            let crm = try await system.sender()
             // A CRM follows up an OT with the OT's correlation id (CONTRACT.md), learnt from its events.
             func correlation(of workOrderId: String) -> String? {
                 events.decoded(WorkOrderOpened.self).first { $0.data.workOrderId == workOrderId }?.correlationid
@@ -112,7 +112,7 @@ struct LifecycleTests {
             try await send(RecordSurveyAnswer(surveyId: survey.data.surveyId, score: 5, comments: "excelente", by: "angie.cruz"), about: "WO-life-CL")
             try await send(RecordSurveyAnswer(surveyId: survey.data.surveyId, score: 1, by: "angie.cruz"), about: "WO-life-CL")
             #expect(await eventually(timeout: .seconds(30)) { events.count("survey.answered") == 1 && events.count("command.rejected") == 1 })
-            #expect(events.decoded(CommandRejected.self).first?.data.code == "alreadyAnswered")
+            #expect(events.decoded(CommandRejected.self).first?.data.code == "alreadyDone")
 
             // The follow-up report and the CxC reconciliation, as an operator runs them.
             let otctl = packageRoot.appendingPathComponent(".build/debug/otctl").path

@@ -2,6 +2,8 @@ import AMQP
 import Contracts
 import Foundation
 import Logging
+import Platform
+import Commercial
 import Runtime
 import Testing
 
@@ -86,7 +88,7 @@ import Testing
     @Test func deadListShowsDeadLettersAndReplayAllMovesThemBackToTheirOriginalRoutingKey() async throws {
         try await withExclusiveVhost("otctl-dead") { vhost in
             try await withAMQP(vhost) { amqp in
-                let service = ServiceCatalog.commercial.topology(retryDelays: ServiceCatalog.defaultRetryDelays)
+                let service = CommercialService.definition.topology(retryDelays: ServiceCatalog.defaultRetryDelays)
                 try await amqp.declare(service.topology)
                 let letters = try (1...3).map { try deadLetter(id: "dead-\($0)", reason: "data.customer is required (\($0))") }
                 for outcome in try await amqp.publish(letters) { #expect(outcome == .confirmed) }
@@ -129,7 +131,7 @@ import Testing
     @Test func deadReplayOfOneIdWithNewIdRenamesItAndLeavesTheOthersDead() async throws {
         try await withExclusiveVhost("otctl-replay-id") { vhost in
             try await withAMQP(vhost) { amqp in
-                let service = ServiceCatalog.commercial.topology(retryDelays: ServiceCatalog.defaultRetryDelays)
+                let service = CommercialService.definition.topology(retryDelays: ServiceCatalog.defaultRetryDelays)
                 try await amqp.declare(service.topology)
                 let letters = try ["keep-1", "again-1", "keep-2"].map { try deadLetter(id: $0, reason: "rejected") }
                 _ = try await amqp.publish(letters)

@@ -1,6 +1,7 @@
 import AMQP
 import Contracts
 import Foundation
+import Platform
 @testable import Runtime
 import Testing
 
@@ -43,9 +44,9 @@ import Testing
         #expect(queues["svc.commands"]?.arguments["x-queue-type"] == "quorum")
         #expect(queues["svc.events"]?.arguments["x-queue-type"] == "quorum")
         #expect(queues["svc.dead"]?.arguments["x-queue-type"] == "quorum")
-        #expect(queues["svc.commands.retry.1"]?.arguments["x-message-ttl"] == .int(5000))
-        #expect(queues["svc.commands.retry.0"]?.arguments["x-dead-letter-routing-key"] == "svc.commands")
-        #expect(queues["svc.events.retry.0"]?.arguments["x-dead-letter-exchange"] == "")
+        #expect(queues["svc.commands.delay.1"]?.arguments["x-message-ttl"] == .int(5000))
+        #expect(queues["svc.commands.delay.0"]?.arguments["x-dead-letter-routing-key"] == "svc.commands")
+        #expect(queues["svc.events.delay.0"]?.arguments["x-dead-letter-exchange"] == "")
         #expect(t.bindings.contains(.init(queue: "svc.commands", exchange: "ot.commands", routingKey: "a.do")))
         #expect(t.bindings.contains(.init(queue: "svc.events", exchange: "ot.events", routingKey: "b.done")))
         #expect(!t.bindings.contains { $0.queue == "svc.commands" && $0.exchange == "ot.events" })
@@ -53,20 +54,20 @@ import Testing
     }
 
     @Test func everyCatalogTypeIsAContractTypeOfTheRightKind() {
-        for service in ServiceCatalog.all {
-            for type in service.commands { #expect(MessageRegistry.descriptor(for: type)?.kind == .command, "\(type)") }
-            for type in service.events { #expect(MessageRegistry.descriptor(for: type)?.kind == .event, "\(type)") }
+        for service in Platform.services {
+            for type in service.routes.commandTypes { #expect(MessageRegistry.descriptor(for: type)?.kind == .command, "\(type)") }
+            for type in service.routes.eventTypes { #expect(MessageRegistry.descriptor(for: type)?.kind == .event, "\(type)") }
         }
     }
 
     @Test func everyCommandOfTheContractHandledTodayHasExactlyOneService() {
         var owners: [String: [String]] = [:]
-        for s in ServiceCatalog.all { for c in s.commands { owners[c, default: []].append(s.name) } }
+        for s in Platform.services { for c in s.routes.commandTypes { owners[c, default: []].append(s.name) } }
         #expect(owners.values.allSatisfy { $0.count == 1 }, "\(owners.filter { $0.value.count > 1 })")
     }
 
     @Test func theOperationsCenterQueueReceivesDispatchesPrioritiesAndEscalations() {
-        let keys = Set(ServiceCatalog.dispatch.extra.bindings.filter { $0.queue == "operations.dispatch" }.map(\.routingKey))
+        let keys = Set(ServiceCatalog.operationsCenter.bindings.filter { $0.queue == "operations.dispatch" }.map(\.routingKey))
         #expect(keys == ["workorder.dispatched", "workorder.prioritized", "workorder.escalated"])
     }
 }

@@ -7,7 +7,7 @@
 #   OT_DB_PASSWORD               password of PostgreSQL role `ot`         (default: ot-local)
 #   OT_AMQP_ADMIN_PASSWORD       password of RabbitMQ user `ot-admin`     (default: ot-admin-local)
 #   OT_AMQP_PASSWORD_<NAME>      password of RabbitMQ user <name>         (default: <name>-local)
-#                                NAME in COMMERCIAL APPROVAL DISPATCH BILLING POSTSALE PRIORITY RECORDS OTCTL
+#                                NAME: every user of deploy/rabbitmq/permissions.tsv (services, CRM, CASHIER, OPERATIONS, OTCTL)
 #   OT_PG_MAX_CONNECTIONS        minimum max_connections                  (default: 300)
 #   OT_APPLY_POLICIES=1          also run ot_rmq_apply_policies (see below)
 #   OT_WAIT_SECONDS              bound for each wait                      (default: 60)
@@ -147,6 +147,14 @@ if [ -f "$DEFINITIONS" ]; then
 else
   log "rabbitmq: deploy/rabbitmq/definitions.json absent, import skipped"
 fi
+
+# Delay queues were classic `<queue>.retry.<n>` queues before they became quorum queues
+# `<queue>.delay.<n>` (dead-lettering out of a classic queue is at-most-once): remove the old ones
+# once they are empty (a message still waiting in one goes back to its queue at its TTL).
+legacy="$(rmqctl -q list_queues -p "$OT_RMQ_VHOST" name --no-table-headers 2>/dev/null | grep -E '\.(commands|events)\.retry\.[0-9]+$' || true)"
+for q in $legacy; do
+  rmqctl -q delete_queue -p "$OT_RMQ_VHOST" "$q" --if-empty >/dev/null 2>&1 && log "rabbitmq: legacy delay queue $q removed" || true
+done
 
 # ---------------------------------------------------------------------------------------------
 # 7. ##### POLICIES (opt-in) ##################################################################

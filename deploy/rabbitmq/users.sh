@@ -15,9 +15,11 @@
 #   OT_AMQP_PASSWORD_<NAME>        password of user <name>            (default: <name>-local)
 #                                  e.g. OT_AMQP_PASSWORD_COMMERCIAL, OT_AMQP_PASSWORD_OTCTL
 
-# One AMQP user per service, plus the operator tool.
-OT_RMQ_SERVICES="commercial approval dispatch billing postsale priority records"
-OT_RMQ_TOOLS="otctl"
+# The users and their permissions: deploy/rabbitmq/permissions.tsv, generated from the code
+# (`otctl permissions`): one broker user per service, per external sender (crm, cashier,
+# operations) and for the operator tool (otctl), each with least-privilege resource permissions
+# and topic permissions (which event types it may publish, which command types it may send).
+OT_RMQ_PERMISSIONS_FILE="${OT_RMQ_PERMISSIONS_FILE:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/permissions.tsv}"
 OT_RMQ_VHOST="${OT_AMQP_VHOST:-ot}"
 OT_RMQ_ADMIN_USER="${OT_AMQP_ADMIN_USER:-ot-admin}"
 OT_RMQ_ADMIN_PASSWORD="${OT_AMQP_ADMIN_PASSWORD:-ot-admin-local}"
@@ -29,30 +31,14 @@ if ! declare -F ot_log >/dev/null; then
   ot_log() { printf '[rabbitmq] %s\n' "$*"; }
 fi
 
+# Every platform user named in the permissions file.
+ot_rmq_users() { awk -F'\t' '$1 == "permission" {print $2}' "$OT_RMQ_PERMISSIONS_FILE"; }
+
 # Password of a user: $OT_AMQP_PASSWORD_<UPPERCASE NAME, '-' -> '_'> or "<name>-local".
 ot_rmq_password() {
   local name="$1" var
   var="OT_AMQP_PASSWORD_$(printf '%s' "$name" | tr '[:lower:]-' '[:upper:]_')"
   printf '%s' "${!var:-${name}-local}"
-}
-
-# Least-privilege permissions on the vhost: prints three lines: configure, write, read.
-ot_rmq_permissions() {
-  local s="$1"
-  case "$s" in
-    otctl)
-      printf '%s\n' '^(otctl\..*)$' \
-                    '^(ot\.commands|ot\.events|otctl\..*|amq\.default|.*\.dead)$' \
-                    '^(otctl\..*|ot\.events|ot\.commands|.*\.dead)$' ;;
-    dispatch)
-      printf '%s\n' "^(${s}\\..*|operations\\..*|ot\\.commands|ot\\.events|ot\\.unrouted)\$" \
-                    "^(${s}\\..*|operations\\..*|ot\\.commands|ot\\.events|ot\\.unrouted|amq\\.default)\$" \
-                    "^(${s}\\..*|operations\\..*|ot\\.commands|ot\\.events|ot\\.unrouted)\$" ;;
-    *)
-      printf '%s\n' "^(${s}\\..*|ot\\.commands|ot\\.events|ot\\.unrouted)\$" \
-                    "^(${s}\\..*|ot\\.commands|ot\\.events|ot\\.unrouted|amq\\.default)\$" \
-                    "^(${s}\\..*|ot\\.commands|ot\\.events|ot\\.unrouted)\$" ;;
-  esac
 }
 
 # Cached state. _OT_RMQ_USERS: "user<TAB>tags" lines; _OT_RMQ_PERMS: "vhost<TAB>user<TAB>conf<TAB>write<TAB>read"
@@ -61,12 +47,13 @@ _OT_RMQ_USERS=""
 _OT_RMQ_PERMS=""
 _OT_RMQ_VHOSTS=""
 _OT_RMQ_PW_OK=""
+_OT_RMQ_TOPICS=""
 
 # Wanted "user<TAB>password" lines (admin, services, tools).
 _ot_rmq_wanted() {
   local u
   printf '%s\t%s\n' "$OT_RMQ_ADMIN_USER" "$OT_RMQ_ADMIN_PASSWORD"
-  for u in $OT_RMQ_SERVICES $OT_RMQ_TOOLS; do printf '%s\t%s\n' "$u" "$(ot_rmq_password "$u")"; done
+  for u in $(ot_rmq_users); do printf '%s\t%s\n' "$u" "$(ot_rmq_password "$u")"; done
 }
 
 # One `export_definitions` call (~0.3 s) reads users, tags, hashes, vhosts and permissions; python3
@@ -92,6 +79,8 @@ for v in d.get("vhosts", []):
     print("V\t%s" % v["name"])
 for p in d.get("permissions", []):
     print("P\t%s\t%s\t%s\t%s\t%s" % (p["vhost"], p["user"], p["configure"], p["write"], p["read"]))
+for p in d.get("topic_permissions", []):
+    print("T\t%s\t%s\t%s\t%s\t%s" % (p["vhost"], p["user"], p["exchange"], p["write"], p["read"]))
 '
 
 _ot_rmq_snapshot() {
@@ -103,6 +92,7 @@ _ot_rmq_snapshot() {
     _OT_RMQ_PW_OK="$(printf '%s\n' "$snap" | awk -F'\t' '$1=="U" && $4==1 {print $2}')"
     _OT_RMQ_VHOSTS="$(printf '%s\n' "$snap" | awk -F'\t' '$1=="V" {print $2}')"
     _OT_RMQ_PERMS="$(printf '%s\n' "$snap" | awk -F'\t' -v OFS='\t' '$1=="P" {print $2, $3, $4, $5, $6}')"
+    _OT_RMQ_TOPICS="$(printf '%s\n' "$snap" | awk -F'\t' -v OFS='\t' '$1=="T" {print $2, $3, $4, $5, $6}')"
     return 0
   fi
   _OT_RMQ_PW_OK=""
@@ -151,9 +141,19 @@ ot_rmq_ensure_perms() {
   ot_log "permissions $user@$vh: set (conf '$conf' write '$write' read '$read')"
 }
 
-# Creates the vhost, the admin, every service user and otctl; grants least-privilege permissions.
+# ensure_topic_perms VHOST USER EXCHANGE WRITE READ
+ot_rmq_ensure_topic_perms() {
+  local vh="$1" user="$2" exchange="$3" write="$4" read="$5"
+  if printf '%s' "$_OT_RMQ_TOPICS" | grep -qxF -- "$(printf '%s\t%s\t%s\t%s\t%s' "$vh" "$user" "$exchange" "$write" "$read")"; then
+    return 0
+  fi
+  rmqctl -q set_topic_permissions -p "$vh" "$user" "$exchange" "$write" "$read" >/dev/null
+  ot_log "topic permissions $user@$vh $exchange: set (write '$write' read '$read')"
+}
+
+# Creates the vhost, the admin and every platform user; grants least-privilege permissions.
 ot_rmq_apply_users() {
-  local vh="$OT_RMQ_VHOST" u perms
+  local vh="$OT_RMQ_VHOST"
   _ot_rmq_snapshot
   if printf '%s\n' "$_OT_RMQ_VHOSTS" | grep -qxF -- "$vh"; then
     ot_log "vhost $vh: ok"
@@ -171,10 +171,16 @@ ot_rmq_apply_users() {
     ot_rmq_ensure_perms "$vh" guest '.*' '.*' '.*'
   fi
 
-  for u in $OT_RMQ_SERVICES $OT_RMQ_TOOLS; do
-    ot_rmq_ensure_user "$u" "$(ot_rmq_password "$u")" ""
-    mapfile -t perms < <(ot_rmq_permissions "$u")
-    ot_rmq_ensure_perms "$vh" "$u" "${perms[0]}" "${perms[1]}" "${perms[2]}"
-  done
+  local kind user a b c
+  # (fd 9: rabbitmqctl reads standard input and would swallow the rest of the file)
+  while IFS=$'\t' read -r -u 9 kind user a b c; do
+    case "$kind" in
+      permission)
+        ot_rmq_ensure_user "$user" "$(ot_rmq_password "$user")" ""
+        ot_rmq_ensure_perms "$vh" "$user" "$a" "$b" "$c" ;;
+      topic)
+        ot_rmq_ensure_topic_perms "$vh" "$user" "$a" "$b" "$c" ;;
+    esac
+  done 9< "$OT_RMQ_PERMISSIONS_FILE"
   ot_log "users and permissions: done"
 }

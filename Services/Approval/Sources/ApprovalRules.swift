@@ -7,7 +7,7 @@ import Runtime
 /// `approvalPending` ⇄ (documents attached) → `approved` | `rejected`; `cancelled` (a fact from
 /// dispatch) from `approvalPending` or `approved`; `closed` (a fact from dispatch) after `approved`.
 /// Only `approvalPending` accepts commands.
-public enum ApprovalState: String, Sendable, CaseIterable {
+public enum ApprovalState: String, Codable, Sendable, CaseIterable {
     case approvalPending
     case approved
     case rejected
@@ -62,7 +62,7 @@ public enum QualityGate {
 
 /// The transitions of an OT in the approval service, as pure functions: the current state (nil =
 /// the OT is unknown here) and the command in, the decision out, or a ``Rejection``. Input
-/// problems are reported first (`validation`), then `notFound`, then `invalidState`.
+/// problems are reported first (`validation`), then `notFound`, then `invalidTransition`.
 public enum ApprovalRules {
     static func blank(_ s: String?) -> Bool {
         (s ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
@@ -70,23 +70,22 @@ public enum ApprovalRules {
 
     static func requireKnown(_ state: ApprovalState?, _ workOrderId: String) throws(Rejection) -> ApprovalState {
         guard let state else {
-            throw Rejection(
-                code: "notFound", message: "work order \(workOrderId) is unknown to approval",
-                errors: [FieldProblem(field: "data.workOrderId", problem: "unknown work order")], mayBeLate: true)
+            throw .notFound(
+                "work order \(workOrderId) is unknown to approval", field: "data.workOrderId", problem: "unknown work order")
         }
         return state
     }
 
     static func requirePending(_ state: ApprovalState, _ workOrderId: String, _ action: String) throws(Rejection) {
         guard state == .approvalPending else {
-            throw Rejection(
-                code: "invalidState",
-                message: "cannot \(action) work order \(workOrderId): it is \(state.rawValue), not approvalPending")
+            throw .invalidTransition(
+                "cannot \(action) work order \(workOrderId): it is \(state.rawValue), not approvalPending",
+                field: "data.workOrderId", problem: "work order is \(state.rawValue)")
         }
     }
 
     /// `workorder.attach-document`: only a pending OT takes documents (an approved, rejected or
-    /// cancelled one is `invalidState`: its approval is settled, so a late document could only be
+    /// cancelled one is `invalidTransition`: its approval is settled, so a late document could only be
     /// misleading); the checklist then runs again on the folder plus the new document.
     public static func attach(
         state: ApprovalState?, kind: WorkOrderKind, documents: [Document], command: AttachDocument
@@ -104,7 +103,7 @@ public enum ApprovalRules {
     }
 
     /// `workorder.approve`: the quality controller's decision. Allowed on a pending OT even when
-    /// documents are missing (an override, recorded with who and why); `invalidState` otherwise.
+    /// documents are missing (an override, recorded with who and why); `invalidTransition` otherwise.
     public static func approve(state: ApprovalState?, command: ApproveWorkOrder) throws(Rejection) {
         var problems: [FieldProblem] = []
         if blank(command.workOrderId) { problems.append(FieldProblem(field: "data.workOrderId", problem: "must not be empty")) }
@@ -139,7 +138,7 @@ public enum ApprovalRules {
 }
 
 /// Where a prefactura stands in its commercial review (SGC-PC-07 §4.6).
-public enum PrefacturaState: String, Sendable, CaseIterable {
+public enum PrefacturaState: String, Codable, Sendable, CaseIterable {
     /// Issued, waiting for the commercial head.
     case pending
     /// Matches the commercial agreements: billing may invoice.
@@ -166,13 +165,13 @@ public enum PrefacturaRules {
         }
         if !problems.isEmpty { throw Rejection.validation(problems) }
         guard let state else {
-            throw Rejection(
-                code: "notFound", message: "prefactura \(command.prefacturaId) is unknown to approval",
-                errors: [FieldProblem(field: "data.prefacturaId", problem: "unknown prefactura")], mayBeLate: true)
+            throw .notFound(
+                "prefactura \(command.prefacturaId) is unknown to approval", field: "data.prefacturaId", problem: "unknown prefactura")
         }
         guard state == .pending else {
-            throw Rejection(
-                code: "invalidState", message: "prefactura \(command.prefacturaId) is \(state.rawValue), not pending review")
+            throw .invalidTransition(
+                "prefactura \(command.prefacturaId) is \(state.rawValue), not pending review", field: "data.prefacturaId",
+                problem: "prefactura is \(state.rawValue)")
         }
         return command.decision == .approve ? .approved : .returned
     }

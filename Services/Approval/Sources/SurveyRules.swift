@@ -21,13 +21,11 @@ public enum SurveyRules {
     /// The survey must exist (`answeredAt` is nil when unknown) and not be answered yet.
     public static func check(surveyId: String, answeredAt: Date??) throws(Rejection) {
         guard let answeredAt else {
-            throw Rejection(
-                code: "notFound", message: "survey \(surveyId) does not exist",
-                errors: [FieldProblem(field: "data.surveyId", problem: "unknown survey")], mayBeLate: true)
+            throw .notFound("survey \(surveyId) does not exist", field: "data.surveyId", problem: "unknown survey")
         }
         if let at = answeredAt {
             throw Rejection(
-                code: "alreadyAnswered", message: "survey \(surveyId) was answered at \(Wire.timestamp(at))",
+                .alreadyDone, "survey \(surveyId) was answered at \(Wire.timestamp(at))",
                 errors: [FieldProblem(field: "data.surveyId", problem: "already answered")])
         }
     }

@@ -7,9 +7,4 @@ import Runtime
 var environment = ProcessInfo.processInfo.environment
 if environment["BATCH_SIZE"] == nil { environment["BATCH_SIZE"] = "256" }
 if environment["BATCH_WAIT_MS"] == nil { environment["BATCH_WAIT_MS"] = "20" }
-let service = PlatformService(
-    configuration: try ServiceConfiguration(name: "billing", environment: environment),
-    bindings: ServiceCatalog.billing,
-    handler: BillingHandler(),
-    migrations: BillingMigrations.all)
-try await service.run()
+try await PlatformService.run(BillingService.definition, environment: environment)

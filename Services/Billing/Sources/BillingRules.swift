@@ -94,19 +94,34 @@ public enum BillingRules {
     public static func check(payment: RecordPayment, chargeAmount: Money, alreadyPaid: Bool) throws(Rejection) {
         if alreadyPaid {
             throw Rejection(
-                code: "alreadyPaid", message: "charge \(payment.chargeId) is already paid",
+                .alreadyDone, "charge \(payment.chargeId) is already paid",
                 errors: [FieldProblem(field: "data.chargeId", problem: "already paid")])
         }
         if payment.amount != chargeAmount {
             throw Rejection(
-                code: "amountMismatch",
-                message: "charge \(payment.chargeId) is \(chargeAmount.minor) \(chargeAmount.currency.rawValue), not \(payment.amount.minor) \(payment.amount.currency.rawValue)",
+                .amountMismatch,
+                "charge \(payment.chargeId) is \(chargeAmount.minor) \(chargeAmount.currency.rawValue), not \(payment.amount.minor) \(payment.amount.currency.rawValue)",
                 errors: [
                     FieldProblem(
                         field: "data.amount",
                         problem: "must be \(chargeAmount.minor) \(chargeAmount.currency.rawValue) (minor units)")
                 ])
         }
+    }
+
+    /// `PF-<year>-<n, 6 digits>`: a prefactura's number.
+    public static func prefacturaId(_ n: Int64, at date: Date) -> String { "PF-\(year(of: date))-\(padded(n, 6))" }
+    /// `FAC-<country>-<year>-<n, 7 digits>`: an invoice's number.
+    public static func invoiceId(_ n: Int64, country: Country, at date: Date) -> String {
+        "FAC-\(country.rawValue)-\(year(of: date))-\(padded(n, 7))"
+    }
+    /// `CXC-<year>-<n, 6 digits>`: a charge's number.
+    public static func chargeId(_ n: Int64, at date: Date) -> String { "CXC-\(year(of: date))-\(padded(n, 6))" }
+
+    /// `n` with leading zeros to `width` digits (more digits are kept).
+    static func padded(_ n: Int64, _ width: Int) -> String {
+        let digits = String(n)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 
     /// The year of a date, in UTC (charge, prefactura and invoice numbers).

@@ -1,6 +1,10 @@
 import Runtime
 
-/// The `billing` schema. Double billing is impossible at the database level:
+/// The `billing` schema. Since migration 2 the closed OTs (`workOrder`, with their prefacturas and
+/// invoice) and the CxC charges (`charge`, with their payment) live in the service kit's
+/// `aggregates` table: one aggregate per OT and per charge request makes double billing
+/// impossible (a second closed event or request finds the aggregate). The views below show them
+/// under the names of migration 1, whose tables are kept as `*_v1`. Migration 1 said:
 /// - `work_orders.work_order_id` is the primary key: a closed OT enters billing once, whatever is
 ///   redelivered or replayed with a new message id;
 /// - `prefacturas_current`: at most one non-returned prefactura per work order;
@@ -82,6 +86,58 @@ public enum BillingMigrations {
                     issued_at timestamptz NOT NULL)
                 """,
                 "CREATE INDEX invoices_issued_at ON billing.invoices (issued_at)",
+            ]),
+        Migration(
+            2, "the service kit's store: views over aggregates",
+            [
+                "ALTER TABLE IF EXISTS billing.invoices RENAME TO invoices_v1",
+                "ALTER TABLE IF EXISTS billing.prefacturas RENAME TO prefacturas_v1",
+                "ALTER TABLE IF EXISTS billing.work_orders RENAME TO work_orders_v1",
+                "ALTER TABLE IF EXISTS billing.payments RENAME TO payments_v1",
+                "ALTER TABLE IF EXISTS billing.charges RENAME TO charges_v1",
+                """
+                CREATE VIEW billing.work_orders AS
+                SELECT a.id AS work_order_id, a.data->>'kind' AS kind, a.data->'customer' AS customer,
+                       a.data->'customer'->>'country' AS country, a.data->>'outcome' AS outcome,
+                       (a.data->>'closedAt')::timestamptz AS closed_at, (a.data->>'receivedAt')::timestamptz AS received_at,
+                       a.data->>'closedMessage' AS closed_message
+                FROM billing.aggregates a WHERE a.kind = 'workOrder'
+                """,
+                """
+                CREATE VIEW billing.prefacturas AS
+                SELECT p.e->>'id' AS id, a.id AS work_order_id, (p.e->>'version')::int AS version, p.e->>'status' AS status,
+                       p.e->'lines' AS lines, (p.e->'amount'->>'minor')::bigint AS amount_minor, p.e->'amount'->>'currency' AS currency,
+                       (p.e->>'needsPricing')::boolean AS needs_pricing, p.e->>'corrects' AS corrects,
+                       (p.e->>'issuedAt')::timestamptz AS issued_at, (p.e->>'returnedAt')::timestamptz AS returned_at,
+                       p.e->>'returnedBy' AS returned_by, p.e->>'returnNotes' AS return_notes
+                FROM billing.aggregates a CROSS JOIN LATERAL jsonb_array_elements(a.data->'prefacturas') AS p(e)
+                WHERE a.kind = 'workOrder'
+                """,
+                """
+                CREATE VIEW billing.invoices AS
+                SELECT a.data->'invoice'->>'id' AS id, a.data->'invoice'->>'prefacturaId' AS prefactura_id, a.id AS work_order_id,
+                       (a.data->'invoice'->'amount'->>'minor')::bigint AS amount_minor,
+                       a.data->'invoice'->'amount'->>'currency' AS currency, a.data->'invoice'->>'issuer' AS issuer,
+                       (a.data->'invoice'->>'needsPricing')::boolean AS needs_pricing, a.data->'invoice'->>'approvedBy' AS approved_by,
+                       a.data->'invoice'->>'approvalNotes' AS approval_notes, (a.data->'invoice'->>'issuedAt')::timestamptz AS issued_at
+                FROM billing.aggregates a WHERE a.kind = 'workOrder' AND a.data ? 'invoice'
+                """,
+                """
+                CREATE VIEW billing.charges AS
+                SELECT a.data->>'chargeId' AS id, a.id AS request_id, (a.data->'amount'->>'minor')::bigint AS amount_minor,
+                       a.data->'amount'->>'currency' AS currency, a.data->'payer'->>'name' AS payer_name,
+                       a.data->'payer'->>'idNumber' AS payer_id_number, a.data->>'reason' AS reason,
+                       a.data->>'workOrderId' AS work_order_id, (a.data->>'createdAt')::timestamptz AS created_at,
+                       a.data->>'createdByMessage' AS created_by_message
+                FROM billing.aggregates a WHERE a.kind = 'charge'
+                """,
+                """
+                CREATE VIEW billing.payments AS
+                SELECT a.data->>'chargeId' AS charge_id, (a.data->'payment'->'amount'->>'minor')::bigint AS amount_minor,
+                       a.data->'payment'->'amount'->>'currency' AS currency, a.data->'payment'->>'receipt' AS receipt,
+                       (a.data->'payment'->>'paidAt')::timestamptz AS paid_at, a.data->'payment'->>'recordedByMessage' AS recorded_by_message
+                FROM billing.aggregates a WHERE a.kind = 'charge' AND a.data ? 'payment'
+                """,
             ]),
     ]
 }

@@ -1,6 +1,9 @@
 import Runtime
 
-/// The `commercial` schema.
+/// The `commercial` schema. Since migration 3 the OTs (`workOrder`, with their folder and scope
+/// changes) and the pole-move requests (`poleMoveRequest`) live in the service kit's
+/// `aggregates` table; the views below show them under the names of migrations 1–2, whose
+/// tables are kept as `*_v1`. The sequence `work_order_number` still numbers the OTs.
 public enum CommercialMigrations {
     public static let all: [Migration] = [
         Migration(
@@ -63,6 +66,50 @@ public enum CommercialMigrations {
                     work_order_id text,
                     requested_at timestamptz NOT NULL,
                     paid_at timestamptz)
+                """,
+            ]),
+        Migration(
+            3, "the service kit's store: views over aggregates",
+            [
+                "ALTER TABLE IF EXISTS commercial.pole_move_requests RENAME TO pole_move_requests_v1",
+                "ALTER TABLE IF EXISTS commercial.scope_changes RENAME TO scope_changes_v1",
+                "ALTER TABLE IF EXISTS commercial.documents RENAME TO documents_v1",
+                "ALTER TABLE IF EXISTS commercial.work_orders RENAME TO work_orders_v1",
+                """
+                CREATE VIEW commercial.work_orders AS
+                SELECT a.id, a.data->>'number' AS number, a.data->>'kind' AS kind, a.data->>'serviceLine' AS service_line,
+                       a.data->'customer'->>'id' AS customer_id, a.data->'customer' AS customer,
+                       a.data->'customer'->>'country' AS country, (a.data->'customer'->>'sector') = 'public' AS public_sector,
+                       a.data->>'opportunityId' AS opportunity_id, a.data->'purchaseOrder'->>'number' AS purchase_order_number,
+                       (a.data->'purchaseOrder'->'amount'->>'minor')::bigint AS purchase_order_minor,
+                       a.data->'purchaseOrder'->'amount'->>'currency' AS purchase_order_currency,
+                       (a.data->>'dueBy')::timestamptz AS due_by, a.data->>'description' AS description,
+                       a.data->>'folder' AS folder, a.status AS state, (a.data->>'openedAt')::timestamptz AS opened_at,
+                       a.data->>'openedByMessage' AS opened_by_message
+                FROM commercial.aggregates a WHERE a.kind = 'workOrder'
+                """,
+                """
+                CREATE VIEW commercial.documents AS
+                SELECT a.id AS work_order_id, d.n::int AS position, d.doc->'document'->>'kind' AS kind,
+                       d.doc->'document'->>'uri' AS uri, d.doc->'document'->>'sha256' AS sha256,
+                       (d.doc->>'addedAt')::timestamptz AS added_at
+                FROM commercial.aggregates a CROSS JOIN LATERAL jsonb_array_elements(a.data->'documents') WITH ORDINALITY AS d(doc, n)
+                WHERE a.kind = 'workOrder'
+                """,
+                """
+                CREATE VIEW commercial.scope_changes AS
+                SELECT c.n AS id, a.id AS work_order_id, c.e->'changes' AS changes, c.e->>'documentUri' AS document_uri,
+                       (c.e->>'changedAt')::timestamptz AS changed_at, c.e->>'byMessage' AS by_message
+                FROM commercial.aggregates a CROSS JOIN LATERAL jsonb_array_elements(a.data->'scopeChanges') WITH ORDINALITY AS c(e, n)
+                WHERE a.kind = 'workOrder'
+                """,
+                """
+                CREATE VIEW commercial.pole_move_requests AS
+                SELECT a.id, a.data->'requester'->>'name' AS requester_name, a.data->'requester'->>'idNumber' AS requester_id_number,
+                       a.data->>'address' AS address, a.status AS state, a.data->>'chargeId' AS charge_id,
+                       a.data->>'workOrderId' AS work_order_id, (a.data->>'requestedAt')::timestamptz AS requested_at,
+                       (a.data->>'paidAt')::timestamptz AS paid_at
+                FROM commercial.aggregates a WHERE a.kind = 'poleMoveRequest'
                 """,
             ]),
     ]

@@ -15,8 +15,8 @@ public enum PoleMoveRules {
     public static func validate(_ request: RequestPoleMove) throws(Rejection) {
         if request.isExistingCustomer {
             throw Rejection(
-                code: "useGenericProcedure",
-                message: "the requester is an existing customer: use the generic procedure",
+                .useGenericProcedure,
+                "the requester is an existing customer: use the generic procedure",
                 errors: [FieldProblem(field: "data.isExistingCustomer", problem: "existing customers use the generic procedure")])
         }
         var problems: [FieldProblem] = []
@@ -54,13 +54,13 @@ public enum PoleMoveRules {
 public enum ScopeRules {
     public static func validate(_ command: ChangeScope, state: WorkOrderState?) throws(Rejection) {
         guard let state else {
-            throw Rejection(
-                code: "notFound", message: "work order \(command.workOrderId) does not exist",
-                errors: [FieldProblem(field: "data.workOrderId", problem: "unknown work order")])
+            throw .notFound(
+                "work order \(command.workOrderId) does not exist", field: "data.workOrderId", problem: "unknown work order",
+                mayBeLate: false)
         }
         if state.isFinal {
             throw Rejection(
-                code: "finalState", message: "work order \(command.workOrderId) is \(state.rawValue): its scope can no longer change",
+                .invalidTransition, "work order \(command.workOrderId) is \(state.rawValue): its scope can no longer change",
                 errors: [FieldProblem(field: "data.workOrderId", problem: "work order is \(state.rawValue)")])
         }
         var problems: [FieldProblem] = []

@@ -76,17 +76,15 @@ public enum DispatchRules {
         guard allowedFrom(action).contains(state) else {
             let allowed = allowedFrom(action).map(\.rawValue).sorted().joined(separator: ", ")
             throw Rejection(
-                code: "invalidTransition",
-                message: "cannot \(action.rawValue) work order \(workOrderId) in state \(state.rawValue) (allowed from: \(allowed))",
+                .invalidTransition,
+                "cannot \(action.rawValue) work order \(workOrderId) in state \(state.rawValue) (allowed from: \(allowed))",
                 errors: [FieldProblem(field: "data.workOrderId", problem: "work order is \(state.rawValue)")])
         }
     }
 
     /// Throws `validation` listing every empty required string.
     public static func requireNonEmpty(_ fields: [(field: String, value: String)]) throws(Rejection) {
-        let problems = fields.filter { $0.value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
-            .map { FieldProblem(field: $0.field, problem: "must not be empty") }
-        if !problems.isEmpty { throw Rejection.validation(problems) }
+        try Rejection.requireNonEmpty(fields.map { ($0.field, $0.value) })
     }
 
     /// The required strings of each command.
@@ -104,23 +102,5 @@ public enum DispatchRules {
     }
     public static func validate(_ c: CancelWorkOrder) throws(Rejection) {
         try requireNonEmpty([("data.workOrderId", c.workOrderId), ("data.reason", c.reason)])
-    }
-
-    /// How an incoming event changes the state the service holds (events are facts: a stale
-    /// or duplicate one is ignored, never rejected). nil = ignore.
-    public static func afterEvent(_ event: String, current: WorkOrderState?) -> WorkOrderState? {
-        switch event {
-        case WorkOrderOpened.type:
-            return current == nil ? .opened : nil
-        case WorkOrderApprovalPending.type:
-            return current == nil || current == .opened ? .approvalPending : nil
-        case WorkOrderRejected.type:
-            return current == nil || current == .opened || current == .approvalPending ? .rejected : nil
-        case WorkOrderApproved.type:
-            // Approval dispatches at once: the row goes on to `dispatched` in the same step.
-            return current == nil || current == .opened || current == .approvalPending ? .approved : nil
-        default:
-            return nil
-        }
     }
 }

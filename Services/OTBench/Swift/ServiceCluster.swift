@@ -1,6 +1,7 @@
 import AMQP
 import Foundation
 import Logging
+import Platform
 import Runtime
 import Synchronization
 
@@ -150,8 +151,8 @@ final class ServiceCluster: Sendable {
     }
 
     static func inputQueues(of service: String) -> [String] {
-        guard let b = ServiceCatalog.all.first(where: { $0.name == service }) else { return [] }
-        return (b.commands.isEmpty ? [] : ["\(service).commands"]) + (b.events.isEmpty ? [] : ["\(service).events"])
+        guard let b = Platform.service(service) else { return [] }
+        return b.topology(retryDelays: ServiceCatalog.defaultRetryDelays).inputs.map(\.name)
     }
 
     /// Consumers per queue of the vhost, from the management API.

@@ -2,6 +2,7 @@ import AMQP
 import Contracts
 import Foundation
 import Logging
+import Platform
 import PostgresNIO
 import Runtime
 import Synchronization
@@ -144,7 +145,35 @@ final class TestSystem: @unchecked Sendable {
         try management("PUT", "/api/vhosts/\(vhost)")
         try management(
             "PUT", "/api/permissions/\(vhost)/\(LocalServers.amqpUser)", body: #"{"configure":".*","write":".*","read":".*"}"#)
+        try grantPlatformPermissions()
         try await Self.admin("CREATE DATABASE \(database)")
+    }
+
+    /// Every platform user (deploy/local/servers.sh created them) gets on the test vhost the
+    /// permissions and topic permissions it has in production (``BrokerPermissions``), in one
+    /// definitions import.
+    func grantPlatformPermissions() throws {
+        var permissions: [JSONValue] = []
+        var topics: [JSONValue] = []
+        for e in BrokerPermissions.entries(services: Platform.services) {
+            permissions.append([
+                "user": .string(e.user), "vhost": .string(vhost), "configure": .string(e.configure), "write": .string(e.write),
+                "read": .string(e.read),
+            ])
+            for t in e.topics {
+                topics.append([
+                    "user": .string(e.user), "vhost": .string(vhost), "exchange": .string(t.exchange), "write": .string(t.write),
+                    "read": .string(t.read),
+                ])
+            }
+        }
+        let body: JSONValue = ["permissions": .array(permissions), "topic_permissions": .array(topics)]
+        try management("POST", "/api/definitions", body: body.rendered(pretty: false))
+    }
+
+    /// The AMQP URL of a platform user on the test vhost (password `<user>-local`).
+    func amqpURL(user: String) -> String {
+        "amqp://\(user):\(user)-local@\(LocalServers.amqpHost):5672/\(vhost)"
     }
 
     func management(_ method: String, _ path: String, body: String? = nil) throws {
@@ -191,27 +220,42 @@ final class TestSystem: @unchecked Sendable {
     /// Starts a service executable of this build (`.build/debug/<name>`) inside the test world.
     func start(_ service: String, environment extra: [String: String] = [:]) throws -> ServiceProcess {
         var env = ProcessInfo.processInfo.environment
-        env["AMQP_URL"] = amqpURL
+        env["AMQP_URL"] = amqpURL(user: service)
         env["DATABASE_URL"] = databaseURL
         env["HTTP_PORT"] = "0"
         env["LOG_LEVEL"] = "info"
         env["RETRY_DELAYS_MS"] = "200,500,1000"
         env["MAX_ATTEMPTS"] = "60"
+        env["PARK_TIMEOUT_MS"] = "2000"
+        env["TIMER_TICK_MS"] = "200"
         for (k, v) in extra { env[k] = v }
         let p = try ServiceProcess(service: service, environment: env, logName: "\(vhost)-\(service)-\(processes.count)")
         processes.append(p)
         return p
     }
 
-    /// An AMQP connection (guest) to the test vhost, shut down with the system.
-    func connect(_ label: String) async throws -> AMQPConnection {
+    /// An AMQP connection to the test vhost, shut down with the system: as the platform user
+    /// `user` (default: `label` when it names one, e.g. "crm" or "dispatch"), else as guest.
+    func connect(_ label: String, as user: String? = nil) async throws -> AMQPConnection {
+        let login = user ?? (PlatformCatalog.participant(label) != nil ? label : nil)
+        let url = login.map { amqpURL(user: $0) } ?? amqpURL
         let c = AMQPConnection(
-            configuration: .init(url: try AMQPURL(string: amqpURL), name: label, heartbeatSeconds: 10), logger: testLogger)
+            configuration: .init(url: try AMQPURL(string: url), name: label, heartbeatSeconds: 10), logger: testLogger)
         c.start()
         connections.append(c)
         try await c.waitUntilConnected()
-        try await c.declare(PlatformTopology.exchanges)
+        if login == nil { try await c.declare(PlatformTopology.exchanges) }
         return c
+    }
+
+    /// Publishes messages the way the platform's users would: each event as the service that
+    /// owns its type, each command as an external sender allowed to send it.
+    func sender() async throws -> CommandSender {
+        var connections: [String: AMQPConnection] = [:]
+        for user in ["crm", "cashier", "operations"] + PlatformCatalog.services.map(\.name) {
+            connections[user] = try await connect(user)
+        }
+        return CommandSender(connections: connections)
     }
 
     func destroy() async {
@@ -325,38 +369,74 @@ final class EventCollector: Sendable {
     }
 }
 
-/// Builds and publishes commands the way a CRM would.
+/// Publishes commands and events the way the platform's users would: each message through the
+/// connection of a user allowed to publish its type (the broker stamps and checks `user_id`).
 struct CommandSender {
-    let connection: AMQPConnection
+    let connections: [String: AMQPConnection]
+
+    /// A sender that publishes everything through one connection.
+    init(connection: AMQPConnection) { connections = ["": connection] }
+
+    init(connections: [String: AMQPConnection]) { self.connections = connections }
+
+    /// The user that publishes a message of this type.
+    static func publisher(of type: String) -> String? {
+        if let owner = PlatformCatalog.owners(ofEvent: type).first { return owner }
+        return PlatformCatalog.senders(ofCommand: type).first { ["crm", "cashier", "operations"].contains($0) }
+    }
+
+    func connection(for type: String) -> AMQPConnection {
+        if let c = connections[""] { return c }
+        return connections[Self.publisher(of: type) ?? "crm"] ?? connections["crm"]!
+    }
 
     static func message<M: Message>(
         _ command: M, id: String = UUID().uuidString.lowercased(), correlationId: String? = nil
     ) throws -> OutgoingMessage {
         let envelope = Envelope(id: id, source: "/test/crm", correlationId: correlationId, causationId: nil, data: command)
-        return try EnvelopeCodec.outgoing(envelope, appId: "test")
+        var message = try EnvelopeCodec.outgoing(envelope, appId: "test")
+        message.properties.userId = publisher(of: M.type)
+        return message
     }
 
     /// Publishes and insists until every message is confirmed (same ids: the service deduplicates).
     func publishConfirmed(_ messages: [OutgoingMessage], timeout: Duration = .seconds(120)) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            do {
-                let outcomes = try await connection.publish(messages)
-                if outcomes.allSatisfy({ $0 == .confirmed }) { return }
-                throw TestFailure("not confirmed: \(outcomes.first { $0 != .confirmed }!)")
-            } catch {
-                if ContinuousClock.now > deadline { throw error }
-                try await Task.sleep(for: .milliseconds(200))
+        // In order, one group of consecutive messages of one publisher at a time.
+        var groups: [(AMQPConnection, [OutgoingMessage])] = []
+        for m in messages {
+            let c = connection(for: m.routingKey)
+            if let last = groups.last, last.0 === c { groups[groups.count - 1].1.append(m) } else { groups.append((c, [m])) }
+        }
+        for (c, group) in groups {
+            let deadline = ContinuousClock.now + timeout
+            let user = connections[""] == nil ? Self.publisher(of: group[0].routingKey) : nil
+            let stamped = group.map { m -> OutgoingMessage in
+                var m = m
+                m.properties.userId = user
+                return m
+            }
+            while true {
+                do {
+                    let outcomes = try await c.publish(stamped)
+                    if outcomes.allSatisfy({ $0 == .confirmed }) { break }
+                    throw TestFailure("not confirmed: \(outcomes.first { $0 != .confirmed }!)")
+                } catch {
+                    if ContinuousClock.now > deadline { throw error }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
             }
         }
     }
 
-    /// Publishes raw bytes on `ot.commands` with a routing key.
+    /// Publishes raw bytes on `ot.commands` with a routing key (as the CRM).
     func publishRaw(_ body: [UInt8], routingKey: String, messageId: String) async throws -> PublishOutcome {
-        try await connection.publish(
+        let c = connections[""] ?? connections["crm"]!
+        return try await c.publish(
             OutgoingMessage(
                 exchange: PlatformTopology.commands, routingKey: routingKey, body: body,
-                properties: MessageProperties(contentType: "application/cloudevents+json", messageId: messageId, type: routingKey)))
+                properties: MessageProperties(
+                    contentType: "application/cloudevents+json", messageId: messageId, type: routingKey,
+                    userId: connections[""] == nil ? "crm" : nil)))
     }
 }
 

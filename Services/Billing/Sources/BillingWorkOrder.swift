@@ -1,0 +1,210 @@
+import Contracts
+import Foundation
+import Runtime
+
+/// A closed OT in billing (SGC-PC-07 §4.6–4.7), as a state machine value: its prefactura —
+/// drafted once per OT, re-issued as a new version when the commercial review returns it — and
+/// its invoice, issued once the review approves it, by the country's issuer. A pole move, paid
+/// up front by its CxC, gets no prefactura.
+///
+/// A closed OT is one aggregate, so a second `workorder.closed` (a redelivery, a replay with a
+/// new id) finds it and bills nothing twice.
+public enum BillingWorkOrder: Aggregate {
+    public static let kind = "workOrder"
+
+    public enum PrefacturaStatus: String, Codable, Sendable { case issued, returned, invoiced }
+
+    public struct Prefactura: Codable, Sendable, Equatable {
+        public var id: String
+        public var version: Int
+        public var status: PrefacturaStatus
+        public var lines: [PrefacturaLine]
+        public var amount: Money
+        public var needsPricing: Bool
+        /// The returned version this one corrects.
+        public var corrects: String?
+        public var issuedAt: Date
+        public var returnedAt: Date?
+        public var returnedBy: String?
+        public var returnNotes: String?
+    }
+
+    public struct Invoice: Codable, Sendable, Equatable {
+        public var id: String
+        public var prefacturaId: String
+        public var amount: Money
+        public var issuer: InvoiceIssuer
+        public var needsPricing: Bool
+        public var approvedBy: String
+        public var approvalNotes: String?
+        public var issuedAt: Date
+    }
+
+    public struct State: AggregateState {
+        public var workOrderId: String
+        public var kind: WorkOrderKind
+        public var customer: Customer
+        public var outcome: Outcome
+        public var closedAt: Date
+        public var receivedAt: Date
+        public var closedMessage: String
+        public var prefacturas: [Prefactura] = []
+        public var invoice: Invoice?
+
+        public var country: Country { customer.country }
+        /// `settled` (by its CxC), `issued` (a prefactura waits for review) or `invoiced`.
+        public var status: String {
+            if invoice != nil { return "invoiced" }
+            return prefacturas.isEmpty ? "settled" : "issued"
+        }
+        var current: Prefactura? { prefacturas.last }
+    }
+
+    public enum Input: Sendable {
+        case closed(WorkOrderClosed)
+        case approved(PrefacturaApproved)
+        case returned(PrefacturaReturned)
+    }
+
+    /// Sequences its routes draw numbers from.
+    public static let prefacturaNumber = "prefactura_number", invoiceNumber = "invoice_number"
+
+    public static let machine = StateMachine(
+        title: "closed OT in billing", procedure: "SGC-PC-07 §4.6–4.7, OPE-SUM-GES-P08 steps 3–5",
+        states: [.init("settled", final: true), .init("issued"), .init("invoiced", final: true)],
+        transitions: [
+            .init(nil, "settled", on: WorkOrderClosed.type), .init(nil, "issued", on: WorkOrderClosed.type),
+            .init("issued", "issued", on: PrefacturaReturned.type), .init("issued", "invoiced", on: PrefacturaApproved.type),
+        ])
+
+    public static func decide(_ state: State?, _ input: Input, _ context: inout DecisionContext) throws(Rejection) -> Decision<State> {
+        let now = context.now
+        switch input {
+        case .closed(let e):
+            guard state == nil else { return .ignore("closed work order already billed; ignored") }
+            var s = State(
+                workOrderId: e.workOrderId, kind: e.kind, customer: e.customer, outcome: e.outcome, closedAt: e.closedAt,
+                receivedAt: now, closedMessage: context.messageId)
+            if BillingRules.settledByCxC(e.kind) {
+                return Decision(
+                    state: s, history: [HistoryEntry("closed", from: nil, to: s.status)],
+                    note: "closed work order was settled by its CxC; no prefactura")
+            }
+            let draft = BillingRules.draft(e)
+            let id = BillingRules.prefacturaId(try context.next(prefacturaNumber), at: now)
+            s.prefacturas = [
+                Prefactura(
+                    id: id, version: 1, status: .issued, lines: draft.lines, amount: draft.amount, needsPricing: draft.needsPricing,
+                    issuedAt: now)
+            ]
+            return Decision(
+                state: s, history: [HistoryEntry("closed", from: nil, to: s.status, reason: id)],
+                events: [PrefacturaIssued(prefacturaId: id, workOrderId: e.workOrderId, amount: draft.amount, lines: draft.lines)],
+                note: draft.needsPricing ? "closed work order has no amount and no list price: prefactura \(id) issued at 0, needs pricing" : nil)
+
+        case .approved(let e):
+            guard var s = state, let pf = s.current, pf.id == e.prefacturaId else {
+                return .ignore("approval of an unknown prefactura (or of another work order); ignored")
+            }
+            guard pf.status == .issued, s.invoice == nil else { return .ignore("approval of a prefactura that is \(pf.status.rawValue); ignored") }
+            let issuer = BillingRules.issuer(for: s.country)
+            let id = BillingRules.invoiceId(try context.next(invoiceNumber), country: s.country, at: now)
+            s.invoice = Invoice(
+                id: id, prefacturaId: pf.id, amount: pf.amount, issuer: issuer, needsPricing: pf.needsPricing, approvedBy: e.by,
+                approvalNotes: e.notes, issuedAt: now)
+            s.prefacturas[s.prefacturas.count - 1].status = .invoiced
+            return Decision(
+                state: s, history: [HistoryEntry("invoiced", from: "issued", to: s.status, by: e.by, reason: id)],
+                events: [InvoiceIssued(invoiceId: id, prefacturaId: pf.id, workOrderId: s.workOrderId, amount: pf.amount, issuer: issuer)])
+
+        case .returned(let e):
+            guard var s = state, let pf = s.current, pf.id == e.prefacturaId else {
+                return .ignore("return of an unknown prefactura (or of another work order); ignored")
+            }
+            guard pf.status == .issued else { return .ignore("return of a prefactura that is \(pf.status.rawValue); ignored") }
+            // The correction itself is made out of band by the quality controller; the platform
+            // records the notes and puts a new version back into review.
+            let last = s.prefacturas.count - 1
+            s.prefacturas[last].status = .returned
+            s.prefacturas[last].returnedAt = now
+            s.prefacturas[last].returnedBy = e.by
+            s.prefacturas[last].returnNotes = e.notes
+            let id = BillingRules.prefacturaId(try context.next(prefacturaNumber), at: now)
+            s.prefacturas.append(
+                Prefactura(
+                    id: id, version: pf.version + 1, status: .issued, lines: pf.lines, amount: pf.amount, needsPricing: pf.needsPricing,
+                    corrects: pf.id, issuedAt: now))
+            return Decision(
+                state: s, history: [HistoryEntry("returned", from: "issued", to: s.status, by: e.by, reason: e.notes)],
+                events: [PrefacturaIssued(prefacturaId: id, workOrderId: s.workOrderId, amount: pf.amount, lines: pf.lines)],
+                note: "prefactura \(pf.id) returned and re-issued as \(id) (version \(pf.version + 1))")
+        }
+    }
+}
+
+/// A CxC (cuenta por cobrar) charge and its payment at the cashier (OPE-SUM-GES-P08 steps 3–5):
+/// created once per request, paid once, for exactly its amount.
+public enum Charge: Aggregate {
+    public static let kind = "charge"
+    public static let chargeNumber = "charge_number"
+
+    public struct Payment: Codable, Sendable, Equatable {
+        public var amount: Money
+        public var receipt: String
+        public var paidAt: Date
+        public var recordedByMessage: String
+    }
+
+    public struct State: AggregateState {
+        public var chargeId: String
+        public var requestId: String
+        public var amount: Money
+        public var payer: Payer
+        public var reason: String
+        public var workOrderId: String?
+        public var createdAt: Date
+        public var createdByMessage: String
+        public var payment: Payment?
+        public var status: String { payment == nil ? "created" : "paid" }
+    }
+
+    public enum Input: Sendable {
+        case requested(ChargeRequested)
+        case payment(RecordPayment)
+    }
+
+    public static let machine = StateMachine(
+        title: "CxC charge", procedure: "OPE-SUM-GES-P08 steps 3–5",
+        states: [.init("created"), .init("paid", final: true)],
+        transitions: [.init(nil, "created", on: ChargeRequested.type), .init("created", "paid", on: RecordPayment.type)])
+
+    public static func decide(_ state: State?, _ input: Input, _ context: inout DecisionContext) throws(Rejection) -> Decision<State> {
+        switch input {
+        case .requested(let r):
+            // A repeated request (even with another message id) creates nothing and emits
+            // nothing: `charge-created` was already published through the outbox.
+            guard state == nil else { return .ignore("charge already requested; ignored") }
+            let id = BillingRules.chargeId(try context.next(chargeNumber), at: context.now)
+            let s = State(
+                chargeId: id, requestId: r.requestId, amount: r.amount, payer: r.payer, reason: r.reason, workOrderId: r.workOrderId,
+                createdAt: context.now, createdByMessage: context.messageId)
+            return Decision(
+                state: s, history: [HistoryEntry("created", from: nil, to: s.status, reason: r.reason)],
+                events: [
+                    ChargeCreated(
+                        chargeId: id, amount: r.amount, payer: r.payer, reason: r.reason, workOrderId: r.workOrderId, requestId: r.requestId)
+                ], aliases: [id])
+
+        case .payment(let p):
+            try BillingRules.validate(p)
+            guard var s = state else {
+                throw .notFound("no charge \(p.chargeId)", field: "data.chargeId", problem: "no such charge", mayBeLate: false)
+            }
+            try BillingRules.check(payment: p, chargeAmount: s.amount, alreadyPaid: s.payment != nil)
+            s.payment = Payment(amount: p.amount, receipt: p.receipt, paidAt: context.now, recordedByMessage: context.messageId)
+            return Decision(
+                state: s, history: [HistoryEntry("paid", from: "created", to: s.status, reason: p.receipt)],
+                events: [ChargePaid(chargeId: p.chargeId, amount: p.amount, receipt: p.receipt)])
+        }
+    }
+}

@@ -1,0 +1,208 @@
+import Contracts
+import Foundation
+import Runtime
+
+/// An OT as the commercial service opened it (SGC-PC-07 §4.1–4.3, §4.9), as a state machine
+/// value: its human number, its customer folder and its scope changes. The final states other
+/// services report (rejected, cancelled, closed) refuse further scope changes.
+public enum CommercialWorkOrder: Aggregate {
+    public static let kind = "workOrder"
+    /// The sequence of OT numbers (`OT-<country>-<year>-<n>`).
+    public static let numberSequence = "work_order_number"
+
+    public struct FolderDocument: Codable, Sendable, Equatable {
+        public var document: Document
+        public var addedAt: Date
+    }
+
+    public struct ScopeChangeRecord: Codable, Sendable, Equatable {
+        public var changes: JSONObject
+        public var documentUri: String
+        public var changedAt: Date
+        public var byMessage: String
+    }
+
+    public struct State: AggregateState {
+        public var id: String
+        public var number: String
+        public var kind: WorkOrderKind
+        public var serviceLine: ServiceLine?
+        public var customer: Customer
+        public var opportunityId: String?
+        public var purchaseOrder: PurchaseOrder?
+        public var dueBy: Date?
+        public var description: String
+        public var folder: String
+        public var documents: [FolderDocument]
+        public var scopeChanges: [ScopeChangeRecord] = []
+        public var state: WorkOrderState
+        public var openedAt: Date
+        public var openedByMessage: String
+
+        public var status: String { state.rawValue }
+    }
+
+    public enum Input: Sendable {
+        case open(OpenWorkOrder)
+        case changeScope(ChangeScope)
+        /// A final state reported by another service (rejected, cancelled, closed).
+        case finished(WorkOrderState)
+    }
+
+    public static let machine: StateMachine = {
+        let o = "opened"
+        var t: [StateMachine.Transition] = [
+            .init(nil, o, on: OpenWorkOrder.type), .init(nil, o, on: ChargePaid.type), .init(o, o, on: ChangeScope.type),
+        ]
+        for (state, trigger) in [("rejected", WorkOrderRejected.type), ("cancelled", WorkOrderCancelled.type), ("closed", WorkOrderClosed.type)] {
+            t.append(.init(o, state, on: trigger))
+        }
+        return StateMachine(
+            title: "OT opening", procedure: "SGC-PC-07 §4.1–4.3, §4.9 (SGC-DC-03)",
+            states: [.init(o), .init("rejected", final: true), .init("cancelled", final: true), .init("closed", final: true)],
+            transitions: t)
+    }()
+
+    /// The id of an OT opened by a command that names none: derived from the command, so that a
+    /// redelivery cannot open a second one.
+    public static func id(for command: OpenWorkOrder, messageId: String) -> String {
+        command.workOrderId ?? DerivedID.uuid("workorder", messageId)
+    }
+
+    public static func decide(_ state: State?, _ input: Input, _ context: inout DecisionContext) throws(Rejection) -> Decision<State> {
+        let now = context.now
+        switch input {
+        case .open(let c):
+            let messageId = context.messageId
+            let wo = try OpeningRules.validate(c, now: now) { id(for: c, messageId: messageId) }
+            if let existing = state {
+                throw Rejection(
+                    .alreadyExists, "work order \(existing.id) already exists",
+                    errors: [FieldProblem(field: "data.workOrderId", problem: "already exists")])
+            }
+            let n = try context.next(numberSequence)
+            let number = "OT-\(wo.customer.country.rawValue)-\(BillingCalendar.year(of: now))-\(BillingCalendar.padded(n, 6))"
+            let s = State(
+                id: wo.id, number: number, kind: wo.kind, serviceLine: wo.serviceLine, customer: wo.customer,
+                opportunityId: wo.opportunityId, purchaseOrder: wo.purchaseOrder, dueBy: wo.dueBy, description: wo.description,
+                folder: wo.folder, documents: wo.documents.map { FolderDocument(document: $0, addedAt: now) }, state: .opened,
+                openedAt: now, openedByMessage: messageId)
+            return Decision(
+                state: s, history: [HistoryEntry("opened", from: nil, to: s.status, reason: number)],
+                events: [
+                    WorkOrderOpened(
+                        workOrderId: wo.id, number: number, kind: wo.kind, serviceLine: wo.serviceLine, customer: wo.customer,
+                        documents: wo.documents, dueBy: wo.dueBy, purchaseOrder: wo.purchaseOrder)
+                ],
+                note: "work order \(wo.id) opened as \(number)")
+
+        case .changeScope(let c):
+            try ScopeRules.validate(c, state: state?.state)
+            guard var s = state else { throw Rejection(.internalError, "change-scope: rules accepted an unknown OT") }
+            s.scopeChanges.append(
+                ScopeChangeRecord(changes: c.changes, documentUri: c.document.uri, changedAt: now, byMessage: context.messageId))
+            s.documents.append(FolderDocument(document: c.document, addedAt: now))
+            return Decision(
+                state: s, history: [HistoryEntry("scopeChanged", from: s.status, to: s.status, reason: c.document.uri)],
+                events: [WorkOrderScopeChanged(workOrderId: c.workOrderId, changes: c.changes, document: c.document)])
+
+        case .finished(let final):
+            // Events for OTs this service never opened are ignored.
+            guard var s = state else { return .ignore("\(final.rawValue) for a work order commercial did not open") }
+            guard !s.state.isFinal else { return .ignore("work order already \(s.state.rawValue)") }
+            let from = s.status
+            s.state = final
+            return Decision(state: s, history: [HistoryEntry(final.rawValue, from: from, to: s.status)])
+        }
+    }
+}
+
+/// A pole-move request from a person with no active service (OPE-SUM-GES-P08 steps 1–7): the CxC
+/// of Bs 1000 is requested from billing; once the cashier has taken the payment, the `poleMove`
+/// OT is opened (a follow-up decision of the OT opening), once.
+public enum PoleMoveRequest: Aggregate {
+    public static let kind = "poleMoveRequest"
+
+    public enum Status: String, Codable, Sendable { case awaitingPayment, charged, paid }
+
+    public struct State: AggregateState {
+        public var id: String
+        public var requester: Payer
+        public var address: String
+        public var state: Status
+        public var chargeId: String?
+        public var workOrderId: String?
+        public var requestedAt: Date
+        public var paidAt: Date?
+        public var status: String { state.rawValue }
+    }
+
+    public enum Input: Sendable {
+        case request(RequestPoleMove)
+        case chargeCreated(ChargeCreated)
+        case chargePaid(ChargePaid)
+    }
+
+    public static let machine = StateMachine(
+        title: "pole-move request", procedure: "OPE-SUM-GES-P08 steps 1–7",
+        states: [.init("awaitingPayment"), .init("charged"), .init("paid", final: true)],
+        transitions: [
+            .init(nil, "awaitingPayment", on: RequestPoleMove.type), .init("awaitingPayment", "charged", on: ChargeCreated.type),
+            .init("charged", "paid", on: ChargePaid.type),
+        ])
+
+    /// The request is keyed by the command's id: a redelivery cannot open a second request.
+    public static func id(messageId: String) -> String { "PMR-\(messageId)" }
+
+    public static func decide(_ state: State?, _ input: Input, _ context: inout DecisionContext) throws(Rejection) -> Decision<State> {
+        switch input {
+        case .request(let r):
+            try PoleMoveRules.validate(r)
+            guard state == nil else { return .ignore("pole-move request already registered") }
+            let s = State(
+                id: id(messageId: context.messageId), requester: r.requester, address: r.address, state: .awaitingPayment,
+                requestedAt: context.now)
+            return Decision(
+                state: s, history: [HistoryEntry("requested", from: nil, to: s.status)],
+                events: [PoleMoveRules.charge(requestId: s.id, for: r)])
+
+        case .chargeCreated(let e):
+            guard var s = state, s.state == .awaitingPayment, s.chargeId == nil else {
+                return .ignore("charge \(e.chargeId) is not for a pole move waiting for its charge")
+            }
+            s.state = .charged
+            s.chargeId = e.chargeId
+            return Decision(state: s, history: [HistoryEntry("charged", from: "awaitingPayment", to: s.status, reason: e.chargeId)], aliases: [e.chargeId])
+
+        case .chargePaid(let e):
+            guard var s = state, s.state == .charged else {
+                return .ignore("charge \(e.chargeId) paid is not a pending pole move")
+            }
+            // Step 5 done (the cashier took the payment): open the pole-move OT, once.
+            let command = PoleMoveRules.workOrder(requestId: s.id, requester: s.requester, address: s.address)
+            let workOrderId = CommercialWorkOrder.id(for: command, messageId: context.messageId)
+            s.state = .paid
+            s.paidAt = context.now
+            s.workOrderId = workOrderId
+            return Decision(
+                state: s, history: [HistoryEntry("paid", from: "charged", to: s.status, reason: e.receipt)],
+                followUps: [.to(CommercialWorkOrder.self, workOrderId, .open(command))])
+        }
+    }
+}
+
+/// Numbers in documents, in UTC.
+enum BillingCalendar {
+    static func year(of date: Date) -> Int { utc.component(.year, from: date) }
+
+    static func padded(_ n: Int64, _ width: Int) -> String {
+        let digits = String(n)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+    }
+
+    static let utc: Calendar = {
+        var c = Calendar(identifier: .gregorian)
+        c.timeZone = TimeZone(identifier: "UTC")!
+        return c
+    }()
+}

@@ -1,0 +1,137 @@
+import Contracts
+import Foundation
+
+/// The stored value of an aggregate: `Codable` (it is kept as JSON in the service's
+/// `aggregates` table) and with the name of the state its machine is in.
+public protocol AggregateState: Codable, Sendable, Equatable {
+    /// The state-machine state: one of the aggregate's ``StateMachine/states``.
+    var status: String { get }
+}
+
+/// A state machine as a value (an OT in dispatch, a prefactura under review, a CxC charge, …):
+/// a pure `decide` from the current state, one input and the decision context to a
+/// ``Decision``. The runtime loads, decides and saves; no rule lives anywhere else.
+public protocol Aggregate: Sendable {
+    associatedtype State: AggregateState
+    associatedtype Input: Sendable
+
+    /// The aggregate's name in storage, history and timers (`workOrder`, `charge`); unique
+    /// within a service.
+    static var kind: String { get }
+    /// Its states and allowed transitions, as data.
+    static var machine: StateMachine { get }
+    /// The decision for one input. `state` is nil when the aggregate does not exist yet.
+    /// Throw a ``Rejection`` to refuse the input: nothing of it is saved.
+    static func decide(_ state: State?, _ input: Input, _ context: inout DecisionContext) throws(Rejection) -> Decision<State>
+    /// The input a due timer of this aggregate becomes (`nil`: the timer is dropped).
+    static func timerFired(_ name: String, dueAt: Date) -> Input?
+}
+
+extension Aggregate {
+    public static func timerFired(_ name: String, dueAt: Date) -> Input? { nil }
+}
+
+/// What `decide` sees besides the state and the input: the time, the message, and numbers
+/// drawn from the service's sequences for it.
+public struct DecisionContext: Sendable {
+    /// Now, by the service clock.
+    public var now: Date
+    /// The id of the message being decided (derive ids from it to stay deterministic).
+    public var messageId: String
+    /// When the message says its fact happened or its request was made.
+    public var messageTime: Date
+    /// The broker user that published the message (provenance), when known.
+    public var sender: String?
+    var numbers: [String: [Int64]]
+
+    public init(
+        now: Date, messageId: String = "m-1", messageTime: Date? = nil, sender: String? = nil, numbers: [String: [Int64]] = [:]
+    ) {
+        self.now = now
+        self.messageId = messageId
+        self.messageTime = messageTime ?? now
+        self.sender = sender
+        self.numbers = numbers
+    }
+
+    /// The next number of a sequence the route asked for (see ``Routes/on(_:numbers:_:)``).
+    public mutating func next(_ sequence: String) throws(Rejection) -> Int64 {
+        guard var pool = numbers[sequence], !pool.isEmpty else {
+            throw Rejection(.internalError, "no number of sequence \(sequence) was drawn for this message (declare it on its route)")
+        }
+        let n = pool.removeFirst()
+        numbers[sequence] = pool
+        return n
+    }
+}
+
+/// One line of an aggregate's history: what happened, from which state to which, who and why.
+public struct HistoryEntry: Sendable, Equatable {
+    /// What happened (`approved`, `documentAttached:offer`, `workorder.assign`, …).
+    public var action: String
+    public var from: String?
+    public var to: String?
+    public var by: String?
+    public var reason: String?
+    /// Further facts worth keeping (e.g. the missing documents).
+    public var details: [String: String]
+
+    public init(_ action: String, from: String?, to: String?, by: String? = nil, reason: String? = nil, details: [String: String] = [:]) {
+        self.action = action
+        self.from = from
+        self.to = to
+        self.by = by
+        self.reason = reason
+        self.details = details
+    }
+}
+
+/// A change to one of the aggregate's durable timers.
+public enum TimerChange: Sendable, Equatable {
+    /// Fire `name` at `at` (replaces a pending timer of the same name).
+    case set(String, at: Date)
+    /// Forget `name`.
+    case clear(String)
+
+    public var name: String {
+        switch self {
+        case .set(let n, _), .clear(let n): n
+        }
+    }
+}
+
+/// What one input does to one aggregate: its new state, the history lines, the messages to
+/// publish, the timers to set or clear, secondary keys, and inputs for other aggregates.
+public struct Decision<State: AggregateState>: Sendable {
+    /// The new state; nil leaves the aggregate as it was (or still absent).
+    public var state: State?
+    public var history: [HistoryEntry]
+    /// Published through the outbox, in this order, caused by the input's message.
+    public var events: [any Message]
+    public var timers: [TimerChange]
+    /// Other keys that find this aggregate (a charge's id for a payment naming only it).
+    public var aliases: [String]
+    /// Inputs for other aggregates, decided right after this one in the same transaction.
+    public var followUps: [Target]
+    /// Why nothing changed (a stale or duplicate fact), for the log.
+    public var note: String?
+
+    public init(
+        state: State?, history: [HistoryEntry] = [], events: [any Message] = [], timers: [TimerChange] = [],
+        aliases: [String] = [], followUps: [Target] = [], note: String? = nil
+    ) {
+        self.state = state
+        self.history = history
+        self.events = events
+        self.timers = timers
+        self.aliases = aliases
+        self.followUps = followUps
+        self.note = note
+    }
+
+    /// Nothing changes; `note` says why.
+    public static func ignore(_ note: String) -> Decision { Decision(state: nil, note: note) }
+
+    /// The emitted messages of one type.
+    public func emitted<M: Message>(_ type: M.Type) -> [M] { events.compactMap { $0 as? M } }
+}

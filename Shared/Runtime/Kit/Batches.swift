@@ -1,0 +1,189 @@
+import AMQP
+import Contracts
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// Runs batches of work items through the ``Engine`` in transactions, for the consumers, the
+/// timers and the parked messages of one service: re-runs a batch that lost a race, isolates
+/// the message the database refuses, and wakes the relay and the parking service after commit.
+final class BatchRunner: Sendable {
+    let engine: Engine
+    let postgres: PostgresClient
+    let relay: OutboxRelay
+    let clock: any WallClock
+    let transactionTimeout: Duration
+    let logger: Logger
+    /// Parked messages may be waiting (set when this process parks or finds some; the parking
+    /// service clears it when the table is empty).
+    let parkingMayExist = Atomic<Bool>(true)
+    let parkingSignal = AsyncSignal()
+
+    init(engine: Engine, postgres: PostgresClient, relay: OutboxRelay, clock: any WallClock, transactionTimeout: Duration, logger: Logger) {
+        self.engine = engine
+        self.postgres = postgres
+        self.relay = relay
+        self.clock = clock
+        self.transactionTimeout = transactionTimeout
+        self.logger = logger
+    }
+
+    /// How many times a batch that lost a race (deadlock, serialization, concurrent creation)
+    /// runs again at once before it counts as a transient failure.
+    static let conflictRetries = 5
+
+    /// Runs the items `source` gives (inside the transaction, e.g. locked timer rows) and
+    /// returns what became of each. Throws only transient failures (the caller retries later).
+    func run(_ source: @escaping @Sendable (PostgresConnection, Date) async throws -> [WorkItem]) async throws -> BatchReport {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let report = try await transaction(source, isolated: false)
+                after(report)
+                return report
+            } catch {
+                switch Self.classify(error) {
+                case .conflict where attempt <= Self.conflictRetries:
+                    logger.debug("batch lost a race; running it again", metadata: ["error": "\(error)"])
+                    continue
+                case .data:
+                    logger.warning(
+                        "the database refused a value of the batch; running its messages one by one",
+                        metadata: ["error": "\(LogSafe.escape(String(describing: error)))"])
+                    let report = try await transaction(source, isolated: true)
+                    after(report)
+                    return report
+                default:
+                    throw error
+                }
+            }
+        }
+    }
+
+    private func after(_ report: BatchReport) {
+        if report.outboxRows > 0 { relay.notify() }
+        if report.parked > 0 { parkingMayExist.store(true, ordering: .relaxed) }
+        if report.woken > 0 { parkingSignal.notify() }
+    }
+
+    private func transaction(
+        _ source: @escaping @Sendable (PostgresConnection, Date) async throws -> [WorkItem], isolated: Bool
+    ) async throws -> BatchReport {
+        let engine = self.engine
+        let postgres = self.postgres
+        let logger = self.logger
+        let now = clock.now()
+        let mayPark = parkingMayExist.load(ordering: .relaxed)
+        return try await withDeadline(transactionTimeout, "batch transaction") {
+            try await postgres.withTransaction(logger: logger) { conn in
+                let items = try await source(conn, now)
+                if items.isEmpty { return BatchReport(outcomes: []) }
+                let recordInbox = items.contains { $0.isDelivery }
+                if isolated {
+                    return try await Self.isolated(items, engine, conn, now: now, mayPark: mayPark, recordInbox: recordInbox)
+                }
+                return try await engine.run(items, on: conn, now: now, recordInbox: recordInbox, parkingMayExist: mayPark)
+            }
+        }
+    }
+
+    /// Each item under its own savepoint: the one the database refuses (SQLSTATE class 22 or
+    /// 23) is rolled back and rejected as `invalidData`; its batch-mates are unaffected.
+    static func isolated(
+        _ items: [WorkItem], _ engine: Engine, _ conn: PostgresConnection, now: Date, mayPark: Bool, recordInbox: Bool
+    ) async throws -> BatchReport {
+        var report = BatchReport(outcomes: [])
+        for item in items {
+            try await conn.query("SAVEPOINT kit_item", logger: engine.logger)
+            var one: BatchReport
+            do {
+                one = try await engine.run([item], on: conn, now: now, recordInbox: recordInbox, parkingMayExist: mayPark)
+                try await conn.query("RELEASE SAVEPOINT kit_item", logger: engine.logger)
+            } catch where classify(error) == .data {
+                try await conn.query("ROLLBACK TO SAVEPOINT kit_item", logger: engine.logger)
+                var refused = item
+                refused.failure = Rejection(
+                    .invalidData, "the database refused a value of this message: \(LogSafe.escape(databaseMessage(error)))")
+                one = try await engine.run([refused], on: conn, now: now, recordInbox: recordInbox, parkingMayExist: mayPark)
+            }
+            report.outcomes += one.outcomes
+            report.parked += one.parked
+            report.woken += one.woken
+            report.outboxRows += one.outboxRows
+        }
+        return report
+    }
+
+    enum FailureClass: Equatable { case data, conflict, transient }
+
+    /// SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation) are the
+    /// message's fault; 40001 / 40P01 and a lost creation race are the batch's bad luck;
+    /// everything else is transient.
+    static func classify(_ error: any Error) -> FailureClass {
+        if error is ConcurrentModification { return .conflict }
+        guard let state = sqlState(error) else { return .transient }
+        if state.hasPrefix("22") || state.hasPrefix("23") { return .data }
+        if state == "40001" || state == "40P01" { return .conflict }
+        return .transient
+    }
+
+    static func sqlState(_ error: any Error) -> String? {
+        if let e = error as? PSQLError { return e.serverInfo?[.sqlState] }
+        if let t = error as? PostgresTransactionError {
+            for inner in [t.closureError, t.beginError, t.commitError].compactMap({ $0 }) {
+                if let s = sqlState(inner) { return s }
+            }
+        }
+        return nil
+    }
+
+    static func databaseMessage(_ error: any Error) -> String {
+        if let e = error as? PSQLError, let m = e.serverInfo?[.message] {
+            return "\(e.serverInfo?[.sqlState] ?? "") \(m)"
+        }
+        if let t = error as? PostgresTransactionError, let inner = t.closureError ?? t.commitError {
+            return databaseMessage(inner)
+        }
+        return String(describing: error)
+    }
+}
+
+/// Turns a raw message into a work item: decodes the envelope and its data, and checks that its
+/// publisher may send it. Any failure becomes the item's rejection.
+struct MessageParser: Sendable {
+    let provenance: Provenance
+
+    func parse(_ raw: RawMessage, origin: WorkItem.Origin) -> WorkItem {
+        let data = Data(raw.body)
+        var header: EnvelopeHeader?
+        var message: (any Message)?
+        var failure: Rejection?
+        do throws(ContractError) {
+            let h = try Wire.decodeHeader(data)
+            header = h
+            guard let descriptor = MessageRegistry.descriptor(for: h.type) else {
+                throw ContractError(.unknownType, field: "type", message: "unknown message type '\(h.type)'")
+            }
+            message = try descriptor.decode(data)
+        } catch {
+            failure = Rejection(error)
+        }
+        let messageId = header?.id ?? raw.properties.messageId ?? "sha-\(fnv1a(raw.body))-\(raw.body.count)"
+        let type = header?.type ?? raw.properties.type ?? raw.routingKey
+        let descriptor = MessageRegistry.descriptor(for: type)
+        let isCommand = descriptor?.kind == .command || (descriptor == nil && raw.exchange == PlatformTopology.commands)
+        let sender = provenance.publisher(of: raw.properties)
+        if failure == nil, let descriptor {
+            do throws(Rejection) {
+                try provenance.check(type: type, kind: descriptor.kind, publisher: sender)
+            } catch {
+                failure = error
+            }
+        }
+        return WorkItem(
+            origin: origin, raw: raw, messageId: messageId, type: type, header: header, message: message, failure: failure,
+            isCommand: isCommand, sender: sender)
+    }
+}

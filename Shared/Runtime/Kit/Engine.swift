@@ -1,0 +1,582 @@
+import AMQP
+import Contracts
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// One unit of work: a delivered message, a due timer, or a parked message run again.
+struct WorkItem: Sendable {
+    enum Origin: Sendable {
+        case delivery
+        case timer(kind: String, id: String, name: String, dueAt: Date)
+        case parked(expired: Bool)
+    }
+    var origin: Origin
+    /// The message as it came (deliveries and parked messages; nil for timers).
+    var raw: RawMessage?
+    var messageId: String
+    /// The message type, or `timer:<name>`.
+    var type: String
+    var header: EnvelopeHeader?
+    var message: (any Message)?
+    /// Why the message cannot be handled at all (decoding, provenance): rejected at once.
+    var failure: Rejection?
+    var isCommand: Bool
+    var sender: String?
+
+    var isDelivery: Bool { if case .delivery = origin { true } else { false } }
+    var isParked: Bool { if case .parked = origin { true } else { false } }
+    var isExpired: Bool { if case .parked(let expired) = origin { expired } else { false } }
+}
+
+/// What became of one item.
+enum ItemOutcome: Sendable, Equatable {
+    case handled
+    case duplicate
+    case rejected(String)
+    /// Waits in `parked` for its subject.
+    case parked
+
+    var label: String {
+        switch self {
+        case .handled: "handled"
+        case .duplicate: "duplicate"
+        case .rejected: "rejected"
+        case .parked: "parked"
+        }
+    }
+}
+
+/// A batch lost a race for a new aggregate with a concurrent batch: run it again.
+struct ConcurrentModification: Error, CustomStringConvertible {
+    var description: String { "an aggregate of the batch was created or changed concurrently; the batch runs again" }
+}
+
+/// What a batch did.
+struct BatchReport: Sendable {
+    var outcomes: [ItemOutcome]
+    /// Messages parked by this batch.
+    var parked = 0
+    /// Parked messages woken because their subject appeared.
+    var woken = 0
+    /// Rows written to the outbox.
+    var outboxRows = 0
+}
+
+/// The service kit's core: load → decide → save for a batch, inside the caller's transaction.
+///
+/// Round trips per batch: the inbox insert; the alias lookup (only when a route names an
+/// alias); the load of every aggregate the batch touches (one statement, `FOR UPDATE`); the
+/// numbers drawn (only when a route declares some); then one statement each for the aggregates,
+/// the history, the timers, the aliases and parked messages (when there are any), and the outbox.
+/// Decisions run in memory in delivery order, so two messages about one aggregate in one batch
+/// see each other's effects.
+struct Engine: Sendable {
+    let service: String
+    let routes: Routes
+    let aggregates: [String: AggregateInfo]
+    let emits: Set<String>
+    let parkTimeout: Duration
+    let logger: Logger
+
+    var source: String { "/ot/\(service)" }
+    var deadLetterQueue: String { "\(service).dead" }
+
+    struct Key: Hashable {
+        var kind: String
+        var id: String
+    }
+    struct AliasKey: Hashable {
+        var kind: String
+        var alias: String
+    }
+    struct Slot {
+        var info: AggregateInfo
+        var state: (any AggregateState)?
+        var version: Int32
+        var correlationId: String?
+        var lastMessageId: String?
+        var corrupt: String?
+        var dirty = false
+    }
+
+    /// The batch's working set.
+    final class Work {
+        var slots: [Key: Slot] = [:]
+        var aliasMap: [AliasKey: String] = [:]
+        var aliasesLookedUp: Set<AliasKey> = []
+        var upserts: [Key] = []
+        var history: HistoryInsert
+        var timers: [Key: [String: TimerChange]] = [:]
+        var newAliases: [(AliasKey, String)] = []
+        var outbox: [OutgoingMessage] = []
+        var parks: ParkInsert
+        var parkDeletes: [String] = []
+        var parkSleeps: [String] = []
+        var inboxOutcomes: [(String, String)] = []
+        init(now: Date) {
+            history = HistoryInsert(at: now)
+            parks = ParkInsert(now: now)
+        }
+    }
+
+    /// Runs the batch on `conn` (inside a transaction). `parkingMayExist`: whether parked
+    /// messages may be waiting (then subjects created here wake them).
+    func run(
+        _ items: [WorkItem], on conn: PostgresConnection, now: Date, recordInbox: Bool = true, parkingMayExist: Bool = true
+    ) async throws -> BatchReport {
+        let work = Work(now: now)
+        var report = BatchReport(outcomes: Array(repeating: .handled, count: items.count))
+
+        // 1. Inbox: one statement records every delivered id; the ones already there are duplicates.
+        var live = Array(repeating: true, count: items.count)
+        let deliveries = items.indices.filter { items[$0].isDelivery }
+        if recordInbox, !deliveries.isEmpty {
+            var fresh = Set<String>()
+            for try await id in try await conn.execute(
+                InboxInsert(ids: deliveries.map { items[$0].messageId }, types: deliveries.map { items[$0].type }), logger: logger)
+            {
+                fresh.insert(id)
+            }
+            var seen = Set<String>()
+            for i in deliveries where !fresh.contains(items[i].messageId) || !seen.insert(items[i].messageId).inserted {
+                live[i] = false
+                report.outcomes[i] = .duplicate
+            }
+        }
+
+        // 2. Targets, pure: from the routes (messages) or the aggregate (timers).
+        var targets: [[Target]] = Array(repeating: [], count: items.count)
+        var failures: [Rejection?] = items.map(\.failure)
+        var sequences: [String] = []
+        var sequenceOwner: [Int] = []
+        for i in items.indices where live[i] && failures[i] == nil {
+            let item = items[i]
+            if case .timer(let kind, let id, let name, let dueAt) = item.origin {
+                if let target = aggregates[kind]?.timer(name, dueAt, id) { targets[i] = [target] }
+                continue
+            }
+            guard let message = item.message, let route = routes.routes[item.type] else {
+                failures[i] = Rejection(.unhandled, "\(service) has no route for \(item.type)")
+                continue
+            }
+            let incoming = Incoming(
+                id: item.messageId, time: item.header?.time ?? now, sender: item.sender,
+                correlationId: item.header?.correlationid)
+            targets[i] = route.targets(message, incoming)
+            for s in route.numbers {
+                sequences.append(s)
+                sequenceOwner.append(i)
+            }
+        }
+
+        // 3. Aliases and aggregates: one lookup, one load.
+        var aliasKeys = Set<AliasKey>()
+        var keys = Set<Key>()
+        for ts in targets {
+            for t in ts {
+                switch t.key {
+                case .id(let id): keys.insert(Key(kind: t.aggregate.kind, id: id))
+                case .alias(let a): aliasKeys.insert(AliasKey(kind: t.aggregate.kind, alias: a))
+                }
+            }
+        }
+        try await lookUp(aliasKeys, work, conn)
+        for ts in targets {
+            for t in ts {
+                if case .alias(let a) = t.key, let id = work.aliasMap[AliasKey(kind: t.aggregate.kind, alias: a)] {
+                    keys.insert(Key(kind: t.aggregate.kind, id: id))
+                }
+            }
+        }
+        var infos: [Key: AggregateInfo] = [:]
+        for ts in targets { for t in ts { if case .id(let id) = t.key { infos[Key(kind: t.aggregate.kind, id: id)] = t.aggregate } } }
+        for k in keys where infos[k] == nil { infos[k] = aggregates[k.kind] }
+        try await load(keys, infos: infos, work, conn)
+
+        // 4. Numbers for the routes that declared them.
+        var numbers: [Int: [String: [Int64]]] = [:]
+        if !sequences.isEmpty {
+            var n = 0
+            for try await (sequence, value) in try await conn.execute(NumbersDraw(sequences: sequences), logger: logger) {
+                numbers[sequenceOwner[n], default: [:]][sequence, default: []].append(value)
+                n += 1
+            }
+        }
+
+        // 5. Decide, in delivery order.
+        for i in items.indices where live[i] {
+            let item = items[i]
+            var log = logger
+            log[metadataKey: "message.id"] = "\(item.messageId)"
+            log[metadataKey: "message.type"] = "\(item.type)"
+            if let failure = failures[i] {
+                reject(item, failure, work, now: now, log)
+                report.outcomes[i] = .rejected(failure.code.description)
+                continue
+            }
+            var context = DecisionContext(
+                now: now, messageId: item.messageId, messageTime: item.header?.time ?? now, sender: item.sender,
+                numbers: numbers[i] ?? [:])
+            do {
+                try await decide(item, targets[i], &context, work, now: now, conn, log)
+                if item.isParked {
+                    work.parkDeletes.append(item.messageId)
+                    work.inboxOutcomes.append((item.messageId, "handled"))
+                }
+            } catch let failure as Parked {
+                if item.isParked {
+                    work.parkSleeps.append(item.messageId)
+                } else {
+                    park(item, failure, work, now: now, log)
+                    report.parked += 1
+                }
+                report.outcomes[i] = .parked
+            } catch let r as Rejection {
+                if case .timer(let kind, let id, let name, _) = item.origin {
+                    // A timer cannot be rejected; it must not fire again either.
+                    log.error("timer decision failed; timer dropped", metadata: ["timer": "\(kind)/\(id)/\(name)", "reason": "\(r)"])
+                    work.timers[Key(kind: kind, id: id), default: [:]][name] = .clear(name)
+                } else {
+                    reject(item, r, work, now: now, log)
+                    if item.isParked { work.parkDeletes.append(item.messageId) }
+                }
+                report.outcomes[i] = .rejected(r.code.description)
+            }
+        }
+
+        // 6. Save, set-based.
+        try await save(work, now: now, conn)
+        if parkingMayExist {
+            var wake = ParkWake(now: now)
+            for k in work.upserts where work.slots[k]?.version == 0 {
+                wake.kinds.append(k.kind)
+                wake.keys.append(k.id)
+                wake.isAlias.append(false)
+            }
+            for (a, _) in work.newAliases {
+                wake.kinds.append(a.kind)
+                wake.keys.append(a.alias)
+                wake.isAlias.append(true)
+            }
+            if !wake.kinds.isEmpty {
+                for try await _ in try await conn.execute(wake, logger: logger) { report.woken += 1 }
+            }
+        }
+        try await OutboxEntry.insert(work.outbox.map(OutboxEntry.init), on: conn, logger: logger)
+        report.outboxRows = work.outbox.count
+        for (i, outcome) in report.outcomes.enumerated()
+        where (items[i].isDelivery || items[i].isParked) && outcome != .handled && outcome != .duplicate {
+            work.inboxOutcomes.append((items[i].messageId, outcome.label))
+        }
+        if !work.inboxOutcomes.isEmpty {
+            try await conn.run(InboxOutcomes(ids: work.inboxOutcomes.map(\.0), outcomes: work.inboxOutcomes.map(\.1)), logger: logger)
+        }
+        return report
+    }
+
+    /// A command whose subject is not known yet, to be parked under that subject's key.
+    struct Parked: Error {
+        var kind: String
+        var key: String
+        var isAlias: Bool
+        var rejection: Rejection
+    }
+
+    // MARK: Deciding
+
+    func decide(
+        _ item: WorkItem, _ targets: [Target], _ context: inout DecisionContext, _ work: Work, now: Date,
+        _ conn: PostgresConnection, _ log: Logger
+    ) async throws {
+        var pending = targets[...]
+        var overlay: [Key: any AggregateState] = [:]
+        var history: [(Key, HistoryEntry)] = []
+        var events: [any Message] = []
+        var timers: [(Key, TimerChange)] = []
+        var aliases: [(AliasKey, String)] = []
+        var firstKey: Key?
+        var steps = 0
+        if case .timer(let kind, let id, let name, _) = item.origin {
+            // A fired timer is gone unless the decision sets it again.
+            timers.append((Key(kind: kind, id: id), .clear(name)))
+        }
+        while let target = pending.popFirst() {
+            steps += 1
+            if steps > 64 { throw Rejection(.internalError, "more than 64 follow-up decisions for one message") }
+            let kind = target.aggregate.kind
+            var id: String?
+            switch target.key {
+            case .id(let i): id = i
+            case .alias(let a):
+                let ak = AliasKey(kind: kind, alias: a)
+                if let known = aliases.first(where: { $0.0 == ak })?.1 {
+                    id = known
+                } else {
+                    if !work.aliasesLookedUp.contains(ak) { try await lookUp([ak], work, conn) }
+                    id = work.aliasMap[ak]
+                }
+            }
+            var before: (any AggregateState)?
+            var key: Key?
+            if let id {
+                let k = Key(kind: kind, id: id)
+                key = k
+                if work.slots[k] == nil { try await load([k], infos: [k: target.aggregate], work, conn) }
+                if let corrupt = work.slots[k]?.corrupt {
+                    throw Rejection(.corruptState, "the stored \(kind) \(id) cannot be read: \(corrupt)")
+                }
+                before = overlay[k] ?? work.slots[k]?.state
+                if firstKey == nil { firstKey = k }
+            }
+            let decision: AnyDecision
+            do {
+                decision = try target.run(before, &context)
+            } catch let r {
+                if r.code == .notFound, r.mayBeLate, before == nil, item.isCommand, !item.isExpired, item.raw != nil {
+                    switch target.key {
+                    case .id(let i): throw Parked(kind: kind, key: i, isAlias: false, rejection: r)
+                    case .alias(let a): throw Parked(kind: kind, key: a, isAlias: true, rejection: r)
+                    }
+                }
+                throw r
+            }
+            let trigger = target.trigger ?? item.type
+            try check(decision, target.aggregate, before: before, trigger: trigger, hasId: key != nil)
+            if let note = decision.note {
+                log.info("\(note)", metadata: ["aggregate": "\(kind)/\(id ?? "?")"])
+            }
+            if let state = decision.state, let key { overlay[key] = state }
+            if let key {
+                for h in decision.history { history.append((key, h)) }
+                for t in decision.timers { timers.append((key, t)) }
+                for a in decision.aliases { aliases.append((AliasKey(kind: kind, alias: a), key.id)) }
+            }
+            events += decision.events
+            pending += decision.followUps
+        }
+
+        // All decisions of the message stand: apply them to the batch.
+        for (k, state) in overlay {
+            guard var slot = work.slots[k] else { continue }
+            if !slot.dirty { work.upserts.append(k) }
+            slot.state = state
+            slot.dirty = true
+            if item.header != nil { slot.lastMessageId = item.messageId }
+            if slot.version == 0, slot.correlationId == nil {
+                slot.correlationId = item.header?.correlationid ?? item.header?.id ?? item.messageId
+            }
+            work.slots[k] = slot
+        }
+        for (k, h) in history {
+            work.history.kinds.append(k.kind)
+            work.history.ids.append(k.id)
+            work.history.actions.append(h.action)
+            work.history.froms.append(h.from ?? "")
+            work.history.tos.append(h.to ?? "")
+            work.history.bys.append(h.by ?? "")
+            work.history.reasons.append(h.reason ?? "")
+            work.history.details.append(
+                h.details.isEmpty ? "" : String(decoding: (try? Wire.encoder.encode(h.details)) ?? Data(), as: UTF8.self))
+            work.history.messageIds.append(item.messageId)
+        }
+        for (k, t) in timers { work.timers[k, default: [:]][t.name] = t }
+        for (a, id) in aliases where work.aliasMap[a] == nil {
+            work.aliasMap[a] = id
+            work.newAliases.append((a, id))
+        }
+        let cause = item.header ?? firstKey.flatMap { k in
+            work.slots[k].map { slot in
+                EnvelopeHeader(
+                    id: slot.lastMessageId ?? item.messageId, source: source, type: item.type, time: now,
+                    correlationid: slot.correlationId ?? k.id)
+            }
+        }
+        for event in events {
+            work.outbox.append(try outgoing(event, causedBy: cause, now: now))
+        }
+        if !events.isEmpty {
+            log.debug("decided", metadata: ["emitted": "\(events.map { type(of: $0).type })"])
+        }
+    }
+
+    /// Refuses a decision that steps outside the service's own declarations.
+    func check(_ d: AnyDecision, _ info: AggregateInfo, before: (any AggregateState)?, trigger: String, hasId: Bool) throws(Rejection) {
+        for event in d.events where !emits.contains(type(of: event).type) {
+            throw Rejection(.internalError, "\(info.kind) decided to emit \(type(of: event).type), which \(service) does not own")
+        }
+        for h in d.history {
+            guard let to = h.to else { continue }
+            guard info.machine.allows(from: h.from, to: to, on: trigger) else {
+                throw Rejection(
+                    .internalError,
+                    "\(info.kind): transition \(h.from ?? "∅") → \(to) on \(trigger) is not declared in its state machine")
+            }
+        }
+        guard let state = d.state else { return }
+        guard hasId else { throw Rejection(.internalError, "\(info.kind): a decision created an aggregate it has no key for") }
+        guard info.machine.state(state.status) != nil else {
+            throw Rejection(.internalError, "\(info.kind): status \(state.status) is not a state of its machine")
+        }
+        if state.status != before?.status, d.history.last(where: { $0.to != nil })?.to != state.status {
+            throw Rejection(
+                .internalError, "\(info.kind): status \(before?.status ?? "∅") → \(state.status) without a history line")
+        }
+    }
+
+    /// An outgoing message for an emitted one: same correlation as its cause, causation = the
+    /// cause's id.
+    func outgoing<M: Message>(_ message: M, causedBy cause: EnvelopeHeader?, now: Date) throws -> OutgoingMessage {
+        let envelope = EnvelopeCodec.envelope(message, source: source, causedBy: cause, time: now)
+        return try EnvelopeCodec.outgoing(envelope, appId: service)
+    }
+
+    // MARK: Rejecting and parking
+
+    /// One `command.rejected` (for commands) and one dead letter.
+    func reject(_ item: WorkItem, _ r: Rejection, _ work: Work, now: Date, _ log: Logger) {
+        log.notice("message rejected", metadata: ["reason.code": "\(r.code)", "reason": "\(r.message)"])
+        if item.isCommand {
+            let rejected = CommandRejected(
+                commandId: item.messageId, commandType: item.type, code: r.code.description, message: r.message, errors: r.errors)
+            var envelope = EnvelopeCodec.envelope(rejected, source: source, causedBy: item.header, time: now)
+            if item.header == nil {
+                envelope.causationid = item.messageId
+                envelope.correlationid = item.raw?.properties.correlationId ?? item.messageId
+            }
+            if let message = try? EnvelopeCodec.outgoing(envelope, appId: service) { work.outbox.append(message) }
+        }
+        if let raw = item.raw {
+            work.outbox.append(deadLetter(raw, code: r.code.description, reason: r.message, sender: item.sender, now: now))
+        }
+    }
+
+    func park(_ item: WorkItem, _ p: Parked, _ work: Work, now: Date, _ log: Logger) {
+        guard let raw = item.raw else { return }
+        log.info(
+            "command names something not known yet; parked until it appears",
+            metadata: ["parked.on": "\(p.kind)/\(p.key)", "reason": "\(p.rejection.message)"])
+        let props = String(decoding: (try? JSONEncoder().encode(StoredProperties(raw.properties))) ?? Data("{}".utf8), as: UTF8.self)
+        work.parks.ids.append(item.messageId)
+        work.parks.kinds.append(p.kind)
+        work.parks.keys.append(p.key)
+        work.parks.isAlias.append(p.isAlias)
+        work.parks.queues.append(raw.queue)
+        work.parks.exchanges.append(raw.exchange)
+        work.parks.routingKeys.append(raw.routingKey)
+        work.parks.properties.append(props)
+        work.parks.bodies.append(ByteBuffer(bytes: raw.body))
+        work.parks.expires.append(now.addingTimeInterval(parkTimeout.seconds))
+    }
+
+    /// The dead letter of a message: its body and properties with the reason in headers; the
+    /// original publisher travels in `x-origin-user` (the relay stamps this service's user).
+    func deadLetter(_ raw: RawMessage, code: String, reason: String, sender: String?, now: Date) -> OutgoingMessage {
+        var props = raw.properties
+        props.headers[Headers.deadCode] = .string(code)
+        props.headers[Headers.deadReason] = .string(String(LogSafe.escape(reason).prefix(1000)))
+        props.headers[Headers.originalExchange] = .string(raw.exchange)
+        props.headers[Headers.originalRoutingKey] = .string(raw.routingKey)
+        props.headers[Headers.originalQueue] = .string(raw.queue)
+        props.headers[Headers.failedAt] = .string(Wire.timestamp(now))
+        props.headers[Headers.service] = .string(service)
+        if let sender { props.headers[Provenance.userHeader] = .string(sender) }
+        props.userId = nil
+        if props.messageId == nil { props.messageId = "dead-\(fnv1a(raw.body))" }
+        props.deliveryMode = 2
+        return OutgoingMessage(exchange: "", routingKey: deadLetterQueue, body: raw.body, properties: props)
+    }
+
+    // MARK: Storage
+
+    func lookUp(_ keys: Set<AliasKey>, _ work: Work, _ conn: PostgresConnection) async throws {
+        let missing = keys.filter { !work.aliasesLookedUp.contains($0) }
+        if missing.isEmpty { return }
+        work.aliasesLookedUp.formUnion(missing)
+        for try await (kind, alias, id) in try await conn.execute(
+            AliasLookup(kinds: missing.map(\.kind), aliases: missing.map(\.alias)), logger: logger)
+        {
+            work.aliasMap[AliasKey(kind: kind, alias: alias)] = id
+        }
+    }
+
+    func load(_ keys: Set<Key>, infos: [Key: AggregateInfo], _ work: Work, _ conn: PostgresConnection) async throws {
+        let missing = keys.filter { work.slots[$0] == nil }
+        if missing.isEmpty { return }
+        var found = Set<Key>()
+        for try await (kind, id, data, version, correlation, last) in try await conn.execute(
+            AggregateLoad(kinds: missing.map(\.kind), ids: missing.map(\.id)), logger: logger)
+        {
+            let k = Key(kind: kind, id: id)
+            guard let info = infos[k] ?? aggregates[kind] else { continue }
+            found.insert(k)
+            var slot = Slot(info: info, state: nil, version: version, correlationId: correlation, lastMessageId: last)
+            do {
+                slot.state = try info.decode(Data(data.utf8))
+            } catch {
+                slot.corrupt = "\(error)"
+                logger.error("stored aggregate cannot be decoded", metadata: ["aggregate": "\(kind)/\(id)", "error": "\(error)"])
+            }
+            work.slots[k] = slot
+        }
+        for k in missing where !found.contains(k) {
+            guard let info = infos[k] ?? aggregates[k.kind] else { continue }
+            work.slots[k] = Slot(info: info, state: nil, version: 0, correlationId: nil, lastMessageId: nil)
+        }
+    }
+
+    func save(_ work: Work, now: Date, _ conn: PostgresConnection) async throws {
+        if !work.upserts.isEmpty {
+            var upsert = AggregateUpsert(now: now)
+            for k in work.upserts {
+                guard let slot = work.slots[k], let state = slot.state else { continue }
+                upsert.kinds.append(k.kind)
+                upsert.ids.append(k.id)
+                upsert.statuses.append(state.status)
+                upsert.data.append(String(decoding: try Wire.encoder.encode(state), as: UTF8.self))
+                upsert.versions.append(slot.version + 1)
+                upsert.correlations.append(slot.correlationId ?? "")
+                upsert.lastMessages.append(slot.lastMessageId ?? "")
+            }
+            var written = 0
+            for try await _ in try await conn.execute(upsert, logger: logger) { written += 1 }
+            if written != upsert.kinds.count { throw ConcurrentModification() }
+        }
+        if !work.history.isEmpty { try await conn.run(work.history, logger: logger) }
+        if !work.timers.isEmpty {
+            var apply = TimersApply()
+            for (k, changes) in work.timers {
+                for (name, change) in changes {
+                    switch change {
+                    case .clear:
+                        apply.clearKinds.append(k.kind)
+                        apply.clearIds.append(k.id)
+                        apply.clearNames.append(name)
+                    case .set(_, let at):
+                        apply.setKinds.append(k.kind)
+                        apply.setIds.append(k.id)
+                        apply.setNames.append(name)
+                        apply.setAt.append(at)
+                    }
+                }
+            }
+            try await conn.run(apply, logger: logger)
+        }
+        if !work.newAliases.isEmpty {
+            try await conn.run(AliasInsert(
+                    kinds: work.newAliases.map(\.0.kind), aliases: work.newAliases.map(\.0.alias), ids: work.newAliases.map(\.1)),
+                logger: logger)
+        }
+        if !work.parks.ids.isEmpty { try await conn.run(work.parks, logger: logger) }
+        if !work.parkDeletes.isEmpty { try await conn.run(ParkDelete(ids: work.parkDeletes), logger: logger) }
+        if !work.parkSleeps.isEmpty { try await conn.run(ParkSleep(ids: work.parkSleeps), logger: logger) }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    var seconds: TimeInterval {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
