@@ -21,7 +21,8 @@ struct Demo: OTCtlCommand {
     func execute() async throws {
         try await Broker.withConnection(global) { connection in
             let watch = try await EventWatch.start(connection, printEvents: true)
-            try await DemoScript(connection: connection, watch: watch, timeout: .seconds(timeout)).run()
+            let user = try? AMQPURL(string: global.resolvedURL).user
+            try await DemoScript(connection: connection, user: user, watch: watch, timeout: .seconds(timeout)).run()
         }
     }
 }
@@ -69,6 +70,8 @@ final class EventWatch: Sendable {
 
 struct DemoScript {
     let connection: AMQPConnection
+    /// The broker user the demo publishes as (stamped as `user_id`).
+    let user: String?
     let watch: EventWatch
     let timeout: Duration
     let run = String(Int(Date().timeIntervalSince1970) % 100_000)
@@ -78,7 +81,9 @@ struct DemoScript {
     func send<M: Message>(_ command: M, correlation: String? = nil) async throws {
         let envelope = Envelope(source: "/ot/otctl", correlationId: correlation, causationId: nil, data: command)
         Console.line("  → \(M.type)  \(JSONText.summary(try? JSONText.parse(Data(try Wire.encodeBytes(envelope)))["data"], limit: 110))")
-        let outcome = try await connection.publish(try EnvelopeCodec.outgoing(envelope, appId: "otctl"))
+        var message = try EnvelopeCodec.outgoing(envelope, appId: "otctl")
+        message.properties.userId = user
+        let outcome = try await connection.publish(message)
         guard outcome == .confirmed else { throw CLIError("\(M.type) not accepted by the broker: \(outcome)") }
     }
 

@@ -53,9 +53,12 @@ struct Send: OTCtlCommand {
     }
 
     func execute() async throws {
-        let outgoing = try raw ? rawMessage() : envelopeMessage()
+        var outgoing = try raw ? rawMessage() : envelopeMessage()
+        // The broker checks user_id against the login; consumers check the login may send it.
+        outgoing.properties.userId = try? AMQPURL(string: global.resolvedURL).user
+        let message = outgoing
         let outcome = try await Broker.withConnection(global) { amqp in
-            try await amqp.publish(outgoing)
+            try await amqp.publish(message)
         }
         switch outcome {
         case .confirmed:

@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # shellcheck source=common.sh
-OT_LOG_PREFIX=health . deploy/local/common.sh
+OT_LOG_PREFIX=health
+. deploy/local/common.sh
 STATE=.build/local-run
 failed=0
 for s in "${OT_SERVICES[@]}"; do

@@ -10,7 +10,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 bash deploy/local/servers.sh
 # shellcheck source=common.sh
-OT_LOG_PREFIX=test . deploy/local/common.sh
+OT_LOG_PREFIX=test
+. deploy/local/common.sh
 log "building (debug, with tests; a first build takes several minutes)"
 if ! swift_build .build/test-build.log --build-tests; then
   grep -E "error" .build/test-build.log | head -50 || tail -50 .build/test-build.log

@@ -11,7 +11,8 @@ ROOT=$PWD
 CONFIG="${OT_BUILD_CONFIG:-debug}"
 STATE="$ROOT/.build/local-run"
 # shellcheck source=common.sh
-OT_LOG_PREFIX=up . deploy/local/common.sh
+OT_LOG_PREFIX=up
+. deploy/local/common.sh
 SERVICES=("${OT_SERVICES[@]}")
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
