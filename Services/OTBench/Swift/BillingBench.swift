@@ -58,10 +58,12 @@ struct BillingBench {
             e.closedAt = closedAt
             e.amount = Money(minor: 100_000 + Int64(i % 1000) * 100, currency: currency)
             messages.append(
-                try EnvelopeCodec.outgoing(Envelope(source: "/ot/otbench", correlationId: nil, causationId: nil, data: e), appId: "otbench"))
+                try EnvelopeCodec.outgoing(Envelope(source: "/ot/otbench", correlationId: nil, causationId: nil, data: e), appId: "otbench")
+                    .published(by: "dispatch"))
         }
 
-        let pub = AMQPConnection(configuration: .init(url: cluster.url, name: "otbench-closed"), logger: logger)
+        // The closed events come from their owner, dispatch (consumers check the publisher).
+        let pub = AMQPConnection(configuration: .init(url: cluster.url(as: "dispatch"), name: "otbench-closed"), logger: logger)
         let con = AMQPConnection(configuration: .init(url: cluster.url, name: "otbench-prefacturas"), logger: logger)
         pub.start()
         con.start()

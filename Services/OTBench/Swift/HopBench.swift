@@ -68,16 +68,18 @@ struct HopBench {
             serviceEnvironment: serviceEnvironment, janitor: janitor
         ).measuring { cluster in
             let tunables = Self.tunableDefaults.map { k, d in "\(k)=\(cluster.environment[k] ?? d)" }.joined(separator: " ")
-            let result = try await measure(url: cluster.url, service: cluster.services[0].process, database: cluster.name)
+            let result = try await measure(
+                url: cluster.url, publisherURL: cluster.url(as: "crm"), service: cluster.services[0].process, database: cluster.name)
             return Result(tunables: tunables, throughput: result.0, latency: result.1)
         }
     }
 
     /// Runs once the service has started (``ServiceCluster/measuring(_:)`` waits for it).
-    private func measure(url: AMQPURL, service: Process, database: String) async throws -> (Throughput, Latency?) {
+    private func measure(url: AMQPURL, publisherURL: AMQPURL, service: Process, database: String) async throws -> (Throughput, Latency?) {
 
         let events = "otbench.events"
-        let pub = AMQPConnection(configuration: .init(url: url, name: "otbench-commands"), logger: logger)
+        // The commands come from the CRM's user (consumers check the publisher may send them).
+        let pub = AMQPConnection(configuration: .init(url: publisherURL, name: "otbench-commands"), logger: logger)
         let con = AMQPConnection(configuration: .init(url: url, name: "otbench-events"), logger: logger)
         pub.start()
         con.start()
@@ -143,7 +145,7 @@ struct HopBench {
             command.dueBy = due
             let envelope = Envelope(source: "/ot/otbench", correlationId: nil, causationId: nil, data: command)
             ids.append(envelope.id)
-            messages.append(try EnvelopeCodec.outgoing(envelope, appId: "otbench"))
+            messages.append(try EnvelopeCodec.outgoing(envelope, appId: "otbench").published(by: "crm"))
         }
         return (ids, messages)
     }

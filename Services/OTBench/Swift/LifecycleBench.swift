@@ -18,6 +18,10 @@ import Synchronization
 /// All N opens are published at once (confirm batches); the figure is complete lifecycles per
 /// second from the first open published to the last invoice received, with p50/p99/max per hop.
 struct LifecycleBench {
+    /// The driver sends every command of the lifecycle as the operators' tool, which may send
+    /// them all (consumers check the publisher of every message).
+    static let driverUser = "otctl"
+
     var amqpURL: AMQPURL
     var managementURL: String
     var postgres: DatabaseEndpoint
@@ -70,7 +74,7 @@ struct LifecycleBench {
         let opens = try ids.enumerated().map { try Self.openCommand(workOrderId: $0.element, index: $0.offset) }
         let state = LifecycleState(ids: ids)
 
-        let pub = AMQPConnection(configuration: .init(url: url, name: "otbench-driver-commands"), logger: logger)
+        let pub = AMQPConnection(configuration: .init(url: cluster.url(as: Self.driverUser), name: "otbench-driver-commands"), logger: logger)
         let con = AMQPConnection(configuration: .init(url: url, name: "otbench-driver-events"), logger: logger)
         pub.start()
         con.start()
@@ -185,6 +189,7 @@ struct LifecycleBench {
         c.customer.country = country
         c.purchaseOrder = PurchaseOrder(number: "OC-\(workOrderId)", amount: Money(minor: 4_850_000, currency: currency))
         return try EnvelopeCodec.outgoing(Envelope(source: "/ot/otbench", correlationId: nil, causationId: nil, data: c), appId: "otbench")
+            .published(by: Self.driverUser)
     }
 }
 
@@ -388,7 +393,7 @@ private struct Driver {
                     source: "/ot/otbench", correlationId: correlation, causationId: nil,
                     data: ReviewPrefactura(prefacturaId: p, decision: .approve, by: "commercial.head"))
                 state.withState { $0.commands[env.id] = (i, .review) }
-                outbox.enqueue(i, .review, try EnvelopeCodec.outgoing(env, appId: "otbench"))
+                outbox.enqueue(i, .review, try EnvelopeCodec.outgoing(env, appId: "otbench").published(by: LifecycleBench.driverUser))
             } catch {
                 state.fail("cannot encode a review: \(error)")
             }
@@ -398,7 +403,7 @@ private struct Driver {
     private func send<M: Message>(_ m: M, _ i: Int, _ step: Step, _ correlation: String?) throws {
         let env = Envelope(source: "/ot/otbench", correlationId: correlation, causationId: nil, data: m)
         state.withState { $0.commands[env.id] = (i, step) }
-        outbox.enqueue(i, step, try EnvelopeCodec.outgoing(env, appId: "otbench"))
+        outbox.enqueue(i, step, try EnvelopeCodec.outgoing(env, appId: "otbench").published(by: LifecycleBench.driverUser))
     }
 }
 

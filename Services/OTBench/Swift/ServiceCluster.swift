@@ -1,4 +1,5 @@
 import AMQP
+import Contracts
 import Foundation
 import Logging
 import Platform
@@ -60,6 +61,28 @@ final class ServiceCluster: Sendable {
             "PUT", managementURL, "/api/permissions/\(name)/\(user)", user: user, password: password,
             json: #"{"configure":".*","write":".*","read":".*"}"#)
         guard (200..<300).contains(granted) else { throw BenchError("management API: permissions answered \(granted)") }
+        // The platform's users get their production permissions on the vhost: the services run
+        // as their own users, and the drivers publish as the users that may send what they send.
+        var permissions: [JSONValue] = []
+        var topics: [JSONValue] = []
+        for e in BrokerPermissions.entries(services: Platform.services) {
+            permissions.append([
+                "user": .string(e.user), "vhost": .string(name), "configure": .string(e.configure),
+                "write": .string(e.write), "read": .string(e.read),
+            ])
+            for t in e.topics {
+                topics.append([
+                    "user": .string(e.user), "vhost": .string(name), "exchange": .string(t.exchange),
+                    "write": .string(t.write), "read": .string(t.read),
+                ])
+            }
+        }
+        let definitions: JSONValue = ["permissions": .array(permissions), "topic_permissions": .array(topics)]
+        let imported = try management(
+            "POST", managementURL, "/api/definitions", user: user, password: password, json: definitions.rendered(pretty: false))
+        guard (200..<300).contains(imported) else {
+            throw BenchError("management API: platform permissions answered \(imported) (run deploy/local/servers.sh to create the users)")
+        }
         let db = try psql(postgres, database: "postgres", "CREATE DATABASE \(name)")
         guard db.status == 0 else { throw BenchError("CREATE DATABASE \(name): \(db.stderr)") }
         janitor.add("database \(name)") {
@@ -72,7 +95,6 @@ final class ServiceCluster: Sendable {
         func pct(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .urlPasswordAllowed) ?? s }
         var env = ProcessInfo.processInfo.environment
         for (k, v) in serviceEnvironment { env[k] = v }
-        env["AMQP_URL"] = "\(url.tls ? "amqps" : "amqp")://\(pct(user)):\(pct(password))@\(url.host):\(url.port)/\(name)"
         env["DATABASE_URL"] = postgres.url(database: name)
         env["HTTP_PORT"] = "0"
         env["HTTP_HOST"] = "127.0.0.1"
@@ -86,6 +108,8 @@ final class ServiceCluster: Sendable {
         for s in names {
             var e = env
             e["SERVICE_NAME"] = s
+            let login = ServiceCluster.login(s)
+            e["AMQP_URL"] = "\(url.tls ? "amqps" : "amqp")://\(pct(login.user)):\(pct(login.password))@\(url.host):\(url.port)/\(name)"
             let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("otbench-\(s)-\(id).log").path
             _ = FileManager.default.createFile(atPath: logPath, contents: nil)
             guard let log = FileHandle(forWritingAtPath: logPath) else { throw BenchError("cannot write \(logPath)") }
@@ -110,6 +134,21 @@ final class ServiceCluster: Sendable {
     }
 
     var pids: [(String, Int32)] { services.map { ($0.name, $0.pid) } }
+
+    /// A platform user's login: `OT_AMQP_PASSWORD_<NAME>` or the local default `<name>-local`.
+    static func login(_ user: String) -> (user: String, password: String) {
+        let variable = "OT_AMQP_PASSWORD_" + user.uppercased().replacingOccurrences(of: "-", with: "_")
+        return (user, ProcessInfo.processInfo.environment[variable] ?? "\(user)-local")
+    }
+
+    /// The cluster's vhost as the platform user `user`.
+    func url(as user: String) -> AMQPURL {
+        var u = url
+        let login = Self.login(user)
+        u.user = login.user
+        u.password = login.password
+        return u
+    }
 
     /// Waits until every service finished start-up: it logged "start-up complete" (seen when the
     /// log level is info or lower), or — at LOG_LEVEL=warning that line is not written — each of its

@@ -1,3 +1,4 @@
+import AMQP
 import Foundation
 
 #if canImport(Glibc)
@@ -288,4 +289,13 @@ func table(_ rows: [[String]]) -> String {
     out.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
     out += rows.dropFirst().map(line)
     return out.joined(separator: "\n")
+}
+
+extension OutgoingMessage {
+    /// The message stamped with the broker user that publishes it (`user_id`).
+    func published(by user: String) -> OutgoingMessage {
+        var m = self
+        m.properties.userId = user
+        return m
+    }
 }

@@ -118,13 +118,13 @@ final class BatchRunner: Sendable {
 
     enum FailureClass: Equatable { case data, conflict, transient }
 
-    /// SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation) are the
-    /// message's fault; 40001 / 40P01 and a lost creation race are the batch's bad luck;
-    /// everything else is transient.
+    /// SQLSTATE classes 22 (data exception), 23 (integrity constraint violation) and 54 (a
+    /// program limit such as an index row too large) are the message's fault; 40001 / 40P01 and
+    /// a lost creation race are the batch's bad luck; everything else is transient.
     static func classify(_ error: any Error) -> FailureClass {
         if error is ConcurrentModification { return .conflict }
         guard let state = sqlState(error) else { return .transient }
-        if state.hasPrefix("22") || state.hasPrefix("23") { return .data }
+        if state.hasPrefix("22") || state.hasPrefix("23") || state.hasPrefix("54") { return .data }
         if state == "40001" || state == "40P01" { return .conflict }
         return .transient
     }

@@ -81,6 +81,8 @@ struct Engine: Sendable {
     let logger: Logger
 
     var source: String { "/ot/\(service)" }
+    /// The longest aggregate id or alias a message may name (they are index keys).
+    static let maxKeyLength = 256
     var deadLetterQueue: String { "\(service).dead" }
 
     struct Key: Hashable {
@@ -165,6 +167,13 @@ struct Engine: Sendable {
                 id: item.messageId, time: item.header?.time ?? now, sender: item.sender,
                 correlationId: item.header?.correlationid)
             targets[i] = route.targets(message, incoming)
+            if let long = targets[i].first(where: { $0.key.text.utf8.count > Self.maxKeyLength }) {
+                failures[i] = Rejection.validation([
+                    FieldProblem(field: "data", problem: "the \(long.aggregate.kind) id is longer than \(Self.maxKeyLength) bytes")
+                ])
+                targets[i] = []
+                continue
+            }
             for s in route.numbers {
                 sequences.append(s)
                 sequenceOwner.append(i)

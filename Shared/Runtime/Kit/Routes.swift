@@ -26,6 +26,12 @@ public enum TargetKey: Sendable, Hashable {
     case id(String)
     /// By a secondary key some earlier decision registered (``Decision/aliases``).
     case alias(String)
+
+    var text: String {
+        switch self {
+        case .id(let s), .alias(let s): s
+        }
+    }
 }
 
 /// One aggregate an input goes to, with the input itself; built by a route (or by a decision,
