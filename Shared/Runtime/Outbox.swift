@@ -8,53 +8,8 @@ import PostgresNIO
 import ServiceLifecycle
 import Synchronization
 
-/// A message waiting in the outbox: written in the same transaction as the state change that
-/// caused it, published later by the ``OutboxRelay``.
-public struct OutboxEntry: Sendable {
-    public var message: OutgoingMessage
-
-    public init(_ message: OutgoingMessage) { self.message = message }
-
-    /// Inserts entries into the outbox of the connection's service schema (its `search_path`),
-    /// inside an open transaction, in one prepared statement.
-    public static func insert(_ entries: [OutboxEntry], on conn: PostgresConnection, logger: Logger) async throws {
-        if entries.isEmpty { return }
-        var insert = OutboxInsert()
-        for e in entries {
-            let m = e.message
-            var h: [String: String] = [:]
-            for (k, v) in m.properties.headers {
-                if let s = v.stringValue { h[k] = s } else if let i = v.intValue { h[k] = "\(i)" }
-            }
-            insert.exchanges.append(m.exchange)
-            insert.keys.append(m.routingKey)
-            insert.ids.append(m.properties.messageId ?? MessageID.new())
-            insert.types.append(m.properties.type ?? "")
-            insert.correlations.append(m.properties.correlationId ?? "")
-            insert.contentTypes.append(m.properties.contentType ?? "")
-            insert.headers.append(h.isEmpty ? "{}" : String(decoding: try headerEncoder.encode(h), as: UTF8.self))
-            insert.bodies.append(ByteBuffer(bytes: m.body))
-        }
-        try await conn.run(insert, logger: logger)
-    }
-
-    static let headerEncoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = .sortedKeys
-        return e
-    }()
-}
-
-/// The outbox rows of a batch, in one statement (empty strings stand for absent properties).
-struct OutboxInsert: PostgresPreparedStatement {
-    static let sql = """
-        INSERT INTO outbox (exchange, routing_key, message_id, message_type, correlation_id, content_type, headers, body)
-        SELECT x, k, i, NULLIF(t, ''), NULLIF(c, ''), NULLIF(ct, ''), h, b
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[])
-             WITH ORDINALITY AS e(x, k, i, t, c, ct, h, b, n)
-        ORDER BY n
-        """
-    typealias Row = ()
+/// The outbox rows of a batch, part of ``BatchSave`` (empty strings stand for absent properties).
+struct OutboxRows {
     var exchanges: [String] = []
     var keys: [String] = []
     var ids: [String] = []
@@ -63,19 +18,33 @@ struct OutboxInsert: PostgresPreparedStatement {
     var contentTypes: [String] = []
     var headers: [String] = []
     var bodies: [ByteBuffer] = []
-    func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 8)
-        b.append(exchanges)
-        b.append(keys)
-        b.append(ids)
-        b.append(types)
-        b.append(correlations)
-        b.append(contentTypes)
-        b.append(headers)
-        b.append(bodies)
-        return b
+
+    init() {}
+
+    /// The rows of `messages`, in order.
+    init(_ messages: [OutgoingMessage]) throws {
+        for m in messages {
+            var h: [String: String] = [:]
+            for (k, v) in m.properties.headers {
+                if let s = v.stringValue { h[k] = s } else if let i = v.intValue { h[k] = "\(i)" }
+            }
+            exchanges.append(m.exchange)
+            keys.append(m.routingKey)
+            ids.append(m.properties.messageId ?? MessageID.new())
+            types.append(m.properties.type ?? "")
+            correlations.append(m.properties.correlationId ?? "")
+            contentTypes.append(m.properties.contentType ?? "")
+            headers.append(h.isEmpty ? "{}" : String(decoding: try Self.headerEncoder.encode(h), as: UTF8.self))
+            bodies.append(ByteBuffer(bytes: m.body))
+        }
     }
-    func decodeRow(_ row: PostgresRow) throws -> Row {}
+
+
+    static let headerEncoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        return e
+    }()
 }
 
 /// The relay's round: due rows, locked so that several instances relay side by side.

@@ -109,17 +109,19 @@ struct Engine: Sendable {
         var aliasMap: [AliasKey: String] = [:]
         var aliasesLookedUp: Set<AliasKey> = []
         var upserts: [Key] = []
-        var history: HistoryInsert
+        var history: HistoryRows
         var timers: [Key: [String: TimerChange]] = [:]
         var newAliases: [(AliasKey, String)] = []
         var outbox: [OutgoingMessage] = []
-        var parks: ParkInsert
+        var parks: ParkRows
+        /// For each park: its key (kind, key, is alias).
+        var parkKeys: [(String, String, Bool)] = []
         var parkDeletes: [String] = []
         var parkSleeps: [String] = []
         var inboxOutcomes: [(String, String)] = []
         init(now: Date) {
-            history = HistoryInsert(at: now)
-            parks = ParkInsert(now: now)
+            history = HistoryRows(at: now)
+            parks = ParkRows(now: now)
         }
     }
 
@@ -129,31 +131,14 @@ struct Engine: Sendable {
         _ items: [WorkItem], on conn: PostgresConnection, now: Date, recordInbox: Bool = true, parkingMayExist: Bool = true
     ) async throws -> BatchReport {
         let work = Work(now: now)
-        var report = BatchReport(outcomes: Array(repeating: .handled, count: items.count))
 
-        // 1. Inbox: one statement records every delivered id; the ones already there are duplicates.
+        // 1. Targets, pure: from the routes (messages) or the aggregate (timers).
         var live = Array(repeating: true, count: items.count)
-        let deliveries = items.indices.filter { items[$0].isDelivery }
-        if recordInbox, !deliveries.isEmpty {
-            var fresh = Set<String>()
-            for try await id in try await conn.execute(
-                InboxInsert(ids: deliveries.map { items[$0].messageId }, types: deliveries.map { items[$0].type }), logger: logger)
-            {
-                fresh.insert(id)
-            }
-            var seen = Set<String>()
-            for i in deliveries where !fresh.contains(items[i].messageId) || !seen.insert(items[i].messageId).inserted {
-                live[i] = false
-                report.outcomes[i] = .duplicate
-            }
-        }
-
-        // 2. Targets, pure: from the routes (messages) or the aggregate (timers).
         var targets: [[Target]] = Array(repeating: [], count: items.count)
         var failures: [Rejection?] = items.map(\.failure)
         var sequences: [String] = []
         var sequenceOwner: [Int] = []
-        for i in items.indices where live[i] && failures[i] == nil {
+        for i in items.indices where failures[i] == nil {
             let item = items[i]
             if case .timer(let kind, let id, let name, let dueAt) = item.origin {
                 if let target = aggregates[kind]?.timer(name, dueAt, id) { targets[i] = [target] }
@@ -180,37 +165,74 @@ struct Engine: Sendable {
             }
         }
 
-        // 3. Aliases and aggregates: one lookup, one load.
+        // 2. One statement: inbox, secondary keys, aggregates (locked), numbers.
+        var begin = BatchBegin()
+        let deliveries = items.indices.filter { items[$0].isDelivery }
+        if recordInbox {
+            begin.inboxIds = deliveries.map { items[$0].messageId }
+            begin.inboxTypes = deliveries.map { items[$0].type }
+        }
+        var infos: [Key: AggregateInfo] = [:]
         var aliasKeys = Set<AliasKey>()
-        var keys = Set<Key>()
         for ts in targets {
             for t in ts {
                 switch t.key {
-                case .id(let id): keys.insert(Key(kind: t.aggregate.kind, id: id))
+                case .id(let id): infos[Key(kind: t.aggregate.kind, id: id)] = t.aggregate
                 case .alias(let a): aliasKeys.insert(AliasKey(kind: t.aggregate.kind, alias: a))
                 }
             }
         }
-        try await lookUp(aliasKeys, work, conn)
-        for ts in targets {
-            for t in ts {
-                if case .alias(let a) = t.key, let id = work.aliasMap[AliasKey(kind: t.aggregate.kind, alias: a)] {
-                    keys.insert(Key(kind: t.aggregate.kind, id: id))
-                }
+        for k in infos.keys {
+            begin.kinds.append(k.kind)
+            begin.ids.append(k.id)
+        }
+        for a in aliasKeys {
+            begin.aliasKinds.append(a.kind)
+            begin.aliases.append(a.alias)
+        }
+        work.aliasesLookedUp = aliasKeys
+        begin.sequences = sequences
+        var fresh = Set<String>()
+        var drawn: [String: [Int64]] = [:]
+        var found = Set<Key>()
+        for try await (tag, a, b, c, version, correlation, last, number) in try await conn.execute(begin, logger: logger) {
+            switch tag {
+            case "i":
+                fresh.insert(a)
+            case "l":
+                if let b, let c { work.aliasMap[AliasKey(kind: a, alias: b)] = c }
+            case "a":
+                guard let b, let c, let version else { continue }
+                let k = Key(kind: a, id: b)
+                guard let info = infos[k] ?? aggregates[a] else { continue }
+                found.insert(k)
+                work.slots[k] = slot(info, k, data: c, version: version, correlation: correlation, last: last)
+            default:
+                if let number { drawn[a, default: []].append(number) }
             }
         }
-        var infos: [Key: AggregateInfo] = [:]
-        for ts in targets { for t in ts { if case .id(let id) = t.key { infos[Key(kind: t.aggregate.kind, id: id)] = t.aggregate } } }
-        for k in keys where infos[k] == nil { infos[k] = aggregates[k.kind] }
-        try await load(keys, infos: infos, work, conn)
-
-        // 4. Numbers for the routes that declared them.
+        for (k, info) in infos where !found.contains(k) {
+            work.slots[k] = Slot(info: info, state: nil, version: 0, correlationId: nil, lastMessageId: nil)
+        }
+        for a in aliasKeys {
+            guard let id = work.aliasMap[a] else { continue }
+            let k = Key(kind: a.kind, id: id)
+            if work.slots[k] == nil, let info = aggregates[a.kind] {
+                work.slots[k] = Slot(info: info, state: nil, version: 0, correlationId: nil, lastMessageId: nil)
+            }
+        }
         var numbers: [Int: [String: [Int64]]] = [:]
-        if !sequences.isEmpty {
-            var n = 0
-            for try await (sequence, value) in try await conn.execute(NumbersDraw(sequences: sequences), logger: logger) {
-                numbers[sequenceOwner[n], default: [:]][sequence, default: []].append(value)
-                n += 1
+        for (n, sequence) in sequences.enumerated() {
+            guard var pool = drawn[sequence], !pool.isEmpty else { continue }
+            numbers[sequenceOwner[n], default: [:]][sequence, default: []].append(pool.removeFirst())
+            drawn[sequence] = pool
+        }
+        var report = BatchReport(outcomes: Array(repeating: .handled, count: items.count))
+        if recordInbox {
+            var seen = Set<String>()
+            for i in deliveries where !fresh.contains(items[i].messageId) || !seen.insert(items[i].messageId).inserted {
+                live[i] = false
+                report.outcomes[i] = .duplicate
             }
         }
 
@@ -255,33 +277,15 @@ struct Engine: Sendable {
             }
         }
 
-        // 6. Save, set-based.
-        try await save(work, now: now, conn)
-        if parkingMayExist {
-            var wake = ParkWake(now: now)
-            for k in work.upserts where work.slots[k]?.version == 0 {
-                wake.kinds.append(k.kind)
-                wake.keys.append(k.id)
-                wake.isAlias.append(false)
-            }
-            for (a, _) in work.newAliases {
-                wake.kinds.append(a.kind)
-                wake.keys.append(a.alias)
-                wake.isAlias.append(true)
-            }
-            if !wake.kinds.isEmpty {
-                for try await _ in try await conn.execute(wake, logger: logger) { report.woken += 1 }
-            }
-        }
-        try await OutboxEntry.insert(work.outbox.map(OutboxEntry.init), on: conn, logger: logger)
-        report.outboxRows = work.outbox.count
+        // 3. One statement: every write of the batch.
         for (i, outcome) in report.outcomes.enumerated()
         where (items[i].isDelivery || items[i].isParked) && outcome != .handled && outcome != .duplicate {
             work.inboxOutcomes.append((items[i].messageId, outcome.label))
         }
-        if !work.inboxOutcomes.isEmpty {
-            try await conn.run(InboxOutcomes(ids: work.inboxOutcomes.map(\.0), outcomes: work.inboxOutcomes.map(\.1)), logger: logger)
-        }
+        let (written, woken) = try await save(work, now: now, parkingMayExist: parkingMayExist, conn)
+        report.woken = woken
+        report.outboxRows = work.outbox.count
+        _ = written
         return report
     }
 
@@ -477,6 +481,7 @@ struct Engine: Sendable {
         work.parks.properties.append(props)
         work.parks.bodies.append(ByteBuffer(bytes: raw.body))
         work.parks.expires.append(now.addingTimeInterval(parkTimeout.seconds))
+        work.parkKeys.append((p.kind, p.key, p.isAlias))
     }
 
     /// The dead letter of a message: its body and properties with the reason in headers; the
@@ -510,6 +515,8 @@ struct Engine: Sendable {
         }
     }
 
+    /// Loads aggregates a decision needs that the batch's first statement did not (follow-ups,
+    /// secondary keys registered within the batch).
     func load(_ keys: Set<Key>, infos: [Key: AggregateInfo], _ work: Work, _ conn: PostgresConnection) async throws {
         let missing = keys.filter { work.slots[$0] == nil }
         if missing.isEmpty { return }
@@ -520,14 +527,7 @@ struct Engine: Sendable {
             let k = Key(kind: kind, id: id)
             guard let info = infos[k] ?? aggregates[kind] else { continue }
             found.insert(k)
-            var slot = Slot(info: info, state: nil, version: version, correlationId: correlation, lastMessageId: last)
-            do {
-                slot.state = try info.decode(Data(data.utf8))
-            } catch {
-                slot.corrupt = "\(error)"
-                logger.error("stored aggregate cannot be decoded", metadata: ["aggregate": "\(kind)/\(id)", "error": "\(error)"])
-            }
-            work.slots[k] = slot
+            work.slots[k] = slot(info, k, data: data, version: version, correlation: correlation, last: last)
         }
         for k in missing where !found.contains(k) {
             guard let info = infos[k] ?? aggregates[k.kind] else { continue }
@@ -535,51 +535,84 @@ struct Engine: Sendable {
         }
     }
 
-    func save(_ work: Work, now: Date, _ conn: PostgresConnection) async throws {
-        if !work.upserts.isEmpty {
-            var upsert = AggregateUpsert(now: now)
-            for k in work.upserts {
-                guard let slot = work.slots[k], let state = slot.state else { continue }
-                upsert.kinds.append(k.kind)
-                upsert.ids.append(k.id)
-                upsert.statuses.append(state.status)
-                upsert.data.append(String(decoding: try Wire.encoder.encode(state), as: UTF8.self))
-                upsert.versions.append(slot.version + 1)
-                upsert.correlations.append(slot.correlationId ?? "")
-                upsert.lastMessages.append(slot.lastMessageId ?? "")
-            }
-            var written = 0
-            for try await _ in try await conn.execute(upsert, logger: logger) { written += 1 }
-            if written != upsert.kinds.count { throw ConcurrentModification() }
+    /// A loaded aggregate.
+    func slot(_ info: AggregateInfo, _ k: Key, data: String, version: Int32, correlation: String?, last: String?) -> Slot {
+        var slot = Slot(info: info, state: nil, version: version, correlationId: correlation, lastMessageId: last)
+        do {
+            slot.state = try info.decode(Data(data.utf8))
+        } catch {
+            slot.corrupt = "\(error)"
+            logger.error("stored aggregate cannot be decoded", metadata: ["aggregate": "\(k.kind)/\(k.id)", "error": "\(error)"])
         }
-        if !work.history.isEmpty { try await conn.run(work.history, logger: logger) }
-        if !work.timers.isEmpty {
-            var apply = TimersApply()
-            for (k, changes) in work.timers {
-                for (name, change) in changes {
-                    switch change {
-                    case .clear:
-                        apply.clearKinds.append(k.kind)
-                        apply.clearIds.append(k.id)
-                        apply.clearNames.append(name)
-                    case .set(_, let at):
-                        apply.setKinds.append(k.kind)
-                        apply.setIds.append(k.id)
-                        apply.setNames.append(name)
-                        apply.setAt.append(at)
-                    }
+        return slot
+    }
+
+    /// Writes the batch in one statement; returns the aggregates written and the parked
+    /// messages woken.
+    func save(_ work: Work, now: Date, parkingMayExist: Bool, _ conn: PostgresConnection) async throws -> (Int, Int) {
+        var save = BatchSave(now: now)
+        for k in work.upserts {
+            guard let slot = work.slots[k], let state = slot.state else { continue }
+            save.upsert.kinds.append(k.kind)
+            save.upsert.ids.append(k.id)
+            save.upsert.statuses.append(state.status)
+            save.upsert.data.append(String(decoding: try Wire.encoder.encode(state), as: UTF8.self))
+            save.upsert.versions.append(slot.version + 1)
+            save.upsert.correlations.append(slot.correlationId ?? "")
+            save.upsert.lastMessages.append(slot.lastMessageId ?? "")
+        }
+        save.history = work.history
+        for (k, changes) in work.timers {
+            for (name, change) in changes {
+                switch change {
+                case .clear:
+                    save.timers.clearKinds.append(k.kind)
+                    save.timers.clearIds.append(k.id)
+                    save.timers.clearNames.append(name)
+                case .set(_, let at):
+                    save.timers.setKinds.append(k.kind)
+                    save.timers.setIds.append(k.id)
+                    save.timers.setNames.append(name)
+                    save.timers.setAt.append(at)
                 }
             }
-            try await conn.run(apply, logger: logger)
         }
-        if !work.newAliases.isEmpty {
-            try await conn.run(AliasInsert(
-                    kinds: work.newAliases.map(\.0.kind), aliases: work.newAliases.map(\.0.alias), ids: work.newAliases.map(\.1)),
-                logger: logger)
+        for (a, id) in work.newAliases {
+            save.aliases.kinds.append(a.kind)
+            save.aliases.aliases.append(a.alias)
+            save.aliases.ids.append(id)
         }
-        if !work.parks.ids.isEmpty { try await conn.run(work.parks, logger: logger) }
-        if !work.parkDeletes.isEmpty { try await conn.run(ParkDelete(ids: work.parkDeletes), logger: logger) }
-        if !work.parkSleeps.isEmpty { try await conn.run(ParkSleep(ids: work.parkSleeps), logger: logger) }
+        // Subjects this batch created wake what waits for them — also what it parked itself.
+        var created = Set<String>()
+        for k in work.upserts where work.slots[k]?.version == 0 { created.insert("\(k.kind)\u{1F}\(k.id)\u{1F}0") }
+        for (a, _) in work.newAliases { created.insert("\(a.kind)\u{1F}\(a.alias)\u{1F}1") }
+        save.parks = work.parks
+        save.parkWoken = work.parkKeys.map { created.contains("\($0.0)\u{1F}\($0.1)\u{1F}\($0.2 ? 1 : 0)") }
+        save.parkDeletes = work.parkDeletes
+        save.parkSleeps = work.parkSleeps
+        if parkingMayExist {
+            for k in work.upserts where work.slots[k]?.version == 0 {
+                save.wake.kinds.append(k.kind)
+                save.wake.keys.append(k.id)
+                save.wake.isAlias.append(false)
+            }
+            for (a, _) in work.newAliases {
+                save.wake.kinds.append(a.kind)
+                save.wake.keys.append(a.alias)
+                save.wake.isAlias.append(true)
+            }
+        }
+        save.outbox = try OutboxRows(work.outbox)
+        save.outcomeIds = work.inboxOutcomes.map(\.0)
+        save.outcomes = work.inboxOutcomes.map(\.1)
+        var written = 0
+        var woken = save.parkWoken.filter { $0 }.count
+        for try await (w, k) in try await conn.execute(save, logger: logger) {
+            written = Int(w)
+            woken += Int(k)
+        }
+        if written != save.upsert.kinds.count { throw ConcurrentModification() }
+        return (written, woken)
     }
 }
 

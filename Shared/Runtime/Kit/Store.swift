@@ -9,44 +9,9 @@ import PostgresNIO
 // statement is prepared once per connection.
 //
 // Tables (runtime migration 2): `aggregates` (every aggregate's state as JSON, keyed by kind and
-// id), `history`, `aliases`, `timers`, `parked`. Arrays stand in for rows (`unnest`), so one
-// statement carries a whole batch; an empty string stands for NULL where arrays cannot hold it.
-
-/// `INSERT … ON CONFLICT DO NOTHING RETURNING`: the message ids not seen before.
-struct InboxInsert: PostgresPreparedStatement {
-    static let sql = """
-        INSERT INTO inbox (message_id, message_type, outcome)
-        SELECT id, type, 'handled' FROM unnest($1::text[], $2::text[]) AS t(id, type)
-        ON CONFLICT DO NOTHING RETURNING message_id
-        """
-    typealias Row = String
-    var ids: [String]
-    var types: [String]
-    func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 2)
-        b.append(ids)
-        b.append(types)
-        return b
-    }
-    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(String.self) }
-}
-
-/// The inbox outcome of messages that were not simply handled (rejected, parked).
-struct InboxOutcomes: PostgresPreparedStatement {
-    static let sql = """
-        UPDATE inbox SET outcome = u.o FROM unnest($1::text[], $2::text[]) AS u(i, o) WHERE inbox.message_id = u.i
-        """
-    typealias Row = ()
-    var ids: [String]
-    var outcomes: [String]
-    func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 2)
-        b.append(ids)
-        b.append(outcomes)
-        return b
-    }
-    func decodeRow(_ row: PostgresRow) throws -> Row {}
-}
+// id), `history`, `aliases`, `timers`, `parked`. A batch is two statements, ``BatchBegin`` and
+// ``BatchSave``; arrays stand in for rows (`unnest`), an empty string for NULL where arrays cannot
+// hold it. The `…Rows` structs are the columns of one part of ``BatchSave``.
 
 /// Which aggregate each secondary key names.
 struct AliasLookup: PostgresPreparedStatement {
@@ -89,20 +54,8 @@ struct AggregateLoad: PostgresPreparedStatement {
     }
 }
 
-/// Writes back every aggregate a batch changed. A row is written only when its stored version
-/// is the one loaded (or, for a new one, when nobody created it meanwhile): the caller compares
-/// the number of rows returned with the number sent and re-runs the batch when they differ.
-struct AggregateUpsert: PostgresPreparedStatement {
-    static let sql = """
-        INSERT INTO aggregates (kind, id, status, data, version, correlation_id, last_message_id, created_at, updated_at)
-        SELECT k, i, s, d::jsonb, v, NULLIF(c, ''), m, $8, $8
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::text[], $7::text[]) AS t(k, i, s, d, v, c, m)
-        ON CONFLICT (kind, id) DO UPDATE SET status = EXCLUDED.status, data = EXCLUDED.data, version = EXCLUDED.version,
-            last_message_id = EXCLUDED.last_message_id, updated_at = EXCLUDED.updated_at
-        WHERE aggregates.version = EXCLUDED.version - 1
-        RETURNING 1
-        """
-    typealias Row = Int32
+/// The aggregates a batch changed, each at the version it loaded plus one (1 for a new one).
+struct AggregateRows {
     var kinds: [String] = []
     var ids: [String] = []
     var statuses: [String] = []
@@ -111,31 +64,10 @@ struct AggregateUpsert: PostgresPreparedStatement {
     var correlations: [String] = []
     var lastMessages: [String] = []
     var now: Date
-    func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 8)
-        b.append(kinds)
-        b.append(ids)
-        b.append(statuses)
-        b.append(data)
-        b.append(versions)
-        b.append(correlations)
-        b.append(lastMessages)
-        b.append(now)
-        return b
-    }
-    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Int32.self) }
 }
 
-/// The history lines of a batch, in one insert.
-struct HistoryInsert: PostgresPreparedStatement {
-    static let sql = """
-        INSERT INTO history (kind, id, action, from_status, to_status, by, reason, details, at, message_id)
-        SELECT k, i, a, NULLIF(f, ''), NULLIF(t, ''), NULLIF(b, ''), NULLIF(r, ''), NULLIF(d, '')::jsonb, $9, m
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $10::text[])
-            WITH ORDINALITY AS h(k, i, a, f, t, b, r, d, m, n)
-        ORDER BY n
-        """
-    typealias Row = ()
+/// The history lines of a batch.
+struct HistoryRows {
     var kinds: [String] = []
     var ids: [String] = []
     var actions: [String] = []
@@ -147,34 +79,10 @@ struct HistoryInsert: PostgresPreparedStatement {
     var at: Date
     var messageIds: [String] = []
     var isEmpty: Bool { kinds.isEmpty }
-    func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 10)
-        b.append(kinds)
-        b.append(ids)
-        b.append(actions)
-        b.append(froms)
-        b.append(tos)
-        b.append(bys)
-        b.append(reasons)
-        b.append(details)
-        b.append(at)
-        b.append(messageIds)
-        return b
-    }
-    func decodeRow(_ row: PostgresRow) throws -> Row {}
 }
 
-/// The final timer changes of a batch: clears and sets of distinct timers, in one statement.
-struct TimersApply: PostgresPreparedStatement {
-    static let sql = """
-        WITH cleared AS (
-            DELETE FROM timers t USING unnest($1::text[], $2::text[], $3::text[]) AS c(k, i, n)
-            WHERE t.kind = c.k AND t.id = c.i AND t.name = c.n)
-        INSERT INTO timers (kind, id, name, due_at)
-        SELECT * FROM unnest($4::text[], $5::text[], $6::text[], $7::timestamptz[])
-        ON CONFLICT (kind, id, name) DO UPDATE SET due_at = EXCLUDED.due_at
-        """
-    typealias Row = ()
+/// The final timer changes of a batch: clears and sets of distinct timers.
+struct TimerRows {
     var clearKinds: [String] = []
     var clearIds: [String] = []
     var clearNames: [String] = []
@@ -183,64 +91,17 @@ struct TimersApply: PostgresPreparedStatement {
     var setNames: [String] = []
     var setAt: [Date] = []
     var isEmpty: Bool { clearKinds.isEmpty && setKinds.isEmpty }
-    func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 7)
-        b.append(clearKinds)
-        b.append(clearIds)
-        b.append(clearNames)
-        b.append(setKinds)
-        b.append(setIds)
-        b.append(setNames)
-        b.append(setAt)
-        return b
-    }
-    func decodeRow(_ row: PostgresRow) throws -> Row {}
 }
 
 /// New secondary keys (the first registration of a key wins).
-struct AliasInsert: PostgresPreparedStatement {
-    static let sql = """
-        INSERT INTO aliases (kind, alias, id) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
-        ON CONFLICT (kind, alias) DO NOTHING
-        """
-    typealias Row = ()
+struct AliasRows {
     var kinds: [String] = []
     var aliases: [String] = []
     var ids: [String] = []
-    func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 3)
-        b.append(kinds)
-        b.append(aliases)
-        b.append(ids)
-        return b
-    }
-    func decodeRow(_ row: PostgresRow) throws -> Row {}
-}
-
-/// Numbers from the service's sequences, one per entry of `sequences` (repeats allowed).
-struct NumbersDraw: PostgresPreparedStatement {
-    static let sql = "SELECT s, nextval(s::regclass) FROM unnest($1::text[]) WITH ORDINALITY AS q(s, n) ORDER BY n"
-    typealias Row = (String, Int64)
-    var sequences: [String]
-    func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 1)
-        b.append(sequences)
-        return b
-    }
-    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode((String, Int64).self) }
 }
 
 /// Messages that wait for their subject (``Rejection/mayBeLate``).
-struct ParkInsert: PostgresPreparedStatement {
-    static let sql = """
-        INSERT INTO parked (message_id, kind, key, key_is_alias, queue, exchange, routing_key, properties, body, parked_at, expires_at)
-        SELECT i, k, y, a, q, x, r, p, b, $10, e
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[],
-                    $11::timestamptz[]) AS t(i, k, y, a, q, x, r, p, b, e)
-        ON CONFLICT (message_id) DO UPDATE SET kind = EXCLUDED.kind, key = EXCLUDED.key, key_is_alias = EXCLUDED.key_is_alias,
-            wake_at = NULL
-        """
-    typealias Row = ()
+struct ParkRows {
     var ids: [String] = []
     var kinds: [String] = []
     var keys: [String] = []
@@ -252,71 +113,14 @@ struct ParkInsert: PostgresPreparedStatement {
     var bodies: [ByteBuffer] = []
     var now: Date
     var expires: [Date] = []
-    func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 11)
-        b.append(ids)
-        b.append(kinds)
-        b.append(keys)
-        b.append(isAlias)
-        b.append(queues)
-        b.append(exchanges)
-        b.append(routingKeys)
-        b.append(properties)
-        b.append(bodies)
-        b.append(now)
-        b.append(expires)
-        return b
-    }
-    func decodeRow(_ row: PostgresRow) throws -> Row {}
 }
 
-/// Parked messages that ran again and are done (handled or finally rejected).
-struct ParkDelete: PostgresPreparedStatement {
-    static let sql = "DELETE FROM parked WHERE message_id = ANY($1::text[])"
-    typealias Row = ()
-    var ids: [String]
-    func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 1)
-        b.append(ids)
-        return b
-    }
-    func decodeRow(_ row: PostgresRow) throws -> Row {}
-}
-
-/// Parked messages that ran again and still wait: asleep until their subject appears.
-struct ParkSleep: PostgresPreparedStatement {
-    static let sql = "UPDATE parked SET wake_at = NULL, attempts = attempts + 1 WHERE message_id = ANY($1::text[])"
-    typealias Row = ()
-    var ids: [String]
-    func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 1)
-        b.append(ids)
-        return b
-    }
-    func decodeRow(_ row: PostgresRow) throws -> Row {}
-}
-
-/// Wakes the parked messages waiting for subjects that now exist; returns how many.
-struct ParkWake: PostgresPreparedStatement {
-    static let sql = """
-        UPDATE parked p SET wake_at = $4 FROM unnest($1::text[], $2::text[], $3::bool[]) AS w(k, y, a)
-        WHERE p.kind = w.k AND p.key = w.y AND p.key_is_alias = w.a AND p.wake_at IS NULL
-        RETURNING 1
-        """
-    typealias Row = Int32
+/// Subjects created by a batch: the parked messages waiting for them wake up.
+struct WakeRows {
     var kinds: [String] = []
     var keys: [String] = []
     var isAlias: [Bool] = []
     var now: Date
-    func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 4)
-        b.append(kinds)
-        b.append(keys)
-        b.append(isAlias)
-        b.append(now)
-        return b
-    }
-    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Int32.self) }
 }
 
 /// Timers that are due by the service clock, locked (other instances skip them).
@@ -467,4 +271,166 @@ extension PostgresConnection {
     func run<S: PostgresPreparedStatement>(_ statement: S, logger: Logger) async throws where S.Row == () {
         _ = try await execute(statement, logger: logger)
     }
+}
+
+/// The first statement of a batch, in one round trip: records the delivered message ids in the
+/// inbox (returning the ones not seen before), resolves the secondary keys the routes named,
+/// loads and locks every aggregate the batch touches (in key order: batches locking
+/// overlapping sets cannot deadlock), and draws the numbers the routes declared.
+///
+/// Rows: `('i', message id)`, `('l', kind, alias, id)`, `('a', kind, id, data, version,
+/// correlation, last message)`, `('n', sequence, value)`.
+struct BatchBegin: PostgresPreparedStatement {
+    static let sql = """
+        WITH ins AS (
+            INSERT INTO inbox (message_id, message_type, outcome)
+            SELECT id, type, 'handled' FROM unnest($1::text[], $2::text[]) AS t(id, type)
+            ON CONFLICT DO NOTHING RETURNING message_id),
+        al AS (
+            SELECT a.kind, a.alias, a.id FROM aliases a JOIN unnest($5::text[], $6::text[]) AS k(kind, alias)
+              ON a.kind = k.kind AND a.alias = k.alias),
+        keys AS (
+            SELECT k.kind, k.id FROM unnest($3::text[], $4::text[]) AS k(kind, id) UNION SELECT kind, id FROM al),
+        loaded AS (
+            SELECT a.kind, a.id, a.data::text AS data, a.version, a.correlation_id, a.last_message_id
+            FROM aggregates a JOIN keys k ON a.kind = k.kind AND a.id = k.id
+            ORDER BY a.kind, a.id
+            FOR UPDATE OF a),
+        nums AS (
+            SELECT s, nextval(s::regclass) AS v FROM unnest($7::text[]) AS q(s))
+        SELECT 'i'::text, message_id, NULL::text, NULL::text, NULL::int4, NULL::text, NULL::text, NULL::int8 FROM ins
+        UNION ALL SELECT 'l', kind, alias, id, NULL, NULL, NULL, NULL FROM al
+        UNION ALL SELECT 'a', kind, id, data, version, correlation_id, last_message_id, NULL FROM loaded
+        UNION ALL SELECT 'n', s, NULL, NULL, NULL, NULL, NULL, v FROM nums
+        """
+    typealias Row = (String, String, String?, String?, Int32?, String?, String?, Int64?)
+    var inboxIds: [String] = []
+    var inboxTypes: [String] = []
+    var kinds: [String] = []
+    var ids: [String] = []
+    var aliasKinds: [String] = []
+    var aliases: [String] = []
+    var sequences: [String] = []
+    func makeBindings() throws -> PostgresBindings {
+        var b = PostgresBindings(capacity: 7)
+        b.append(inboxIds)
+        b.append(inboxTypes)
+        b.append(kinds)
+        b.append(ids)
+        b.append(aliasKinds)
+        b.append(aliases)
+        b.append(sequences)
+        return b
+    }
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode((String, String, String?, String?, Int32?, String?, String?, Int64?).self)
+    }
+}
+
+/// The last statement of a batch, in one round trip: every aggregate it changed (written only
+/// at the version it loaded, or — new — when nobody created it meanwhile), the history lines,
+/// the timers set and cleared, new secondary keys, parked messages (new, done, still waiting,
+/// woken by a subject the batch created), the outbox rows, and the inbox outcomes other than
+/// `handled`. Returns how many aggregates it wrote (the caller re-runs the batch when that is
+/// not all of them) and how many parked messages it woke.
+struct BatchSave: PostgresPreparedStatement {
+    static let sql = """
+        WITH up AS (
+            INSERT INTO aggregates (kind, id, status, data, version, correlation_id, last_message_id, created_at, updated_at)
+            SELECT k, i, s, d::jsonb, v, NULLIF(c, ''), m, $8, $8
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::text[], $7::text[]) AS t(k, i, s, d, v, c, m)
+            ON CONFLICT (kind, id) DO UPDATE SET status = EXCLUDED.status, data = EXCLUDED.data, version = EXCLUDED.version,
+                last_message_id = EXCLUDED.last_message_id, updated_at = EXCLUDED.updated_at
+            WHERE aggregates.version = EXCLUDED.version - 1
+            RETURNING 1),
+        hist AS (
+            INSERT INTO history (kind, id, action, from_status, to_status, by, reason, details, at, message_id)
+            SELECT k, i, a, NULLIF(f, ''), NULLIF(t, ''), NULLIF(b, ''), NULLIF(r, ''), NULLIF(d, '')::jsonb, $8, m
+            FROM unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
+                        $17::text[]) WITH ORDINALITY AS h(k, i, a, f, t, b, r, d, m, n)
+            ORDER BY n),
+        tclear AS (
+            DELETE FROM timers t USING unnest($18::text[], $19::text[], $20::text[]) AS c(k, i, n)
+            WHERE t.kind = c.k AND t.id = c.i AND t.name = c.n),
+        tset AS (
+            INSERT INTO timers (kind, id, name, due_at)
+            SELECT * FROM unnest($21::text[], $22::text[], $23::text[], $24::timestamptz[])
+            ON CONFLICT (kind, id, name) DO UPDATE SET due_at = EXCLUDED.due_at),
+        al AS (
+            INSERT INTO aliases (kind, alias, id) SELECT * FROM unnest($25::text[], $26::text[], $27::text[])
+            ON CONFLICT (kind, alias) DO NOTHING),
+        park AS (
+            INSERT INTO parked (message_id, kind, key, key_is_alias, queue, exchange, routing_key, properties, body, parked_at,
+                                expires_at, wake_at)
+            SELECT i, k, y, a, q, x, r, p, b, $8, e, CASE WHEN w THEN $8 END
+            FROM unnest($28::text[], $29::text[], $30::text[], $31::bool[], $32::text[], $33::text[], $34::text[], $35::text[],
+                        $36::bytea[], $37::timestamptz[], $38::bool[]) AS t(i, k, y, a, q, x, r, p, b, e, w)
+            ON CONFLICT (message_id) DO UPDATE SET kind = EXCLUDED.kind, key = EXCLUDED.key, key_is_alias = EXCLUDED.key_is_alias,
+                wake_at = EXCLUDED.wake_at),
+        pdone AS (
+            DELETE FROM parked WHERE message_id = ANY($39::text[])),
+        psleep AS (
+            UPDATE parked SET wake_at = NULL, attempts = attempts + 1 WHERE message_id = ANY($40::text[])),
+        woke AS (
+            UPDATE parked p SET wake_at = $8 FROM unnest($41::text[], $42::text[], $43::bool[]) AS w(k, y, a)
+            WHERE p.kind = w.k AND p.key = w.y AND p.key_is_alias = w.a AND p.wake_at IS NULL
+              AND p.message_id <> ALL($39::text[]) AND p.message_id <> ALL($40::text[])
+            RETURNING 1),
+        outbox_rows AS (
+            INSERT INTO outbox (exchange, routing_key, message_id, message_type, correlation_id, content_type, headers, body)
+            SELECT x, k, i, NULLIF(t, ''), NULLIF(c, ''), NULLIF(ct, ''), h, b
+            FROM unnest($44::text[], $45::text[], $46::text[], $47::text[], $48::text[], $49::text[], $50::text[], $51::bytea[])
+                 WITH ORDINALITY AS e(x, k, i, t, c, ct, h, b, n)
+            ORDER BY n),
+        outcomes AS (
+            UPDATE inbox SET outcome = u.o FROM unnest($52::text[], $53::text[]) AS u(i, o) WHERE inbox.message_id = u.i)
+        SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM woke)
+        """
+    typealias Row = (Int64, Int64)
+
+    var upsert: AggregateRows
+    var history: HistoryRows
+    var timers = TimerRows()
+    var aliases = AliasRows()
+    var parks: ParkRows
+    var parkWoken: [Bool] = []
+    var parkDeletes: [String] = []
+    var parkSleeps: [String] = []
+    var wake: WakeRows
+    var outbox = OutboxRows()
+    var outcomeIds: [String] = []
+    var outcomes: [String] = []
+
+    init(now: Date) {
+        upsert = AggregateRows(now: now)
+        history = HistoryRows(at: now)
+        parks = ParkRows(now: now)
+        wake = WakeRows(now: now)
+    }
+
+    func makeBindings() throws -> PostgresBindings {
+        var b = PostgresBindings(capacity: 53)
+        let u = upsert
+        b.append(u.kinds); b.append(u.ids); b.append(u.statuses); b.append(u.data); b.append(u.versions)
+        b.append(u.correlations); b.append(u.lastMessages); b.append(u.now)
+        let h = history
+        b.append(h.kinds); b.append(h.ids); b.append(h.actions); b.append(h.froms); b.append(h.tos); b.append(h.bys)
+        b.append(h.reasons); b.append(h.details); b.append(h.messageIds)
+        let t = timers
+        b.append(t.clearKinds); b.append(t.clearIds); b.append(t.clearNames)
+        b.append(t.setKinds); b.append(t.setIds); b.append(t.setNames); b.append(t.setAt)
+        b.append(aliases.kinds); b.append(aliases.aliases); b.append(aliases.ids)
+        let p = parks
+        b.append(p.ids); b.append(p.kinds); b.append(p.keys); b.append(p.isAlias); b.append(p.queues); b.append(p.exchanges)
+        b.append(p.routingKeys); b.append(p.properties); b.append(p.bodies); b.append(p.expires); b.append(parkWoken)
+        b.append(parkDeletes); b.append(parkSleeps)
+        b.append(wake.kinds); b.append(wake.keys); b.append(wake.isAlias)
+        let o = outbox
+        b.append(o.exchanges); b.append(o.keys); b.append(o.ids); b.append(o.types); b.append(o.correlations)
+        b.append(o.contentTypes); b.append(o.headers); b.append(o.bodies)
+        b.append(outcomeIds); b.append(outcomes)
+        return b
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode((Int64, Int64).self) }
 }
