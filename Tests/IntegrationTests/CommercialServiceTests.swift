@@ -65,6 +65,33 @@ struct CommercialServiceTests {
         }
     }
 
+    /// PostgreSQL refuses U+0000 in text (SQLSTATE 22021): such a command is rejected naming the
+    /// field, and the valid commands sharing its batch are opened as if it had not been there.
+    @Test func aNulCharacterIsRejectedNamingItsFieldAndItsBatchMatesAreUnaffected() async throws {
+        try await withTestSystem("nul") { system in
+            let service = try system.start("commercial", environment: ["BATCH_WAIT_MS": "50"])
+            try await service.waitUntilReady()
+            let events = try await EventCollector(system: system, keys: ["workorder.opened", "command.rejected"])
+            let sender = try await system.sender()
+            var poisoned = openCommand(0, run: "nul")
+            poisoned.customer.name = "Cooperativa\u{0}de Agua"
+            var batch = try (1...20).map { try CommandSender.message(openCommand($0, run: "nul"), id: "nul-ok-\($0)") }
+            batch.insert(try CommandSender.message(poisoned, id: "nul-bad"), at: 10)
+            try await sender.publishConfirmed(batch)
+            #expect(await eventually(timeout: .seconds(30)) { events.count("workorder.opened") >= 20 && events.count("command.rejected") >= 1 })
+            try await Task.sleep(for: .seconds(1))
+            let rejected = try #require(events.decoded(CommandRejected.self).first)
+            #expect(rejected.data.commandId == "nul-bad")
+            #expect(rejected.data.errors.map(\.field) == ["data.customer.name"], "\(rejected.data)")
+            #expect(events.count("command.rejected") == 1)
+            #expect(events.count("workorder.opened") == 20)
+            #expect(try await system.count("SELECT count(*)::int8 FROM commercial.work_orders") == 20)
+            #expect(try await system.count("SELECT count(*)::int8 FROM commercial.inbox WHERE outcome = 'rejected'") == 1)
+            #expect(!service.log.unicodeScalars.contains("\u{0}"), "the log stays text")
+            #expect(service.isRunning)
+        }
+    }
+
     @Test func invalidCommandsAreRejectedDeadLetteredAndChangeNothing() async throws {
         try await withTestSystem("bad") { system in
             let service = try system.start("commercial")

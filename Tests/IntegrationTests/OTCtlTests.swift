@@ -168,6 +168,23 @@ import Testing
         )
     }
 
+    @Test func committedPermissionsMatchTheGeneratedOnes() async throws {
+        let run = try await otctl(["permissions"], vhost: nil)
+        #expect(run.status == 0, "stderr: \(run.stderr)")
+        let committed = try String(contentsOf: Self.packageRoot.appending(path: "deploy/rabbitmq/permissions.tsv"), encoding: .utf8)
+        #expect(
+            run.stdout == committed,
+            "deploy/rabbitmq/permissions.tsv is stale: regenerate it with `swift run otctl permissions > deploy/rabbitmq/permissions.tsv`")
+    }
+
+    @Test func committedStateMachineDocumentationMatchesTheDeclarations() async throws {
+        let run = try await otctl(["machines"], vhost: nil)
+        #expect(run.status == 0, "stderr: \(run.stderr)")
+        let committed = try String(contentsOf: Self.packageRoot.appending(path: "docs/state-machines.md"), encoding: .utf8)
+        #expect(run.stdout == committed, "docs/state-machines.md is stale: regenerate it with `swift run otctl machines > docs/state-machines.md`")
+        #expect(run.stdout.contains("stateDiagram-v2") && run.stdout.contains("workorder.assign"))
+    }
+
     // MARK: Helpers
 
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

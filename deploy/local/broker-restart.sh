@@ -25,7 +25,7 @@ t1=$(now_ms); log "stopped ($([ "$hard" = 1 ] && echo node || echo app)) in $((t
 
 t2=$(now_ms)
 if [ "$hard" = 1 ]; then
-  as_root rabbitmq-server -detached >/dev/null 2>&1 || true
+  without_fds "${SUDO[@]}" rabbitmq-server -detached >/dev/null 2>&1 || true
   wait_for "$OT_WAIT" "rabbitmq (ping)" rmq_ping
   as_root rabbitmqctl -q await_startup --timeout "$OT_WAIT" >/dev/null
 else

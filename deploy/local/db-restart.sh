@@ -15,12 +15,12 @@ pg_ready "$v" || die "postgresql $v is not running (run deploy/local/servers.sh)
 
 t0=$(now_ms)
 if [ "$down" = 0 ]; then
-  as_root pg_ctlcluster "$v" main restart -m fast
+  without_fds "${SUDO[@]}" pg_ctlcluster "$v" main restart -m fast
 else
   as_root pg_ctlcluster "$v" main stop -m fast
   log "stopped in $(( $(now_ms) - t0 )) ms"
   sleep "$down"; log "was down ${down}s"
-  as_root pg_ctlcluster "$v" main start
+  without_fds "${SUDO[@]}" pg_ctlcluster "$v" main start
 fi
 wait_for "$OT_WAIT" "postgresql $v" pg_ready "$v"
 log "postgresql $v restarted, ready in $(( $(now_ms) - t0 )) ms"

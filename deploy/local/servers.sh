@@ -63,7 +63,7 @@ if as_root rabbitmq-diagnostics -q ping >/dev/null 2>&1; then
   log "rabbitmq: running"
 else
   log "rabbitmq: starting"
-  as_root rabbitmq-server -detached >/dev/null 2>&1 || true
+  without_fds "${SUDO[@]}" rabbitmq-server -detached >/dev/null 2>&1 || true
   # await_startup fails at once (exit 69) before the node registers: ping first.
   wait_for "$WAIT" "rabbitmq (ping)" as_root rabbitmq-diagnostics -q ping
 fi
@@ -80,7 +80,7 @@ if pg_ready "$PG_VERSION"; then
   log "postgresql $PG_VERSION: running"
 else
   log "postgresql $PG_VERSION: starting"
-  as_root pg_ctlcluster "$PG_VERSION" main start || true
+  without_fds "${SUDO[@]}" pg_ctlcluster "$PG_VERSION" main start || true
   wait_for "$WAIT" "postgresql $PG_VERSION" pg_ready "$PG_VERSION"
   log "postgresql $PG_VERSION: started"
 fi
@@ -97,7 +97,7 @@ if [ "$cur_max" -lt "$PG_MAX_CONN" ]; then
     as_root sed -i -E "s/^[#[:space:]]*max_connections[[:space:]]*=.*/max_connections = $PG_MAX_CONN/" "$PG_CONF"
   fi
   log "postgresql: max_connections $cur_max -> $PG_MAX_CONN, restarting"
-  as_root pg_ctlcluster "$PG_VERSION" main restart -m fast
+  without_fds "${SUDO[@]}" pg_ctlcluster "$PG_VERSION" main restart -m fast
   wait_for "$WAIT" "postgresql $PG_VERSION (after restart)" pg_ready "$PG_VERSION"
   cur_max="$(psql_su -At -c 'SHOW max_connections')"
   [ "$cur_max" -ge "$PG_MAX_CONN" ] || die "postgresql: max_connections still $cur_max"

@@ -160,15 +160,24 @@ struct MessageParser: Sendable {
         var header: EnvelopeHeader?
         var message: (any Message)?
         var failure: Rejection?
-        do throws(ContractError) {
-            let h = try Wire.decodeHeader(data)
-            header = h
-            guard let descriptor = MessageRegistry.descriptor(for: h.type) else {
-                throw ContractError(.unknownType, field: "type", message: "unknown message type '\(h.type)'")
+        // The common case parses the body once: the AMQP `type` property names the envelope's
+        // type (every platform publisher sets it). Otherwise the header is read first.
+        if let hint = raw.properties.type.flatMap(MessageRegistry.descriptor(for:)),
+            let decoded = try? hint.decodeEnvelope(data)
+        {
+            header = decoded.header
+            message = decoded.message
+        } else {
+            do throws(ContractError) {
+                let h = try Wire.decodeHeader(data)
+                header = h
+                guard let descriptor = MessageRegistry.descriptor(for: h.type) else {
+                    throw ContractError(.unknownType, field: "type", message: "unknown message type '\(h.type)'")
+                }
+                message = try descriptor.decode(data)
+            } catch {
+                failure = Rejection(error)
             }
-            message = try descriptor.decode(data)
-        } catch {
-            failure = Rejection(error)
         }
         let messageId = header?.id ?? raw.properties.messageId ?? "sha-\(fnv1a(raw.body))-\(raw.body.count)"
         let type = header?.type ?? raw.properties.type ?? raw.routingKey

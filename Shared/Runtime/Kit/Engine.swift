@@ -358,7 +358,9 @@ struct Engine: Sendable {
             let trigger = target.trigger ?? item.type
             try check(decision, target.aggregate, before: before, trigger: trigger, hasId: key != nil)
             if let note = decision.note {
-                log.info("\(note)", metadata: ["aggregate": "\(kind)/\(id ?? "?")"])
+                // A fact that changed nothing is worth a line; the note of a routine step is not.
+                let level: Logger.Level = decision.state == nil && decision.events.isEmpty ? .info : .debug
+                log.log(level: level, "\(note)", metadata: ["aggregate": "\(kind)/\(id ?? "?")"])
             }
             if let state = decision.state, let key { overlay[key] = state }
             if let key {
