@@ -17,6 +17,9 @@ struct OutboxRows {
     var correlations: [String] = []
     var contentTypes: [String] = []
     var headers: [String] = []
+    /// The `traceparent` header, in a column of its own: most messages carry no other header, and
+    /// then none is encoded as JSON.
+    var traceparents: [String] = []
     var bodies: [ByteBuffer] = []
 
     init() {}
@@ -25,9 +28,17 @@ struct OutboxRows {
     init(_ messages: [OutgoingMessage]) throws {
         for m in messages {
             var h: [String: String] = [:]
+            var traceparent = ""
             for (k, v) in m.properties.headers {
-                if let s = v.stringValue { h[k] = s } else if let i = v.intValue { h[k] = "\(i)" }
+                if k == Headers.traceparent, let s = v.stringValue {
+                    traceparent = s
+                } else if let s = v.stringValue {
+                    h[k] = s
+                } else if let i = v.intValue {
+                    h[k] = "\(i)"
+                }
             }
+            traceparents.append(traceparent)
             exchanges.append(m.exchange)
             keys.append(m.routingKey)
             ids.append(m.properties.messageId ?? MessageID.new())
@@ -50,11 +61,12 @@ struct OutboxRows {
 /// The relay's round: due rows, locked so that several instances relay side by side.
 struct OutboxDue: PostgresPreparedStatement {
     static let sql = """
-        SELECT id, exchange, routing_key, message_id, message_type, correlation_id, content_type, headers, body, attempts
+        SELECT id, exchange, routing_key, message_id, message_type, correlation_id, content_type, headers, body, attempts,
+               traceparent
         FROM outbox WHERE next_attempt_at <= now()
         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
         """
-    typealias Row = (Int64, String, String, String, String?, String?, String?, String, ByteBuffer, Int32)
+    typealias Row = (Int64, String, String, String, String?, String?, String?, String, ByteBuffer, Int32, String?)
     var limit: Int64
     func makeBindings() throws -> PostgresBindings {
         var b = PostgresBindings(capacity: 1)
@@ -62,7 +74,7 @@ struct OutboxDue: PostgresPreparedStatement {
         return b
     }
     func decodeRow(_ row: PostgresRow) throws -> Row {
-        try row.decode((Int64, String, String, String, String?, String?, String?, String, ByteBuffer, Int32).self)
+        try row.decode((Int64, String, String, String, String?, String?, String?, String, ByteBuffer, Int32, String?).self)
     }
 }
 
@@ -207,10 +219,11 @@ public final class OutboxRelay: Service, Sendable {
             var attempts: [Int32] = []
             var messages: [OutgoingMessage] = []
             let now = UInt64(Date().timeIntervalSince1970)
-            for try await (id, exchange, routingKey, messageId, type, correlationId, contentType, headersJSON, body, attempt)
+            for try await (id, exchange, routingKey, messageId, type, correlationId, contentType, headersJSON, body, attempt, trace)
                 in try await conn.execute(OutboxDue(limit: Int64(batch)), logger: logger)
             {
                 var headers: [String: FieldValue] = [:]
+                if let trace { headers[Headers.traceparent] = .string(trace) }
                 if headersJSON != "{}", let dict = try? JSONDecoder().decode([String: String].self, from: Data(headersJSON.utf8)) {
                     for (k, v) in dict { headers[k] = .string(v) }
                 }

@@ -123,6 +123,9 @@ final class BatchRunner: Sendable {
     /// a lost creation race are the batch's bad luck; everything else is transient.
     static func classify(_ error: any Error) -> FailureClass {
         if error is ConcurrentModification { return .conflict }
+        if let t = error as? PostgresTransactionError, let inner = t.closureError, inner is ConcurrentModification {
+            return .conflict
+        }
         guard let state = sqlState(error) else { return .transient }
         if state.hasPrefix("22") || state.hasPrefix("23") || state.hasPrefix("54") { return .data }
         if state == "40001" || state == "40P01" { return .conflict }

@@ -239,9 +239,7 @@ struct Engine: Sendable {
         // 5. Decide, in delivery order.
         for i in items.indices where live[i] {
             let item = items[i]
-            var log = logger
-            log[metadataKey: "message.id"] = "\(item.messageId)"
-            log[metadataKey: "message.type"] = "\(item.type)"
+            let log = ItemLogger(base: logger, item: item)
             if let failure = failures[i] {
                 reject(item, failure, work, now: now, log)
                 report.outcomes[i] = .rejected(failure.code.description)
@@ -267,7 +265,7 @@ struct Engine: Sendable {
             } catch let r as Rejection {
                 if case .timer(let kind, let id, let name, _) = item.origin {
                     // A timer cannot be rejected; it must not fire again either.
-                    log.error("timer decision failed; timer dropped", metadata: ["timer": "\(kind)/\(id)/\(name)", "reason": "\(r)"])
+                    log.log(.error, "timer decision failed; timer dropped", ["timer": "\(kind)/\(id)/\(name)", "reason": "\(r)"])
                     work.timers[Key(kind: kind, id: id), default: [:]][name] = .clear(name)
                 } else {
                     reject(item, r, work, now: now, log)
@@ -301,7 +299,7 @@ struct Engine: Sendable {
 
     func decide(
         _ item: WorkItem, _ targets: [Target], _ context: inout DecisionContext, _ work: Work, now: Date,
-        _ conn: PostgresConnection, _ log: Logger
+        _ conn: PostgresConnection, _ log: ItemLogger
     ) async throws {
         var pending = targets[...]
         var overlay: [Key: any AggregateState] = [:]
@@ -360,7 +358,7 @@ struct Engine: Sendable {
             if let note = decision.note {
                 // A fact that changed nothing is worth a line; the note of a routine step is not.
                 let level: Logger.Level = decision.state == nil && decision.events.isEmpty ? .info : .debug
-                log.log(level: level, "\(note)", metadata: ["aggregate": "\(kind)/\(id ?? "?")"])
+                log.log(level, note, ["aggregate": "\(kind)/\(id ?? "?")"])
             }
             if let state = decision.state, let key { overlay[key] = state }
             if let key {
@@ -412,7 +410,7 @@ struct Engine: Sendable {
             work.outbox.append(try outgoing(event, causedBy: cause, now: now))
         }
         if !events.isEmpty {
-            log.debug("decided", metadata: ["emitted": "\(events.map { type(of: $0).type })"])
+            log.log(.debug, "decided", ["emitted": "\(events.map { type(of: $0).type })"])
         }
     }
 
@@ -450,8 +448,8 @@ struct Engine: Sendable {
     // MARK: Rejecting and parking
 
     /// One `command.rejected` (for commands) and one dead letter.
-    func reject(_ item: WorkItem, _ r: Rejection, _ work: Work, now: Date, _ log: Logger) {
-        log.notice("message rejected", metadata: ["reason.code": "\(r.code)", "reason": "\(r.message)"])
+    func reject(_ item: WorkItem, _ r: Rejection, _ work: Work, now: Date, _ log: ItemLogger) {
+        log.log(.notice, "message rejected", ["reason.code": "\(r.code)", "reason": "\(r.message)"])
         if item.isCommand {
             let rejected = CommandRejected(
                 commandId: item.messageId, commandType: item.type, code: r.code.description, message: r.message, errors: r.errors)
@@ -467,11 +465,11 @@ struct Engine: Sendable {
         }
     }
 
-    func park(_ item: WorkItem, _ p: Parked, _ work: Work, now: Date, _ log: Logger) {
+    func park(_ item: WorkItem, _ p: Parked, _ work: Work, now: Date, _ log: ItemLogger) {
         guard let raw = item.raw else { return }
-        log.info(
-            "command names something not known yet; parked until it appears",
-            metadata: ["parked.on": "\(p.kind)/\(p.key)", "reason": "\(p.rejection.message)"])
+        log.log(
+            .info, "command names something not known yet; parked until it appears",
+            ["parked.on": "\(p.kind)/\(p.key)", "reason": "\(p.rejection.message)"])
         let props = String(decoding: (try? JSONEncoder().encode(StoredProperties(raw.properties))) ?? Data("{}".utf8), as: UTF8.self)
         work.parks.ids.append(item.messageId)
         work.parks.kinds.append(p.kind)
@@ -615,6 +613,22 @@ struct Engine: Sendable {
         }
         if written != save.upsert.kinds.count { throw ConcurrentModification() }
         return (written, woken)
+    }
+}
+
+/// The logger of one item, with its message id and type as metadata — built only when a line is
+/// actually written (most items log nothing).
+struct ItemLogger {
+    let base: Logger
+    let item: WorkItem
+
+    func log(_ level: Logger.Level, _ message: String, _ metadata: Logger.Metadata = [:]) {
+        guard base.logLevel <= level else { return }
+        var m = metadata
+        m["message.id"] = "\(item.messageId)"
+        m["message.type"] = "\(item.type)"
+        if let c = item.header?.correlationid { m["correlation.id"] = "\(c)" }
+        base.log(level: level, "\(message)", metadata: m)
     }
 }
 

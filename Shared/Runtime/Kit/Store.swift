@@ -264,6 +264,11 @@ extension Database {
                 "CREATE INDEX parked_expires ON \(s).parked (expires_at)",
             ])
     }
+
+    /// Runtime migration 3: the outbox keeps `traceparent` in a column (no JSON for most rows).
+    static func outboxTraceMigration(_ s: String) -> Migration {
+        Migration(3, "outbox traceparent column", ["ALTER TABLE \(s).outbox ADD COLUMN traceparent text"])
+    }
 }
 
 extension PostgresConnection {
@@ -377,10 +382,11 @@ struct BatchSave: PostgresPreparedStatement {
               AND p.message_id <> ALL($39::text[]) AND p.message_id <> ALL($40::text[])
             RETURNING 1),
         outbox_rows AS (
-            INSERT INTO outbox (exchange, routing_key, message_id, message_type, correlation_id, content_type, headers, body)
-            SELECT x, k, i, NULLIF(t, ''), NULLIF(c, ''), NULLIF(ct, ''), h, b
-            FROM unnest($44::text[], $45::text[], $46::text[], $47::text[], $48::text[], $49::text[], $50::text[], $51::bytea[])
-                 WITH ORDINALITY AS e(x, k, i, t, c, ct, h, b, n)
+            INSERT INTO outbox (exchange, routing_key, message_id, message_type, correlation_id, content_type, headers, body, traceparent)
+            SELECT x, k, i, NULLIF(t, ''), NULLIF(c, ''), NULLIF(ct, ''), h, b, NULLIF(tp, '')
+            FROM unnest($44::text[], $45::text[], $46::text[], $47::text[], $48::text[], $49::text[], $50::text[], $51::bytea[],
+                        $54::text[])
+                 WITH ORDINALITY AS e(x, k, i, t, c, ct, h, b, tp, n)
             ORDER BY n),
         outcomes AS (
             UPDATE inbox SET outcome = u.o FROM unnest($52::text[], $53::text[]) AS u(i, o) WHERE inbox.message_id = u.i)
@@ -409,7 +415,7 @@ struct BatchSave: PostgresPreparedStatement {
     }
 
     func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 53)
+        var b = PostgresBindings(capacity: 54)
         let u = upsert
         b.append(u.kinds); b.append(u.ids); b.append(u.statuses); b.append(u.data); b.append(u.versions)
         b.append(u.correlations); b.append(u.lastMessages); b.append(u.now)
@@ -429,6 +435,7 @@ struct BatchSave: PostgresPreparedStatement {
         b.append(o.exchanges); b.append(o.keys); b.append(o.ids); b.append(o.types); b.append(o.correlations)
         b.append(o.contentTypes); b.append(o.headers); b.append(o.bodies)
         b.append(outcomeIds); b.append(outcomes)
+        b.append(o.traceparents)
         return b
     }
 

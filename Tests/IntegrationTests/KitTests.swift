@@ -1,0 +1,209 @@
+import AMQP
+import Contracts
+import Foundation
+import Logging
+import PostgresNIO
+@testable import Runtime
+import Testing
+
+/// A tiny aggregate to test the service kit itself against PostgreSQL: `workorder.open` adds to a
+/// tally named by the work-order id (its description becomes the label); `workorder.approve`
+/// adds to an existing tally only (`notFound`, may be late, otherwise); a label `ping` sets a
+/// timer that is due at once.
+enum Tally: Aggregate {
+    static let kind = "tally"
+
+    struct State: AggregateState {
+        var id: String
+        var count: Int
+        var label: String
+        var pings: Int = 0
+        var status: String { "counting" }
+    }
+
+    enum Input: Sendable {
+        case add(String, String)
+        case addExisting(String)
+        case ping
+    }
+
+    static let machine = StateMachine(
+        title: "tally", procedure: "kit tests", states: [.init("counting")],
+        transitions: [
+            .init(nil, "counting", on: OpenWorkOrder.type), .init("counting", "counting", on: OpenWorkOrder.type),
+            .init("counting", "counting", on: ApproveWorkOrder.type),
+        ])
+
+    static func timerFired(_ name: String, dueAt: Date) -> Input? { name == "ping" ? .ping : nil }
+
+    static func decide(_ state: State?, _ input: Input, _ context: inout DecisionContext) throws(Rejection) -> Decision<State> {
+        switch input {
+        case .add(let id, let label):
+            var s = state ?? State(id: id, count: 0, label: label)
+            s.count += 1
+            s.label = label
+            return Decision(
+                state: s, history: [HistoryEntry("add", from: state?.status, to: s.status)],
+                timers: label == "ping" ? [.set("ping", at: context.now.addingTimeInterval(-1))] : [])
+        case .addExisting(let id):
+            guard var s = state else {
+                throw .notFound("no tally \(id)", field: "data.workOrderId", problem: "unknown tally")
+            }
+            s.count += 1
+            return Decision(state: s, history: [HistoryEntry("add", from: s.status, to: s.status)])
+        case .ping:
+            guard var s = state else { return .ignore("no tally") }
+            s.pings += 1
+            return Decision(state: s, history: [HistoryEntry("ping", from: nil, to: nil)])
+        }
+    }
+}
+
+@Suite("the service kit against PostgreSQL", .serialized)
+struct KitTests {
+    static let routes = Routes { r in
+        r.on(OpenWorkOrder.self) { c, _ in [.to(Tally.self, c.workOrderId ?? "?", .add(c.workOrderId ?? "?", c.description))] }
+        r.on(ApproveWorkOrder.self) { c, _ in [.to(Tally.self, c.workOrderId, .addExisting(c.workOrderId))] }
+    }
+
+    /// A kit runner over a fresh schema of the test database.
+    static func withRunner(
+        _ system: TestSystem, parkTimeout: Duration = .seconds(60), _ body: (BatchRunner, PostgresClient) async throws -> Void
+    ) async throws {
+        var logger = Logger(label: "kit-test")
+        logger.logLevel = .warning
+        let url = try DatabaseURL(system.databaseURL)
+        let client = Database.makeClient(url, poolSize: 4, schema: "kittest", logger: logger)
+        let run = Task { await client.run() }
+        defer { run.cancel() }
+        try await Database.migrate(client, schema: "kittest", migrations: [], logger: logger)
+        let amqp = AMQPConnection(configuration: .init(url: try AMQPURL(string: system.amqpURL), name: "kit"), logger: logger)
+        let relay = OutboxRelay(postgres: client, amqp: amqp, schema: "kittest", batch: 100, publisherUser: nil, logger: logger)
+        let engine = Engine(
+            service: "kittest", routes: routes, aggregates: [Tally.kind: AggregateInfo(Tally.self)], emits: [],
+            parkTimeout: parkTimeout, logger: logger)
+        let runner = BatchRunner(
+            engine: engine, postgres: client, relay: relay, clock: SystemClock(), transactionTimeout: .seconds(10), logger: logger)
+        try await body(runner, client)
+    }
+
+    static func item<M: Message>(_ m: M, id: String) -> WorkItem {
+        let envelope = Envelope(id: id, source: "/test", correlationId: nil, causationId: nil, data: m)
+        var raw = RawMessage(
+            queue: "kittest.commands", exchange: PlatformTopology.commands, routingKey: M.type,
+            properties: MessageProperties(messageId: id, type: M.type, userId: "crm"), body: (try? Wire.encodeBytes(envelope)) ?? [])
+        raw.properties.correlationId = id
+        return WorkItem(
+            origin: .delivery, raw: raw, messageId: id, type: M.type, header: envelope.header, message: m, failure: nil,
+            isCommand: M.kind == .command, sender: "crm")
+    }
+
+    /// Runs a batch of items through the runner.
+    static func run(_ runner: BatchRunner, _ items: [WorkItem]) async throws -> BatchReport {
+        try await runner.run { _, _ in items }
+    }
+
+    static func open(_ id: String, _ label: String = "x") -> OpenWorkOrder {
+        var c = OpenWorkOrder.example
+        c.workOrderId = id
+        c.description = label
+        return c
+    }
+
+    func count(_ system: TestSystem, _ sql: String) async throws -> Int { try await system.count(sql) }
+
+    @Test func aValueTheDatabaseRefusesRejectsOnlyItsMessageAndItsBatchMatesAreSaved() async throws {
+        try await withTestSystem("kit-data") { system in
+            try await Self.withRunner(system) { runner, _ in
+                // A NUL character (which PostgreSQL refuses, SQLSTATE 22P05 in jsonb) reaching the
+                // store, whatever let it through decoding.
+                let items = [
+                    Self.item(Self.open("T-1", "uno"), id: "m-1"), Self.item(Self.open("T-2", "dos\u{0}"), id: "m-2"),
+                    Self.item(Self.open("T-3", "tres"), id: "m-3"),
+                ]
+                let report = try await Self.run(runner, items)
+                #expect(report.outcomes == [.handled, .rejected("invalidData"), .handled])
+                #expect(try await count(system, "SELECT count(*)::int8 FROM kittest.aggregates") == 2)
+                #expect(try await count(system, "SELECT count(*)::int8 FROM kittest.aggregates WHERE id = 'T-2'") == 0)
+                #expect(try await count(system, "SELECT count(*)::int8 FROM kittest.inbox WHERE outcome = 'rejected'") == 1)
+                #expect(try await count(system, "SELECT count(*)::int8 FROM kittest.outbox WHERE routing_key = 'kittest.dead'") == 1)
+                #expect(try await count(system, "SELECT count(*)::int8 FROM kittest.outbox WHERE routing_key = 'command.rejected'") == 1)
+                // Redelivered, they are duplicates: nothing twice.
+                let again = try await Self.run(runner, items)
+                #expect(again.outcomes == [.duplicate, .duplicate, .duplicate])
+            }
+        }
+    }
+
+    @Test func twoBatchesCreatingTheSameAggregateAtOnceBothCount() async throws {
+        try await withTestSystem("kit-race") { system in
+            try await Self.withRunner(system) { runner, _ in
+                for round in 0..<5 {
+                    let id = "RACE-\(round)"
+                    async let a = Self.run(runner, [Self.item(Self.open(id), id: "\(id)-a")])
+                    async let b = Self.run(runner, [Self.item(Self.open(id), id: "\(id)-b")])
+                    let (ra, rb) = try await (a, b)
+                    #expect(ra.outcomes == [.handled] && rb.outcomes == [.handled])
+                    #expect(try await count(system, "SELECT (data->>'count')::int8 FROM kittest.aggregates WHERE id = '\(id)'") == 2)
+                    #expect(try await count(system, "SELECT version::int8 FROM kittest.aggregates WHERE id = '\(id)'") == 2)
+                }
+            }
+        }
+    }
+
+    @Test func aDueTimerFiresOnceWhenTwoInstancesLookForIt() async throws {
+        try await withTestSystem("kit-timer") { system in
+            try await Self.withRunner(system) { runner, _ in
+                let pings = (0..<20).map { n in Self.item(Self.open("P-\(n)", "ping"), id: "p-\(n)") }
+                _ = try await Self.run(runner, pings)
+                #expect(try await count(system, "SELECT count(*)::int8 FROM kittest.timers") == 20)
+                let timers = TimerService(runner: runner, interval: .milliseconds(10), batch: 7, logger: Logger(label: "t"))
+                // Two instances racing over the same due timers, in rounds of 7.
+                async let one: Int = { var n = 0; for _ in 0..<6 { n += try await timers.tick() }; return n }()
+                async let two: Int = { var n = 0; for _ in 0..<6 { n += try await timers.tick() }; return n }()
+                let fired = try await one + two
+                #expect(fired == 20)
+                #expect(try await count(system, "SELECT count(*)::int8 FROM kittest.timers") == 0)
+                #expect(try await count(system, "SELECT sum((data->>'pings')::int8)::int8 FROM kittest.aggregates") == 20)
+            }
+        }
+    }
+
+    @Test func aCommandForAnUnknownSubjectIsParkedAndRunsWhenTheSubjectAppears() async throws {
+        try await withTestSystem("kit-park") { system in
+            try await Self.withRunner(system) { runner, _ in
+                let parking = ParkingService(
+                    runner: runner, parser: MessageParser(provenance: Provenance(ownUser: "kittest")), interval: .milliseconds(50),
+                    logger: Logger(label: "p"))
+                let early = Self.item(ApproveWorkOrder(workOrderId: "LATE-1", by: "x"), id: "early")
+                #expect(try await Self.run(runner, [early]).outcomes == [.parked])
+                #expect(try await parking.tick() == 0, "asleep until its subject appears")
+                // The subject appears: the batch that creates it wakes the parked command…
+                let created = try await Self.run(runner, [Self.item(Self.open("LATE-1"), id: "creates")])
+                #expect(created.woken == 1)
+                // …which then runs, once.
+                #expect(try await parking.tick() == 1)
+                #expect(try await parking.tick() == 0)
+                #expect(try await count(system, "SELECT (data->>'count')::int8 FROM kittest.aggregates WHERE id = 'LATE-1'") == 2)
+                #expect(try await count(system, "SELECT count(*)::int8 FROM kittest.parked") == 0)
+                #expect(try await count(system, "SELECT count(*)::int8 FROM kittest.inbox WHERE message_id = 'early' AND outcome = 'handled'") == 1)
+            }
+        }
+    }
+
+    @Test func aParkedCommandWhoseSubjectNeverAppearsIsRejectedAfterTheBound() async throws {
+        try await withTestSystem("kit-park-exp") { system in
+            try await Self.withRunner(system, parkTimeout: .milliseconds(300)) { runner, _ in
+                let parking = ParkingService(
+                    runner: runner, parser: MessageParser(provenance: Provenance(ownUser: "kittest")), interval: .milliseconds(50),
+                    logger: Logger(label: "p"))
+                #expect(try await Self.run(runner, [Self.item(ApproveWorkOrder(workOrderId: "NEVER", by: "x"), id: "never")]).outcomes == [.parked])
+                try await Task.sleep(for: .milliseconds(400))
+                #expect(try await parking.tick() == 1)
+                #expect(try await count(system, "SELECT count(*)::int8 FROM kittest.parked") == 0)
+                #expect(try await count(system, "SELECT count(*)::int8 FROM kittest.outbox WHERE routing_key = 'command.rejected'") == 1)
+                #expect(try await count(system, "SELECT count(*)::int8 FROM kittest.inbox WHERE message_id = 'never' AND outcome = 'rejected'") == 1)
+            }
+        }
+    }
+}
