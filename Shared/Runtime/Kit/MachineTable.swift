@@ -124,7 +124,9 @@ public struct MachineTable<A: Aggregate, Column: Hashable & CaseIterable & Senda
     }
 
     /// The cells whose decision the runtime would refuse (an undeclared transition, an emitted
-    /// type the service does not own, a status change without a history line), with why.
+    /// type the service does not own, a status change without a history line), with why. Each
+    /// cell is checked as a target found by its id; a target found by an alias no aggregate has
+    /// yet must create nothing, which the table shows as its row `nil`.
     public var refusals: [(cell: Cell, rejection: Rejection)] {
         let engine = Engine(
             service: service.name, routes: service.routes, aggregates: [:], emits: service.emits, parkTimeout: .zero,
