@@ -130,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RuntimeTests",
-            dependencies: ["Runtime", "AMQP", "Contracts", "Platform"],
+            dependencies: ["Runtime", "AMQP", "Contracts", "Platform", .product(name: "Logging", package: "swift-log")],
             path: "Tests/RuntimeTests",
             swiftSettings: strict
         ),

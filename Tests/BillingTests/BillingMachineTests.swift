@@ -1,0 +1,188 @@
+import Billing
+import Contracts
+import Foundation
+import Runtime
+import Testing
+
+/// The billing service's two machines, exhaustively: every state × every input, with the
+/// expected effect of each cell written down.
+enum BillingFixtures {
+    static let id = "W-1"
+    static let t0 = Date(timeIntervalSince1970: 1_795_356_000)  // 2026-11-22T14:00:00Z
+    static let now = t0.addingTimeInterval(86_400)
+
+    static func closing(_ kind: WorkOrderKind = .repair, country: Country = .bo, amount: Money? = .bolivianos(1_200)) -> WorkOrderClosed {
+        var customer = Customer.example
+        customer.country = country
+        return WorkOrderClosed(workOrderId: id, kind: kind, customer: customer, outcome: .resolved, closedAt: t0, amount: amount)
+    }
+
+    /// The decision of `input` at `time`, with one number of each given sequence.
+    static func decide<A: Aggregate>(
+        _ a: A.Type, _ state: A.State?, _ input: A.Input, at time: Date = t0, numbers: [String: Int64] = [:]
+    ) throws(Rejection) -> Decision<A.State> {
+        var context = DecisionContext(now: time, numbers: numbers.mapValues { [$0] })
+        return try A.decide(state, input, &context)
+    }
+
+    static func step<A: Aggregate>(_ a: A.Type, _ state: A.State?, _ input: A.Input, numbers: [String: Int64] = [:]) throws -> A.State {
+        try #require(try decide(a, state, input, numbers: numbers).state ?? state)
+    }
+}
+
+@Suite("closed OT in billing: every state × every input")
+struct BillingWorkOrderMachineTests {
+    typealias OT = BillingWorkOrder
+    typealias Table = MachineTable<OT, Given>
+    typealias F = BillingFixtures
+
+    enum Given: CaseIterable, Sendable { case closed, closedPoleMove, approved, returned }
+
+    static func column(of input: OT.Input) -> Given {
+        switch input {
+        case .closed(let e): e.kind == .poleMove ? .closedPoleMove : .closed
+        case .approved: .approved
+        case .returned: .returned
+        }
+    }
+
+    /// Every state's prefactura (when it has one) is PF-2026-000001.
+    static func input(_ given: Given) -> (input: OT.Input, trigger: String) {
+        switch given {
+        case .closed: (.closed(F.closing()), WorkOrderClosed.type)
+        case .closedPoleMove: (.closed(F.closing(.poleMove, amount: nil)), WorkOrderClosed.type)
+        case .approved:
+            (.approved(PrefacturaApproved(prefacturaId: "PF-2026-000001", workOrderId: F.id, by: "carla.rojas")), PrefacturaApproved.type)
+        case .returned:
+            (.returned(PrefacturaReturned(prefacturaId: "PF-2026-000001", workOrderId: F.id, by: "carla.rojas", notes: "precio")),
+             PrefacturaReturned.type)
+        }
+    }
+
+    static func table() throws -> Table {
+        let settled = try F.step(OT.self, nil, input(.closedPoleMove).input)
+        let issued = try F.step(OT.self, nil, input(.closed).input, numbers: [OT.prefacturaNumber: 1])
+        let invoiced = try F.step(OT.self, issued, input(.approved).input, numbers: [OT.invoiceNumber: 1])
+        return Table(service: BillingService.definition, states: [settled, issued, invoiced], now: F.now, input: input)
+    }
+
+    static let expected: [String?: [Given: Table.Effect]] = [
+        nil: [
+            .closed: .transition(to: "issued", emits: [PrefacturaIssued.type]), .closedPoleMove: .transition(to: "settled"),
+            .approved: .ignored, .returned: .ignored,
+        ],
+        "settled": [.closed: .ignored, .closedPoleMove: .ignored, .approved: .ignored, .returned: .ignored],
+        "issued": [
+            .closed: .ignored, .closedPoleMove: .ignored,
+            .approved: .transition(to: "invoiced", emits: [InvoiceIssued.type]),
+            .returned: .transition(to: "issued", emits: [PrefacturaIssued.type]),
+        ],
+        "invoiced": [.closed: .ignored, .closedPoleMove: .ignored, .approved: .ignored, .returned: .ignored],
+    ]
+
+    @Test func theTableHasACellForEveryStateAndEveryInput() throws {
+        #expect(try Self.table().coverageProblems(Self.expected) == [])
+        #expect(try Self.table().cells.count == 4 * Given.allCases.count)
+    }
+
+    @Test func everyInputCaseHasItsColumn() {
+        for given in Given.allCases { #expect(Self.column(of: Self.input(given).input) == given) }
+    }
+
+    @Test func everyCellDecidesWhatTheTableSays() throws {
+        for cell in try Self.table().cells { #expect(cell.effect == Self.expected[cell.status]?[cell.column], "\(cell)") }
+    }
+
+    @Test func theRuntimeAcceptsEveryDecision() throws {
+        for (cell, rejection) in try Self.table().refusals { Issue.record("\(cell): \(rejection)") }
+    }
+
+    @Test func everyDeclaredTransitionIsTaken() throws {
+        #expect(try Self.table().deadDeclarations == [])
+    }
+
+    @Test func billingEmitsOnlyEventsItOwns() throws {
+        let owned = Set(try #require(PlatformCatalog.participant("billing")).events)
+        #expect(try Self.table().emitted.isSubset(of: owned))
+    }
+
+    @Test func finalStatesAcceptNoTransition() throws {
+        let finals = Set(OT.machine.states.filter(\.isFinal).map(\.name))
+        #expect(finals == ["settled", "invoiced"])
+        for cell in try Self.table().cells where finals.contains(cell.status ?? "") {
+            if case .transition = cell.effect { Issue.record("\(cell) moves a settled or invoiced OT: \(cell.effect)") }
+        }
+    }
+}
+
+@Suite("CxC charge: every state × every input")
+struct ChargeMachineTests {
+    typealias Table = MachineTable<Charge, Given>
+    typealias F = BillingFixtures
+
+    enum Given: CaseIterable, Sendable { case requested, payment }
+
+    static func column(of input: Charge.Input) -> Given {
+        switch input {
+        case .requested: .requested
+        case .payment: .payment
+        }
+    }
+
+    static let request = ChargeRequested(
+        requestId: "PMR-m-1", amount: .bolivianos(1_000), payer: .example, reason: "Movimiento de poste (OPE-SUM-GES-P08)")
+    /// The charge every state has: CXC-2026-000001.
+    static let payment = RecordPayment(chargeId: "CXC-2026-000001", amount: .bolivianos(1_000), receipt: "R-77")
+
+    static func input(_ given: Given) -> (input: Charge.Input, trigger: String) {
+        switch given {
+        case .requested: (.requested(request), ChargeRequested.type)
+        case .payment: (.payment(payment), RecordPayment.type)
+        }
+    }
+
+    static func table() throws -> Table {
+        let created = try F.step(Charge.self, nil, .requested(request), numbers: [Charge.chargeNumber: 1])
+        let paid = try F.step(Charge.self, created, .payment(payment))
+        return Table(service: BillingService.definition, states: [created, paid], now: F.now, input: input)
+    }
+
+    static let expected: [String?: [Given: Table.Effect]] = [
+        nil: [.requested: .transition(to: "created", emits: [ChargeCreated.type]), .payment: .rejected(.notFound)],
+        "created": [.requested: .ignored, .payment: .transition(to: "paid", emits: [ChargePaid.type])],
+        "paid": [.requested: .ignored, .payment: .rejected(.alreadyDone)],
+    ]
+
+    @Test func theTableHasACellForEveryStateAndEveryInput() throws {
+        #expect(try Self.table().coverageProblems(Self.expected) == [])
+        #expect(try Self.table().cells.count == 3 * Given.allCases.count)
+    }
+
+    @Test func everyInputCaseHasItsColumn() {
+        for given in Given.allCases { #expect(Self.column(of: Self.input(given).input) == given) }
+    }
+
+    @Test func everyCellDecidesWhatTheTableSays() throws {
+        for cell in try Self.table().cells { #expect(cell.effect == Self.expected[cell.status]?[cell.column], "\(cell)") }
+    }
+
+    @Test func theRuntimeAcceptsEveryDecision() throws {
+        for (cell, rejection) in try Self.table().refusals { Issue.record("\(cell): \(rejection)") }
+    }
+
+    @Test func everyDeclaredTransitionIsTaken() throws {
+        #expect(try Self.table().deadDeclarations == [])
+    }
+
+    @Test func chargesEmitOnlyEventsBillingOwns() throws {
+        let owned = Set(try #require(PlatformCatalog.participant("billing")).events)
+        #expect(try Self.table().emitted.isSubset(of: owned))
+    }
+
+    @Test func aPaidChargeAcceptsNoTransition() throws {
+        #expect(Charge.machine.states.filter(\.isFinal).map(\.name) == ["paid"])
+        for cell in try Self.table().cells where cell.status == "paid" {
+            if case .transition = cell.effect { Issue.record("\(cell) moves a paid charge") }
+        }
+    }
+}
