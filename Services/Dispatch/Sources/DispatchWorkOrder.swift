@@ -108,7 +108,8 @@ public enum DispatchWorkOrder: Aggregate {
             (DispatchRules.Action.assign, AssignWorkOrder.type), (.reportOutcome, ReportOutcome.type), (.close, CloseWorkOrder.type),
             (.cancel, CancelWorkOrder.type),
         ] {
-            for from in WorkOrderState.allCases where DispatchRules.allowedFrom(action).contains(from) {
+            // `approved` is only passed through (the approval dispatches at once): nothing rests there.
+            for from in WorkOrderState.allCases where DispatchRules.allowedFrom(action).contains(from) && from != .approved {
                 t.append(.init(from.rawValue, DispatchRules.target(action).rawValue, on: trigger))
             }
         }
@@ -162,7 +163,7 @@ public enum DispatchWorkOrder: Aggregate {
             }
             s.rejectedAt = now
             s.rejectReason = e.reason
-            return Decision(state: s, history: history)
+            return Decision(state: s, history: history, timers: s.sla.keys.compactMap(SLATarget.init(rawValue:)).map { .clear(timer($0)) })
 
         case .approved(let e):
             var s: State
@@ -303,8 +304,8 @@ public enum DispatchWorkOrder: Aggregate {
         case .deadline(let what):
             guard var s = state, let d = s.sla[what.rawValue] else { return .ignore("no \(what.rawValue) deadline") }
             if d.metAt != nil || d.breachedAt != nil { return .ignore("\(what.rawValue) deadline already met or breached") }
-            if d.deadline > now { return Decision(state: nil, timers: [.set(timer(what), at: d.deadline)]) }
             if !s.isBreachable(what) { return .ignore("\(what.rawValue) deadline of a work order \(s.state.rawValue): not breached") }
+            if d.deadline > now { return Decision(state: nil, timers: [.set(timer(what), at: d.deadline)]) }
             s.sla[what.rawValue]?.breachedAt = now
             return Decision(
                 state: s, history: [HistoryEntry("sla.\(what.rawValue) breached", from: nil, to: nil, reason: "deadline \(Wire.timestamp(d.deadline))")],

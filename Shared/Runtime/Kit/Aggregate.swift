@@ -43,6 +43,10 @@ public struct DecisionContext: Sendable {
     /// The broker user that published the message (provenance), when known.
     public var sender: String?
     var numbers: [String: [Int64]]
+    /// The runtime's first pass over a batch: numbers not in `numbers` are counted, not refused.
+    var drawsOnDemand = false
+    /// The sequences asked for during a counting pass, in order.
+    var demanded: [String] = []
 
     public init(
         now: Date, messageId: String = "m-1", messageTime: Date? = nil, sender: String? = nil, numbers: [String: [Int64]] = [:]
@@ -54,9 +58,15 @@ public struct DecisionContext: Sendable {
         self.numbers = numbers
     }
 
-    /// The next number of a sequence the route asked for (see ``Routes/on(_:numbers:_:)``).
+    /// The next number of one of the service's sequences (those the message's route declares,
+    /// see ``Routes/on(_:numbers:_:)``). The runtime draws exactly the numbers decisions ask
+    /// for, so a message that creates nothing (a duplicate, a stale fact) leaves no gap.
     public mutating func next(_ sequence: String) throws(Rejection) -> Int64 {
         guard var pool = numbers[sequence], !pool.isEmpty else {
+            if drawsOnDemand {
+                demanded.append(sequence)
+                return 0
+            }
             throw Rejection(.internalError, "no number of sequence \(sequence) was drawn for this message (declare it on its route)")
         }
         let n = pool.removeFirst()

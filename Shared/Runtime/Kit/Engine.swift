@@ -101,12 +101,16 @@ struct Engine: Sendable {
         var lastMessageId: String?
         var corrupt: String?
         var dirty = false
+        /// The state as loaded (a decide pass that must be run again starts from it).
+        var loadedState: (any AggregateState)?
     }
 
     /// The batch's working set.
     final class Work {
         var slots: [Key: Slot] = [:]
         var aliasMap: [AliasKey: String] = [:]
+        /// The secondary keys as the database had them.
+        var loadedAliases: [AliasKey: String] = [:]
         var aliasesLookedUp: Set<AliasKey> = []
         var upserts: [Key] = []
         var history: HistoryRows
@@ -123,6 +127,21 @@ struct Engine: Sendable {
             history = HistoryRows(at: now)
             parks = ParkRows(now: now)
         }
+
+        /// A work set with what was loaded and nothing decided yet.
+        func loadedOnly(now: Date) -> Work {
+            let w = Work(now: now)
+            w.slots = slots.mapValues { slot in
+                var s = slot
+                s.state = s.loadedState
+                s.dirty = false
+                return s
+            }
+            w.aliasMap = loadedAliases
+            w.loadedAliases = loadedAliases
+            w.aliasesLookedUp = aliasesLookedUp
+            return w
+        }
     }
 
     /// Runs the batch on `conn` (inside a transaction). `parkingMayExist`: whether parked
@@ -130,14 +149,12 @@ struct Engine: Sendable {
     func run(
         _ items: [WorkItem], on conn: PostgresConnection, now: Date, recordInbox: Bool = true, parkingMayExist: Bool = true
     ) async throws -> BatchReport {
-        let work = Work(now: now)
+        let loaded = Work(now: now)
 
         // 1. Targets, pure: from the routes (messages) or the aggregate (timers).
         var live = Array(repeating: true, count: items.count)
         var targets: [[Target]] = Array(repeating: [], count: items.count)
         var failures: [Rejection?] = items.map(\.failure)
-        var sequences: [String] = []
-        var sequenceOwner: [Int] = []
         for i in items.indices where failures[i] == nil {
             let item = items[i]
             if case .timer(let kind, let id, let name, let dueAt) = item.origin {
@@ -158,10 +175,6 @@ struct Engine: Sendable {
                 ])
                 targets[i] = []
                 continue
-            }
-            for s in route.numbers {
-                sequences.append(s)
-                sequenceOwner.append(i)
             }
         }
 
@@ -190,42 +203,37 @@ struct Engine: Sendable {
             begin.aliasKinds.append(a.kind)
             begin.aliases.append(a.alias)
         }
-        work.aliasesLookedUp = aliasKeys
-        begin.sequences = sequences
+        loaded.aliasesLookedUp = aliasKeys
         var fresh = Set<String>()
-        var drawn: [String: [Int64]] = [:]
         var found = Set<Key>()
-        for try await (tag, a, b, c, version, correlation, last, number) in try await conn.execute(begin, logger: logger) {
+        for try await (tag, a, b, c, version, correlation, last) in try await conn.execute(begin, logger: logger) {
             switch tag {
             case "i":
                 fresh.insert(a)
             case "l":
-                if let b, let c { work.aliasMap[AliasKey(kind: a, alias: b)] = c }
+                if let b, let c {
+                    loaded.aliasMap[AliasKey(kind: a, alias: b)] = c
+                    loaded.loadedAliases[AliasKey(kind: a, alias: b)] = c
+                }
             case "a":
                 guard let b, let c, let version else { continue }
                 let k = Key(kind: a, id: b)
                 guard let info = infos[k] ?? aggregates[a] else { continue }
                 found.insert(k)
-                work.slots[k] = slot(info, k, data: c, version: version, correlation: correlation, last: last)
+                loaded.slots[k] = slot(info, k, data: c, version: version, correlation: correlation, last: last)
             default:
-                if let number { drawn[a, default: []].append(number) }
+                break
             }
         }
         for (k, info) in infos where !found.contains(k) {
-            work.slots[k] = Slot(info: info, state: nil, version: 0, correlationId: nil, lastMessageId: nil)
+            loaded.slots[k] = Slot(info: info, state: nil, version: 0, correlationId: nil, lastMessageId: nil)
         }
         for a in aliasKeys {
-            guard let id = work.aliasMap[a] else { continue }
+            guard let id = loaded.aliasMap[a] else { continue }
             let k = Key(kind: a.kind, id: id)
-            if work.slots[k] == nil, let info = aggregates[a.kind] {
-                work.slots[k] = Slot(info: info, state: nil, version: 0, correlationId: nil, lastMessageId: nil)
+            if loaded.slots[k] == nil, let info = aggregates[a.kind] {
+                loaded.slots[k] = Slot(info: info, state: nil, version: 0, correlationId: nil, lastMessageId: nil)
             }
-        }
-        var numbers: [Int: [String: [Int64]]] = [:]
-        for (n, sequence) in sequences.enumerated() {
-            guard var pool = drawn[sequence], !pool.isEmpty else { continue }
-            numbers[sequenceOwner[n], default: [:]][sequence, default: []].append(pool.removeFirst())
-            drawn[sequence] = pool
         }
         var report = BatchReport(outcomes: Array(repeating: .handled, count: items.count))
         if recordInbox {
@@ -236,7 +244,49 @@ struct Engine: Sendable {
             }
         }
 
-        // 5. Decide, in delivery order.
+        // 3. Decide, in delivery order. Numbers are drawn for what the decisions ask: a first
+        // pass counts them; when there are any, they are drawn in one statement and the pass runs
+        // again with them (decide is pure: the second pass decides the same, with the numbers).
+        var work = loaded
+        var demand = try await decidePass(items, live, targets, failures, &report, work, numbers: [:], now: now, conn)
+        if demand.contains(where: { !$0.isEmpty }) {
+            var drawn: [String: [Int64]] = [:]
+            for try await (sequence, value) in try await conn.execute(NumbersDraw(sequences: demand.flatMap { $0 }), logger: logger) {
+                drawn[sequence, default: []].append(value)
+            }
+            var numbers: [Int: [String: [Int64]]] = [:]
+            for (i, sequences) in demand.enumerated() {
+                for sequence in sequences {
+                    guard var pool = drawn[sequence], !pool.isEmpty else { continue }
+                    numbers[i, default: [:]][sequence, default: []].append(pool.removeFirst())
+                    drawn[sequence] = pool
+                }
+            }
+            work = loaded.loadedOnly(now: now)
+            report.parked = 0
+            for i in items.indices where live[i] { report.outcomes[i] = .handled }
+            demand = try await decidePass(items, live, targets, failures, &report, work, numbers: numbers, now: now, conn)
+        }
+
+        // 3. One statement: every write of the batch.
+        for (i, outcome) in report.outcomes.enumerated()
+        where (items[i].isDelivery || items[i].isParked) && outcome != .handled && outcome != .duplicate {
+            work.inboxOutcomes.append((items[i].messageId, outcome.label))
+        }
+        let (written, woken) = try await save(work, now: now, parkingMayExist: parkingMayExist, conn)
+        report.woken = woken
+        report.outboxRows = work.outbox.count
+        _ = written
+        return report
+    }
+
+    /// Decides every live item in order on `work`; returns, per item, the sequences its
+    /// decisions asked numbers of that `numbers` did not provide.
+    func decidePass(
+        _ items: [WorkItem], _ live: [Bool], _ targets: [[Target]], _ failures: [Rejection?], _ report: inout BatchReport,
+        _ work: Work, numbers: [Int: [String: [Int64]]], now: Date, _ conn: PostgresConnection
+    ) async throws -> [[String]] {
+        var demand = Array(repeating: [String](), count: items.count)
         for i in items.indices where live[i] {
             let item = items[i]
             let log = ItemLogger(base: logger, item: item)
@@ -248,8 +298,10 @@ struct Engine: Sendable {
             var context = DecisionContext(
                 now: now, messageId: item.messageId, messageTime: item.header?.time ?? now, sender: item.sender,
                 numbers: numbers[i] ?? [:])
+            context.drawsOnDemand = numbers.isEmpty
             do {
                 try await decide(item, targets[i], &context, work, now: now, conn, log)
+                demand[i] = context.demanded
                 if item.isParked {
                     work.parkDeletes.append(item.messageId)
                     work.inboxOutcomes.append((item.messageId, "handled"))
@@ -274,17 +326,7 @@ struct Engine: Sendable {
                 report.outcomes[i] = .rejected(r.code.description)
             }
         }
-
-        // 3. One statement: every write of the batch.
-        for (i, outcome) in report.outcomes.enumerated()
-        where (items[i].isDelivery || items[i].isParked) && outcome != .handled && outcome != .duplicate {
-            work.inboxOutcomes.append((items[i].messageId, outcome.label))
-        }
-        let (written, woken) = try await save(work, now: now, parkingMayExist: parkingMayExist, conn)
-        report.woken = woken
-        report.outboxRows = work.outbox.count
-        _ = written
-        return report
+        return demand
     }
 
     /// A command whose subject is not known yet, to be parked under that subject's key.
@@ -512,6 +554,7 @@ struct Engine: Sendable {
             AliasLookup(kinds: missing.map(\.kind), aliases: missing.map(\.alias)), logger: logger)
         {
             work.aliasMap[AliasKey(kind: kind, alias: alias)] = id
+            work.loadedAliases[AliasKey(kind: kind, alias: alias)] = id
         }
     }
 
@@ -540,6 +583,7 @@ struct Engine: Sendable {
         var slot = Slot(info: info, state: nil, version: version, correlationId: correlation, lastMessageId: last)
         do {
             slot.state = try info.decode(Data(data.utf8))
+            slot.loadedState = slot.state
         } catch {
             slot.corrupt = "\(error)"
             logger.error("stored aggregate cannot be decoded", metadata: ["aggregate": "\(k.kind)/\(k.id)", "error": "\(error)"])

@@ -49,6 +49,11 @@ public struct EscapingLogHandler: LogHandler {
         set { wrapped.metadata = newValue.mapValues(LogSafe.escape) }
     }
 
+    public var metadataProvider: Logger.MetadataProvider? {
+        get { wrapped.metadataProvider }
+        set { wrapped.metadataProvider = newValue }
+    }
+
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { wrapped[metadataKey: key] }
         set { wrapped[metadataKey: key] = newValue.map(LogSafe.escape) }

@@ -280,11 +280,11 @@ extension PostgresConnection {
 
 /// The first statement of a batch, in one round trip: records the delivered message ids in the
 /// inbox (returning the ones not seen before), resolves the secondary keys the routes named,
-/// loads and locks every aggregate the batch touches (in key order: batches locking
-/// overlapping sets cannot deadlock), and draws the numbers the routes declared.
+/// and loads and locks every aggregate the batch touches (in key order: batches locking
+/// overlapping sets cannot deadlock).
 ///
 /// Rows: `('i', message id)`, `('l', kind, alias, id)`, `('a', kind, id, data, version,
-/// correlation, last message)`, `('n', sequence, value)`.
+/// correlation, last message)`.
 struct BatchBegin: PostgresPreparedStatement {
     static let sql = """
         WITH ins AS (
@@ -300,35 +300,30 @@ struct BatchBegin: PostgresPreparedStatement {
             SELECT a.kind, a.id, a.data::text AS data, a.version, a.correlation_id, a.last_message_id
             FROM aggregates a JOIN keys k ON a.kind = k.kind AND a.id = k.id
             ORDER BY a.kind, a.id
-            FOR UPDATE OF a),
-        nums AS (
-            SELECT s, nextval(s::regclass) AS v FROM unnest($7::text[]) AS q(s))
-        SELECT 'i'::text, message_id, NULL::text, NULL::text, NULL::int4, NULL::text, NULL::text, NULL::int8 FROM ins
-        UNION ALL SELECT 'l', kind, alias, id, NULL, NULL, NULL, NULL FROM al
-        UNION ALL SELECT 'a', kind, id, data, version, correlation_id, last_message_id, NULL FROM loaded
-        UNION ALL SELECT 'n', s, NULL, NULL, NULL, NULL, NULL, v FROM nums
+            FOR UPDATE OF a)
+        SELECT 'i'::text, message_id, NULL::text, NULL::text, NULL::int4, NULL::text, NULL::text FROM ins
+        UNION ALL SELECT 'l', kind, alias, id, NULL, NULL, NULL FROM al
+        UNION ALL SELECT 'a', kind, id, data, version, correlation_id, last_message_id FROM loaded
         """
-    typealias Row = (String, String, String?, String?, Int32?, String?, String?, Int64?)
+    typealias Row = (String, String, String?, String?, Int32?, String?, String?)
     var inboxIds: [String] = []
     var inboxTypes: [String] = []
     var kinds: [String] = []
     var ids: [String] = []
     var aliasKinds: [String] = []
     var aliases: [String] = []
-    var sequences: [String] = []
     func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 7)
+        var b = PostgresBindings(capacity: 6)
         b.append(inboxIds)
         b.append(inboxTypes)
         b.append(kinds)
         b.append(ids)
         b.append(aliasKinds)
         b.append(aliases)
-        b.append(sequences)
         return b
     }
     func decodeRow(_ row: PostgresRow) throws -> Row {
-        try row.decode((String, String, String?, String?, Int32?, String?, String?, Int64?).self)
+        try row.decode((String, String, String?, String?, Int32?, String?, String?).self)
     }
 }
 
@@ -440,4 +435,18 @@ struct BatchSave: PostgresPreparedStatement {
     }
 
     func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode((Int64, Int64).self) }
+}
+
+/// Numbers from the service's sequences, one per entry of `sequences` (repeats allowed): only
+/// those the batch's decisions asked for, so that a duplicate or stale message draws none.
+struct NumbersDraw: PostgresPreparedStatement {
+    static let sql = "SELECT s, nextval(s::regclass) FROM unnest($1::text[]) WITH ORDINALITY AS q(s, n) ORDER BY n"
+    typealias Row = (String, Int64)
+    var sequences: [String]
+    func makeBindings() throws -> PostgresBindings {
+        var b = PostgresBindings(capacity: 1)
+        b.append(sequences)
+        return b
+    }
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode((String, Int64).self) }
 }
