@@ -139,7 +139,8 @@ public enum EnvelopeCodec {
             exchange: M.exchange, routingKey: M.type, body: body,
             properties: MessageProperties(
                 contentType: "application/cloudevents+json", headers: headers, deliveryMode: 2,
-                correlationId: envelope.correlationid, messageId: envelope.id,
+                // AMQP short strings: a value that does not fit stays in the envelope only.
+                correlationId: envelope.correlationid.flatMap { $0.utf8.count <= 255 ? $0 : nil }, messageId: envelope.id,
                 timestamp: UInt64(max(0, envelope.time.timeIntervalSince1970)), type: M.type, appId: appId))
     }
 

@@ -211,6 +211,37 @@ public final class OutboxRelay: Service, Sendable {
         try await withDeadline(.seconds(30), "outbox relay round") { try await self.relayRound() }
     }
 
+    /// Publishes each message on its own; a message that fails is rescheduled with backoff
+    /// (and logged) and reported as nil: the caller leaves its row alone.
+    private func publishSeparately(
+        _ messages: [OutgoingMessage], ids: [Int64], attempts: [Int32], _ conn: PostgresConnection
+    ) async throws -> [PublishOutcome?] {
+        var outcomes: [PublishOutcome?] = []
+        for (i, m) in messages.enumerated() {
+            do {
+                outcomes.append(try await amqp.publish(m))
+            } catch where amqp.isConnected {
+                failures.increment()
+                let delaySeconds = min(3600, 1 << min(Int(attempts[i]) + 2, 12))
+                logger.error(
+                    "outbox message cannot be published; it waits and is tried again",
+                    metadata: [
+                        "message.id": "\(m.properties.messageId ?? "")", "routing.key": "\(m.routingKey)",
+                        "error": "\(LogSafe.escape("\(error)"))", "attempt": "\(attempts[i] + 1)", "retry.in.s": "\(delaySeconds)",
+                    ])
+                let reason = String(LogSafe.escape("\(error)").prefix(500))
+                try await conn.query(
+                    """
+                    UPDATE outbox SET attempts = attempts + 1, last_error = \(reason),
+                        next_attempt_at = now() + make_interval(secs => \(Double(delaySeconds)))
+                    WHERE id = \(ids[i])
+                    """, logger: logger)
+                outcomes.append(nil)
+            }
+        }
+        return outcomes
+    }
+
     private func relayRound() async throws -> Int {
         let s = schema
         let user = publisherUser
@@ -236,9 +267,17 @@ public final class OutboxRelay: Service, Sendable {
                 attempts.append(attempt)
             }
             if messages.isEmpty { return 0 }
-            let outcomes = try await amqp.publish(messages)
+            let outcomes: [PublishOutcome?]
+            do {
+                outcomes = try await amqp.publish(messages)
+            } catch where amqp.isConnected {
+                // One message the broker or the client library refuses must not hold up the rest:
+                // publish them one by one; the ones that fail wait (with backoff) on their own.
+                outcomes = try await publishSeparately(messages, ids: ids, attempts: attempts, conn)
+            }
             var done: [Int64] = []
             for (i, outcome) in outcomes.enumerated() {
+                guard let outcome else { continue }
                 switch outcome {
                 case .confirmed:
                     done.append(ids[i])

@@ -182,13 +182,31 @@ struct MessageParser: Sendable {
                 failure = Rejection(error)
             }
         }
-        let messageId = header?.id ?? raw.properties.messageId ?? "sha-\(fnv1a(raw.body))-\(raw.body.count)"
-        let type = header?.type ?? raw.properties.type ?? raw.routingKey
+        // Envelope attributes the platform stores and copies into AMQP properties (short strings
+        // of at most 255 bytes) must fit: an oversized or NUL-carrying one is refused, and the
+        // rejection is built without the header so that it cannot carry the bad value on.
+        if let h = header, let problem = Self.unfit(h) {
+            failure = Rejection(ContractError(.invalidEnvelope, field: problem.field, message: problem.message))
+            header = nil
+        }
+        let messageId = Self.fit(header?.id ?? raw.properties.messageId) ?? "sha-\(fnv1a(raw.body))-\(raw.body.count)"
+        let type = Self.fit(header?.type ?? raw.properties.type ?? raw.routingKey) ?? "unknown"
         let descriptor = MessageRegistry.descriptor(for: type)
-        let isCommand = descriptor?.kind == .command || (descriptor == nil && raw.exchange == PlatformTopology.commands)
+        // What came to a command queue (or over the command exchange) is answered as a command,
+        // whatever type its envelope claims.
+        let viaCommands = raw.exchange == PlatformTopology.commands || raw.queue.hasSuffix(".commands")
+        let isCommand = descriptor?.kind == .command || viaCommands
         let sender = provenance.publisher(of: raw.properties)
         if failure == nil, let descriptor {
             do throws(Rejection) {
+                let expected: MessageKind? =
+                    raw.queue.hasSuffix(".commands") ? .command : raw.queue.hasSuffix(".events") ? .event : nil
+                if let expected, expected != descriptor.kind {
+                    throw Rejection(
+                        ContractError(
+                            .invalidEnvelope, field: "type",
+                            message: "\(type) is \(descriptor.kind == .event ? "an event" : "a command"), not a \(expected.rawValue)"))
+                }
                 try provenance.check(type: type, kind: descriptor.kind, publisher: sender)
             } catch {
                 failure = error
@@ -197,5 +215,30 @@ struct MessageParser: Sendable {
         return WorkItem(
             origin: origin, raw: raw, messageId: messageId, type: type, header: header, message: message, failure: failure,
             isCommand: isCommand, sender: sender)
+    }
+}
+
+extension MessageParser {
+    /// The longest envelope attribute the platform carries (an AMQP short string).
+    static let maxAttributeLength = 255
+
+    /// `text` when it can be stored and carried as it is (no NUL, at most 255 bytes), else nil.
+    static func fit(_ text: String?) -> String? {
+        guard let text, !text.isEmpty, text.utf8.count <= maxAttributeLength, !text.utf8.contains(0) else { return nil }
+        return text
+    }
+
+    /// The first envelope attribute that does not fit, and why.
+    static func unfit(_ h: EnvelopeHeader) -> (field: String, message: String)? {
+        let attributes: [(String, String?)] = [
+            ("id", h.id), ("type", h.type), ("source", h.source), ("correlationid", h.correlationid),
+            ("causationid", h.causationid), ("traceparent", h.traceparent),
+        ]
+        for (field, value) in attributes {
+            guard let value else { continue }
+            if value.utf8.contains(0) { return (field, "must not contain NUL (U+0000) characters") }
+            if value.utf8.count > maxAttributeLength { return (field, "must be at most \(maxAttributeLength) bytes") }
+        }
+        return nil
     }
 }

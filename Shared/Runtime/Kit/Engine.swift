@@ -498,7 +498,7 @@ struct Engine: Sendable {
             var envelope = EnvelopeCodec.envelope(rejected, source: source, causedBy: item.header, time: now)
             if item.header == nil {
                 envelope.causationid = item.messageId
-                envelope.correlationid = item.raw?.properties.correlationId ?? item.messageId
+                envelope.correlationid = MessageParser.fit(item.raw?.properties.correlationId) ?? item.messageId
             }
             if let message = try? EnvelopeCodec.outgoing(envelope, appId: service) { work.outbox.append(message) }
         }
@@ -539,7 +539,14 @@ struct Engine: Sendable {
         props.headers[Headers.service] = .string(service)
         if let sender { props.headers[Provenance.userHeader] = .string(sender) }
         props.userId = nil
-        if props.messageId == nil { props.messageId = "dead-\(fnv1a(raw.body))" }
+        // What the outbox stores must fit its columns (no NUL in text).
+        props.messageId = MessageParser.fit(props.messageId) ?? "dead-\(fnv1a(raw.body))"
+        props.type = MessageParser.fit(props.type)
+        props.correlationId = MessageParser.fit(props.correlationId)
+        props.contentType = MessageParser.fit(props.contentType)
+        props.headers = props.headers.filter { key, value in
+            !key.utf8.contains(0) && !(value.stringValue?.utf8.contains(0) ?? false)
+        }
         props.deliveryMode = 2
         return OutgoingMessage(exchange: "", routingKey: deadLetterQueue, body: raw.body, properties: props)
     }
