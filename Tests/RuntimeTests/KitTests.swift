@@ -3,7 +3,7 @@ import Contracts
 import Foundation
 import Logging
 import Platform
-import Runtime
+@testable import Runtime
 import Testing
 
 // The pure parts of the service kit: the state machine as data, provenance, the decision
@@ -333,5 +333,55 @@ struct BrokerPermissionsTests {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appending(path: "../../deploy/rabbitmq/permissions.tsv").standardized
         let committed = try String(contentsOf: url, encoding: .utf8)
         #expect(committed == Platform.permissions, "deploy/rabbitmq/permissions.tsv is stale: regenerate it with `swift run otctl permissions`")
+    }
+}
+
+/// How a delivery becomes a work item: decoded once, its publisher checked, its envelope
+/// attributes fit for storage and AMQP properties.
+@Suite struct MessageParserTests {
+    let parser = MessageParser(provenance: Provenance(ownUser: "commercial"))
+
+    func raw<M: Message>(
+        _ m: M, queue: String = "commercial.commands", user: String? = "crm", edit: (inout Envelope<M>) -> Void = { _ in }
+    ) throws -> RawMessage {
+        var envelope = Envelope(id: "m-1", source: "/test", correlationId: nil, causationId: nil, data: m)
+        edit(&envelope)
+        var message = try EnvelopeCodec.outgoing(envelope, appId: "test")
+        message.properties.userId = user
+        return RawMessage(
+            queue: queue, exchange: M.exchange, routingKey: M.type, properties: message.properties, body: message.body)
+    }
+
+    @Test func aWellFormedCommandFromAnAllowedSenderHasNoFailure() throws {
+        let item = parser.parse(try raw(OpenWorkOrder.example), origin: .delivery)
+        #expect(item.failure == nil && item.isCommand && item.sender == "crm" && item.messageId == "m-1")
+        #expect(item.message is OpenWorkOrder)
+    }
+
+    @Test func aCommandFromAUserWhoMayNotSendItIsForbidden() throws {
+        let item = parser.parse(try raw(OpenWorkOrder.example, user: "cashier"), origin: .delivery)
+        #expect(item.failure?.code == .forbidden)
+    }
+
+    @Test func anEventOnACommandQueueIsRefusedAndAnsweredAsACommand() throws {
+        let item = parser.parse(try raw(ChargePaid.example, user: "billing"), origin: .delivery)
+        #expect(item.failure?.code.description == "invalidEnvelope")
+        #expect(item.failure?.errors.first?.field == "type")
+        #expect(item.isCommand, "it gets its command.rejected")
+    }
+
+    @Test func anOversizedCorrelationIdIsRefusedAndNotCarriedIntoTheRejection() throws {
+        let long = String(repeating: "c", count: 300)
+        let item = parser.parse(try raw(OpenWorkOrder.example) { $0.correlationid = long }, origin: .delivery)
+        #expect(item.failure?.code.description == "invalidEnvelope")
+        #expect(item.failure?.errors.first?.field == "correlationid")
+        #expect(item.header == nil, "the rejection is built without the oversized value")
+    }
+
+    @Test func valuesThatCannotBeStoredAreReplaced() {
+        #expect(MessageParser.fit("ok-1") == "ok-1")
+        #expect(MessageParser.fit("a\u{0}b") == nil)
+        #expect(MessageParser.fit(String(repeating: "x", count: 256)) == nil)
+        #expect(MessageParser.fit("") == nil)
     }
 }
