@@ -74,17 +74,14 @@ public struct ContractError: Error, Sendable, Equatable, CustomStringConvertible
 }
 
 /// One offending field of a rejected message: `{"field": "data.customer", "problem": "…"}`.
+@Contract("an offending field")
 public struct FieldProblem: Codable, Sendable, Equatable, Hashable {
-    /// Dotted path from the envelope root, e.g. `data.documents[0].kind`.
+    /// Dotted path, e.g. `data.customer`.
+    ///
+    /// The path starts at the envelope root; array elements are written `data.documents[0].kind`.
     public var field: String
-    /// What is wrong with it.
+    /// What is wrong.
     public var problem: String
-
-    /// Creates a field problem.
-    public init(field: String, problem: String) {
-        self.field = field
-        self.problem = problem
-    }
 }
 
 extension ContractError {
