@@ -31,7 +31,8 @@ public struct ContractError: Error, Sendable, Equatable, CustomStringConvertible
         public static let unknownType = Code(.unknownType)
         /// A required field is absent (or `null`).
         public static let missingField = Code(.missingField)
-        /// A field has the wrong JSON type or a value outside its allowed set.
+        /// A field has the wrong JSON type or a value outside its allowed set, or a string of the
+        /// envelope (value or key) contains U+0000.
         public static let invalidValue = Code(.invalidValue)
         /// The envelope's `dataversion` is newer than this build understands.
         public static let unsupportedVersion = Code(.unsupportedVersion)
