@@ -1,4 +1,5 @@
 // swift-tools-version:6.2
+import CompilerPluginSupport
 import PackageDescription
 
 /// Compiler settings every target of the platform shares: Swift 6 language mode (strict
@@ -31,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swiftlang/swift-syntax", from: "603.0.1"),
     ],
     targets: [
         // MARK: Shared libraries
@@ -49,8 +51,22 @@ let package = Package(
             path: "Shared/AMQP",
             swiftSettings: strict
         ),
+        // `@Contract` / `@Field`: each field of a message declared once, init and schema derived.
+        .macro(
+            name: "ContractMacros",
+            dependencies: [
+                .product(name: "SwiftSyntax", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxBuilder", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
+                .product(name: "SwiftCompilerPlugin", package: "swift-syntax"),
+                .product(name: "SwiftDiagnostics", package: "swift-syntax"),
+            ],
+            path: "Shared/ContractMacros",
+            swiftSettings: strict
+        ),
         .target(
             name: "Contracts",
+            dependencies: ["ContractMacros"],
             path: "Shared/Contracts",
             swiftSettings: strict
         ),

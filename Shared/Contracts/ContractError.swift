@@ -31,7 +31,8 @@ public struct ContractError: Error, Sendable, Equatable, CustomStringConvertible
         public static let unknownType = Code(.unknownType)
         /// A required field is absent (or `null`).
         public static let missingField = Code(.missingField)
-        /// A field has the wrong JSON type or a value outside its allowed set.
+        /// A field has the wrong JSON type or a value outside its allowed set, or a string of the
+        /// envelope (value or key) contains U+0000.
         public static let invalidValue = Code(.invalidValue)
         /// The envelope's `dataversion` is newer than this build understands.
         public static let unsupportedVersion = Code(.unsupportedVersion)
@@ -74,17 +75,14 @@ public struct ContractError: Error, Sendable, Equatable, CustomStringConvertible
 }
 
 /// One offending field of a rejected message: `{"field": "data.customer", "problem": "…"}`.
+@Contract("an offending field")
 public struct FieldProblem: Codable, Sendable, Equatable, Hashable {
-    /// Dotted path from the envelope root, e.g. `data.documents[0].kind`.
+    /// Dotted path, e.g. `data.customer`.
+    ///
+    /// The path starts at the envelope root; array elements are written `data.documents[0].kind`.
     public var field: String
-    /// What is wrong with it.
+    /// What is wrong.
     public var problem: String
-
-    /// Creates a field problem.
-    public init(field: String, problem: String) {
-        self.field = field
-        self.problem = problem
-    }
 }
 
 extension ContractError {

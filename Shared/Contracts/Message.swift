@@ -16,8 +16,9 @@ public enum MessageKind: String, Sendable, Codable, CaseIterable {
 /// The `data` of one CloudEvents message of the contract: a command or an event.
 ///
 /// Each conforming type fixes its CloudEvents `type` (also the AMQP routing key), describes its
-/// JSON with a hand-written ``JSONSchema`` (published in the AsyncAPI document and checked
-/// against the Codable implementation by the tests), and gives a realistic example.
+/// JSON with a ``JSONSchema`` (derived from its fields by `@Contract`, published in the AsyncAPI
+/// document and checked against the Codable implementation by the tests), and gives a realistic
+/// example.
 public protocol Message: Codable, Sendable, Equatable {
     /// The CloudEvents `type` and AMQP routing key, e.g. `workorder.open`.
     static var type: String { get }

@@ -126,8 +126,10 @@ public enum MessageRegistry {
     }
 
     /// Decodes any envelope of the contract: reads the attributes, looks the type up, decodes
-    /// the payload. An unknown type throws ``ContractError/Code/unknownType``.
+    /// the payload. An unknown type throws ``ContractError/Code/unknownType``; a string
+    /// containing U+0000, anywhere, ``ContractError/Code/invalidValue`` (before anything else).
     public static func decode(_ data: Data) throws(ContractError) -> DecodedMessage {
+        try NULCheck.refuse(in: data, attributesOnly: false)
         let header = try Wire.decodeHeader(data)
         guard let descriptor = descriptors[header.type] else {
             throw ContractError(.unknownType, field: "type", message: "unknown message type \"\(header.type)\"")

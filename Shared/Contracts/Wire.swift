@@ -3,7 +3,9 @@ import Foundation
 /// Reading and writing envelopes as bytes: the one place that knows the JSON conventions of
 /// the contract (RFC 3339 UTC timestamps with milliseconds, sorted keys, unescaped slashes).
 ///
-/// Every decoding failure comes out as a ``ContractError`` naming the offending field.
+/// Every decoding failure comes out as a ``ContractError`` naming the offending field. Decoding
+/// refuses a string containing U+0000 (NUL), anywhere in the envelope, value or key, with
+/// ``ContractError/Code/invalidValue``: PostgreSQL cannot store it in `text`.
 public enum Wire {
     /// The AMQP `content_type` of an envelope body.
     public static let contentType = "application/cloudevents+json"
@@ -64,9 +66,11 @@ public enum Wire {
     // MARK: Decoding
 
     /// Reads and validates only the envelope attributes (ignoring `data`), e.g. to route a
-    /// message by `type` before decoding its payload.
+    /// message by `type` before decoding its payload. A NUL in a string outside `data` is refused
+    /// here; one inside `data` is left to the decoding of the payload.
     public static func decodeHeader(_ data: Data) throws(ContractError) -> EnvelopeHeader {
-        try decoding { try decoder.decode(EnvelopeHeader.self, from: data) }
+        try NULCheck.refuse(in: data, attributesOnly: true)
+        return try decoding { try decoder.decode(EnvelopeHeader.self, from: data) }
     }
 
     /// Reads and validates only the envelope attributes from raw bytes.
@@ -76,7 +80,8 @@ public enum Wire {
 
     /// Decodes a whole envelope whose `type` must be `P.type`.
     public static func decode<P: Message>(_ type: P.Type, from data: Data) throws(ContractError) -> Envelope<P> {
-        try decoding { try decoder.decode(Envelope<P>.self, from: data) }
+        try NULCheck.refuse(in: data, attributesOnly: false)
+        return try decoding { try decoder.decode(Envelope<P>.self, from: data) }
     }
 
     /// Decodes a whole envelope from raw bytes.

@@ -2,70 +2,35 @@ import Foundation
 
 // Commands about work orders (OTs), published on `ot.commands`.
 
-extension JSONSchema {
-    static let workOrderId: JSONSchema = .identifier("work-order id")
-}
-
 /// `workorder.open`: open an OT for a won opportunity (SGC-PC-07 §4.2).
+@Contract("open a work order")
 public struct OpenWorkOrder: Command {
     public static let type = "workorder.open"
 
-    /// Id chosen by the sender; the commercial service assigns one when absent.
-    public var workOrderId: String?
+    /// Work-order id chosen by the sender; assigned when absent.
+    ///
+    /// The commercial service assigns one when the sender gives none.
+    @Field(.identifier) public var workOrderId: String?
     /// What the OT is for.
-    public var kind: WorkOrderKind
+    @Field(.typeDescription) public var kind: WorkOrderKind
     /// Service line that executes it (CSV, SPOT, GEP, …).
-    public var serviceLine: ServiceLine?
+    @Field(.typeDescription) public var serviceLine: ServiceLine?
     /// The customer.
-    public var customer: Customer
+    @Field(.typeDescription) public var customer: Customer
     /// CRM opportunity marked won.
-    public var opportunityId: String?
+    @Field(.identifier) public var opportunityId: String?
     /// The purchase order that triggered it.
-    public var purchaseOrder: PurchaseOrder?
-    /// Documents of the customer folder (offer, purchase order, …).
+    @Field(.typeDescription) public var purchaseOrder: PurchaseOrder?
+    /// Documents of the customer folder.
+    ///
+    /// The offer, the purchase order, …
     public var documents: [Document]
     /// Public-tender deadline.
     public var dueBy: Date?
     /// What is to be done.
     public var description: String
 
-    /// Creates the command.
-    public init(
-        workOrderId: String? = nil,
-        kind: WorkOrderKind,
-        serviceLine: ServiceLine? = nil,
-        customer: Customer,
-        opportunityId: String? = nil,
-        purchaseOrder: PurchaseOrder? = nil,
-        documents: [Document],
-        dueBy: Date? = nil,
-        description: String
-    ) {
-        self.workOrderId = workOrderId
-        self.kind = kind
-        self.serviceLine = serviceLine
-        self.customer = customer
-        self.opportunityId = opportunityId
-        self.purchaseOrder = purchaseOrder
-        self.documents = documents
-        self.dueBy = dueBy
-        self.description = description
-    }
-
     public var correlationKey: String? { workOrderId }
-
-    public static let schema: JSONSchema = .object(
-        [
-            "workOrderId": .optional(.identifier("work-order id chosen by the sender; assigned when absent")),
-            "kind": .required(.enumeration(WorkOrderKind.self)),
-            "serviceLine": .optional(ServiceLine.schema),
-            "customer": .required(Customer.schema),
-            "opportunityId": .optional(.identifier("CRM opportunity marked won")),
-            "purchaseOrder": .optional(PurchaseOrder.schema),
-            "documents": .required(.array(of: Document.schema, "documents of the customer folder")),
-            "dueBy": .optional(.dateTime("public-tender deadline")),
-            "description": .required(.string("what is to be done")),
-        ], description: "open a work order")
 
     public static let example = OpenWorkOrder(
         workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33",
@@ -86,27 +51,16 @@ public struct OpenWorkOrder: Command {
 }
 
 /// `workorder.attach-document`: add a document to the OT's customer folder.
+@Contract("attach a document to a work order")
 public struct AttachDocument: Command {
     public static let type = "workorder.attach-document"
 
-    /// The work order.
-    public var workOrderId: String
+    /// Work-order id.
+    @Field(.identifier) public var workOrderId: String
     /// The document to attach.
-    public var document: Document
-
-    /// Creates the command.
-    public init(workOrderId: String, document: Document) {
-        self.workOrderId = workOrderId
-        self.document = document
-    }
+    @Field(.typeDescription) public var document: Document
 
     public var correlationKey: String? { workOrderId }
-
-    public static let schema: JSONSchema = .object(
-        [
-            "workOrderId": .required(.workOrderId),
-            "document": .required(Document.schema),
-        ], description: "attach a document to a work order")
 
     public static let example = AttachDocument(
         workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33",
@@ -116,31 +70,18 @@ public struct AttachDocument: Command {
 }
 
 /// `workorder.approve`: the quality controller approves the OT (SGC-PC-07 §4.4).
+@Contract("approve a work order")
 public struct ApproveWorkOrder: Command {
     public static let type = "workorder.approve"
 
-    /// The work order.
-    public var workOrderId: String
+    /// Work-order id.
+    @Field(.identifier) public var workOrderId: String
     /// Who approves.
-    public var by: String
+    @Field(.identifier) public var by: String
     /// Why, when given.
-    public var reason: String?
-
-    /// Creates the command.
-    public init(workOrderId: String, by: String, reason: String? = nil) {
-        self.workOrderId = workOrderId
-        self.by = by
-        self.reason = reason
-    }
+    @Field(.typeDescription) public var reason: String?
 
     public var correlationKey: String? { workOrderId }
-
-    public static let schema: JSONSchema = .object(
-        [
-            "workOrderId": .required(.workOrderId),
-            "by": .required(.identifier("who approves")),
-            "reason": .optional(.string()),
-        ], description: "approve a work order")
 
     public static let example = ApproveWorkOrder(
         workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", by: "lucia.mendoza",
@@ -148,31 +89,18 @@ public struct ApproveWorkOrder: Command {
 }
 
 /// `workorder.reject`: the quality controller rejects the OT.
+@Contract("reject a work order")
 public struct RejectWorkOrder: Command {
     public static let type = "workorder.reject"
 
-    /// The work order.
-    public var workOrderId: String
+    /// Work-order id.
+    @Field(.identifier) public var workOrderId: String
     /// Who rejects.
-    public var by: String
+    @Field(.identifier) public var by: String
     /// Why, when given.
-    public var reason: String?
-
-    /// Creates the command.
-    public init(workOrderId: String, by: String, reason: String? = nil) {
-        self.workOrderId = workOrderId
-        self.by = by
-        self.reason = reason
-    }
+    @Field(.typeDescription) public var reason: String?
 
     public var correlationKey: String? { workOrderId }
-
-    public static let schema: JSONSchema = .object(
-        [
-            "workOrderId": .required(.workOrderId),
-            "by": .required(.identifier("who rejects")),
-            "reason": .optional(.string()),
-        ], description: "reject a work order")
 
     public static let example = RejectWorkOrder(
         workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", by: "lucia.mendoza",
@@ -180,31 +108,18 @@ public struct RejectWorkOrder: Command {
 }
 
 /// `workorder.assign`: the line head assigns the inspector, consultant or technician.
+@Contract("assign a work order")
 public struct AssignWorkOrder: Command {
     public static let type = "workorder.assign"
 
-    /// The work order.
-    public var workOrderId: String
+    /// Work-order id.
+    @Field(.identifier) public var workOrderId: String
     /// Who does the work.
-    public var assignee: Assignee
+    @Field(.typeDescription) public var assignee: Assignee
     /// When the visit is scheduled.
     public var scheduledFor: Date?
 
-    /// Creates the command.
-    public init(workOrderId: String, assignee: Assignee, scheduledFor: Date? = nil) {
-        self.workOrderId = workOrderId
-        self.assignee = assignee
-        self.scheduledFor = scheduledFor
-    }
-
     public var correlationKey: String? { workOrderId }
-
-    public static let schema: JSONSchema = .object(
-        [
-            "workOrderId": .required(.workOrderId),
-            "assignee": .required(Assignee.schema),
-            "scheduledFor": .optional(.dateTime("when the visit is scheduled")),
-        ], description: "assign a work order")
 
     public static let example = AssignWorkOrder(
         workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", assignee: .example,
@@ -212,31 +127,18 @@ public struct AssignWorkOrder: Command {
 }
 
 /// `workorder.report-outcome`: the field reports how the work ended.
+@Contract("report the outcome of attended work")
 public struct ReportOutcome: Command {
     public static let type = "workorder.report-outcome"
 
-    /// The work order.
-    public var workOrderId: String
+    /// Work-order id.
+    @Field(.identifier) public var workOrderId: String
     /// How the work ended.
-    public var outcome: Outcome
+    @Field(.typeDescription) public var outcome: Outcome
     /// Field notes.
     public var notes: String?
 
-    /// Creates the command.
-    public init(workOrderId: String, outcome: Outcome, notes: String? = nil) {
-        self.workOrderId = workOrderId
-        self.outcome = outcome
-        self.notes = notes
-    }
-
     public var correlationKey: String? { workOrderId }
-
-    public static let schema: JSONSchema = .object(
-        [
-            "workOrderId": .required(.workOrderId),
-            "outcome": .required(.enumeration(Outcome.self)),
-            "notes": .optional(.string("field notes")),
-        ], description: "report the outcome of attended work")
 
     public static let example = ReportOutcome(
         workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", outcome: .resolved,
@@ -244,85 +146,52 @@ public struct ReportOutcome: Command {
 }
 
 /// `workorder.cancel`: cancel a non-final OT (ANULADO).
+@Contract("cancel a work order")
 public struct CancelWorkOrder: Command {
     public static let type = "workorder.cancel"
 
-    /// The work order.
-    public var workOrderId: String
+    /// Work-order id.
+    @Field(.identifier) public var workOrderId: String
     /// Why it is cancelled.
     public var reason: String
 
-    /// Creates the command.
-    public init(workOrderId: String, reason: String) {
-        self.workOrderId = workOrderId
-        self.reason = reason
-    }
-
     public var correlationKey: String? { workOrderId }
-
-    public static let schema: JSONSchema = .object(
-        [
-            "workOrderId": .required(.workOrderId),
-            "reason": .required(.string("why it is cancelled")),
-        ], description: "cancel a work order")
 
     public static let example = CancelWorkOrder(
         workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", reason: "El cliente desistió de la licitación")
 }
 
 /// `workorder.close`: the line head closes attended work (CERRADO).
+@Contract("close a work order")
 public struct CloseWorkOrder: Command {
     public static let type = "workorder.close"
 
-    /// The work order.
-    public var workOrderId: String
+    /// Work-order id.
+    @Field(.identifier) public var workOrderId: String
     /// Who closes it.
-    public var by: String
-
-    /// Creates the command.
-    public init(workOrderId: String, by: String) {
-        self.workOrderId = workOrderId
-        self.by = by
-    }
+    @Field(.identifier) public var by: String
 
     public var correlationKey: String? { workOrderId }
-
-    public static let schema: JSONSchema = .object(
-        [
-            "workOrderId": .required(.workOrderId),
-            "by": .required(.identifier("who closes it")),
-        ], description: "close a work order")
 
     public static let example = CloseWorkOrder(
         workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", by: "diego.arce")
 }
 
 /// `workorder.change-scope`: formalise a change of the customer's needs (form SGC-DC-03).
+@Contract("change the scope of a work order")
 public struct ChangeScope: Command {
     public static let type = "workorder.change-scope"
 
-    /// The work order.
-    public var workOrderId: String
+    /// Work-order id.
+    @Field(.identifier) public var workOrderId: String
     /// What changes, free-form.
     public var changes: JSONObject
-    /// The signed SGC-DC-03 form.
+    /// The SGC-DC-03 form.
+    ///
+    /// Signed by the customer.
     public var document: Document
 
-    /// Creates the command.
-    public init(workOrderId: String, changes: JSONObject, document: Document) {
-        self.workOrderId = workOrderId
-        self.changes = changes
-        self.document = document
-    }
-
     public var correlationKey: String? { workOrderId }
-
-    public static let schema: JSONSchema = .object(
-        [
-            "workOrderId": .required(.workOrderId),
-            "changes": .required(.freeformObject(description: "what changes, free-form")),
-            "document": .required(Document.schema.described("the SGC-DC-03 form")),
-        ], description: "change the scope of a work order")
 
     public static let example = ChangeScope(
         workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33",
