@@ -50,7 +50,7 @@ struct AsyncAPI: AsyncParsableCommand {
         commandName: "asyncapi", abstract: "Print the AsyncAPI document of the message contract.")
 
     func run() async throws {
-        Console.write(AsyncAPIDocument.generate())
+        Console.write(Platform.asyncAPI)
     }
 }
 

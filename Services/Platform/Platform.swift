@@ -1,6 +1,7 @@
 import Approval
 import Billing
 import Commercial
+import Contracts
 import DispatchCenter
 import Runtime
 
@@ -20,6 +21,26 @@ public enum Platform {
     public static func brokerDefinitions(vhost: String = "ot") -> String {
         BrokerDefinitions.generate(services: services, vhost: vhost)
     }
+
+    /// Who publishes each message type (its owner, or the users that may send it) and who
+    /// consumes it (the services whose routes take it, and the operations center's queue).
+    public static var roles: [String: AsyncAPIDocument.Roles] {
+        var roles: [String: AsyncAPIDocument.Roles] = [:]
+        for descriptor in MessageRegistry.allDescriptors {
+            let type = descriptor.type
+            let publishers =
+                descriptor.kind == .event ? PlatformCatalog.owners(ofEvent: type) : PlatformCatalog.senders(ofCommand: type)
+            var subscribers = services.filter { $0.routes.routes[type] != nil }.map(\.name)
+            if ServiceCatalog.operationsCenter.bindings.contains(where: { $0.routingKey == type }) {
+                subscribers.append(ServiceCatalog.operationsQueue)
+            }
+            roles[type] = .init(publishers: publishers, subscribers: subscribers)
+        }
+        return roles
+    }
+
+    /// `deploy/asyncapi.json`: the contract, each message with its publishers and subscribers.
+    public static var asyncAPI: String { AsyncAPIDocument.generate(roles: roles) }
 
     /// `deploy/rabbitmq/permissions.tsv`.
     public static var permissions: String { BrokerPermissions.generate(services: services) }

@@ -16,17 +16,31 @@ public enum AsyncAPIDocument {
     static let exampleCorrelationId = "b0b2a9d6-5c3e-4f1a-9b8d-7e6f5a4b3c2d"
     static let exampleTime = ExampleTime.at("2026-11-22T14:03:11.250Z")
 
-    /// The document as pretty-printed JSON with sorted keys and a trailing newline.
-    public static func generate() -> String {
-        document.rendered(pretty: true) + "\n"
+    /// Who publishes and who consumes one message type (from the services' declarations, which
+    /// this module does not know): published as `x-ot-publishers` / `x-ot-subscribers`.
+    public struct Roles: Sendable, Equatable {
+        public var publishers: [String]
+        public var subscribers: [String]
+        public init(publishers: [String], subscribers: [String]) {
+            self.publishers = publishers
+            self.subscribers = subscribers
+        }
     }
 
-    /// The document as a JSON value.
-    public static var document: JSONValue {
+    /// The document as pretty-printed JSON with sorted keys and a trailing newline.
+    public static func generate(roles: [String: Roles] = [:]) -> String {
+        document(roles: roles).rendered(pretty: true) + "\n"
+    }
+
+    /// The document as a JSON value, without roles.
+    public static var document: JSONValue { document(roles: [:]) }
+
+    /// The document as a JSON value, each message with its roles when `roles` has them.
+    public static func document(roles: [String: Roles]) -> JSONValue {
         let descriptors = MessageRegistry.allDescriptors
         var components: [String: JSONValue] = [:]
         for descriptor in descriptors {
-            components[descriptor.type] = message(descriptor)
+            components[descriptor.type] = message(descriptor, roles: roles[descriptor.type])
         }
         return [
             "asyncapi": "2.6.0",
@@ -55,13 +69,13 @@ public enum AsyncAPIDocument {
             "channels": [
                 MessageKind.command.exchange: channel(
                     kind: .command,
-                    descriptors: descriptors.filter { $0.kind == .command },
+                    descriptors: descriptors.filter { $0.kind == .command }, roles: roles,
                     description: "Durable topic exchange of commands (requests); routing key = command type. "
                         + "Every invalid command produces exactly one `command.rejected` event and a dead letter."
                 ),
                 MessageKind.event.exchange: channel(
                     kind: .event,
-                    descriptors: descriptors.filter { $0.kind == .event },
+                    descriptors: descriptors.filter { $0.kind == .event }, roles: roles,
                     description: "Durable topic exchange of events (facts); routing key = event type."
                 ),
             ],
@@ -108,8 +122,8 @@ public enum AsyncAPIDocument {
         }
     }
 
-    private static func message(_ descriptor: MessageDescriptor) -> JSONValue {
-        [
+    private static func message(_ descriptor: MessageDescriptor, roles: Roles?) -> JSONValue {
+        var m: [String: JSONValue] = [
             "name": .string(descriptor.type),
             "title": .string(String(describing: descriptor.messageType)),
             "summary": descriptor.schema.json["description"] ?? .string(descriptor.type),
@@ -132,9 +146,16 @@ public enum AsyncAPIDocument {
                 ]
             ],
         ]
+        if let roles {
+            m["x-ot-publishers"] = .array(roles.publishers.map(JSONValue.string))
+            m["x-ot-subscribers"] = .array(roles.subscribers.map(JSONValue.string))
+        }
+        return .object(m)
     }
 
-    private static func channel(kind: MessageKind, descriptors: [MessageDescriptor], description: String) -> JSONValue {
+    private static func channel(
+        kind: MessageKind, descriptors: [MessageDescriptor], roles: [String: Roles], description: String
+    ) -> JSONValue {
         let operation: JSONValue = [
             "operationId": kind == .command ? "sendCommand" : "receiveEvent",
             "summary": kind == .command
@@ -148,7 +169,7 @@ public enum AsyncAPIDocument {
                 ]
             ],
             "message": [
-                "oneOf": .array(descriptors.map(message))
+                "oneOf": .array(descriptors.map { message($0, roles: roles[$0.type]) })
             ],
         ]
         return [

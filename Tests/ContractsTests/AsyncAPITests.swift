@@ -17,16 +17,26 @@ struct AsyncAPITests {
 
     static let regenerateHint =
         "deploy/asyncapi.json is out of date with the Contracts module; regenerate it with "
-        + "`OT_REGENERATE_ASYNCAPI=1 swift test --filter ContractsTests.AsyncAPITests` and commit the result"
+        + "`swift run otctl asyncapi > deploy/asyncapi.json` and commit the result"
 
+    /// The committed document carries each message's publishers and subscribers (`x-ot-…`, from
+    /// the services' declarations, checked by RuntimeTests); without them it is exactly what this
+    /// module generates.
     @Test func theCommittedDocumentMatchesTheCodeByteForByte() throws {
         let url = try #require(Self.committedDocumentURL, "cannot find the deploy/ folder from \(#filePath)")
-        let generated = Data(AsyncAPIDocument.generate().utf8)
-        if ProcessInfo.processInfo.environment["OT_REGENERATE_ASYNCAPI"] == "1" {
-            try generated.write(to: url, options: .atomic)
+        let committed = try Wire.decoder.decode(JSONValue.self, from: Data(contentsOf: url))
+        #expect(Self.withoutRoles(committed).rendered(pretty: true) + "\n" == AsyncAPIDocument.generate(), Comment(rawValue: Self.regenerateHint))
+    }
+
+    static func withoutRoles(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .object(let members):
+            .object(members.filter { !$0.key.hasPrefix("x-ot-") }.mapValues(withoutRoles))
+        case .array(let items):
+            .array(items.map(withoutRoles))
+        default:
+            value
         }
-        let committed = try? Data(contentsOf: url)
-        #expect(committed == generated, Comment(rawValue: Self.regenerateHint))
     }
 
     @Test func generationIsDeterministic() {

@@ -334,6 +334,17 @@ struct BrokerPermissionsTests {
         let committed = try String(contentsOf: url, encoding: .utf8)
         #expect(committed == Platform.permissions, "deploy/rabbitmq/permissions.tsv is stale: regenerate it with `swift run otctl permissions`")
     }
+
+    @Test func theCommittedAsyncAPIDocumentIsTheGeneratedOneWithEveryMessagesPublishersAndSubscribers() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appending(path: "../../deploy/asyncapi.json").standardized
+        let committed = try String(contentsOf: url, encoding: .utf8)
+        #expect(committed == Platform.asyncAPI, "deploy/asyncapi.json is stale: regenerate it with `swift run otctl asyncapi > deploy/asyncapi.json`")
+        let roles = Platform.roles
+        #expect(roles[OpenWorkOrder.type] == .init(publishers: ["postsale", "priority", "crm", "otctl"], subscribers: ["commercial"]))
+        #expect(roles[WorkOrderDispatched.type]?.publishers == ["dispatch"])
+        #expect(roles[WorkOrderDispatched.type]?.subscribers == ["operations.dispatch"])
+        #expect(roles[WorkOrderClosed.type]?.subscribers == ["commercial", "approval", "billing"])
+    }
 }
 
 /// How a delivery becomes a work item: decoded once, its publisher checked, its envelope
