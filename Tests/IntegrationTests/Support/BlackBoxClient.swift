@@ -1,6 +1,7 @@
 import AMQP
 import Contracts
 import Foundation
+import PostgresNIO
 import Runtime
 import Synchronization
 
@@ -103,6 +104,15 @@ extension TestSystem {
         let body = try managementGET("/api/queues/\(vhost)/\(queue)")
         let json = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
         return (json?["messages"] as? NSNumber)?.intValue
+    }
+
+    /// The first column of every row of a query on the test database, as text.
+    func strings(_ sql: String) async throws -> [String] {
+        try await Self.withConnection(database: database) { conn in
+            var out: [String] = []
+            for try await v in try await conn.query(PostgresQuery(unsafeSQL: sql), logger: testLogger).decode(String.self) { out.append(v) }
+            return out
+        }
     }
 
     /// Rows of a service's `outbox` and `parked` tables (the service kit's own tables).
@@ -249,11 +259,11 @@ final class ReliablePublisher: Sendable {
                 try? await Task.sleep(for: .milliseconds(10))
                 continue
             }
-            // One publish call per run of consecutive messages of one user.
+            // One publish call per user (order does not matter to a client that reacts to events).
             var groups: [(AMQPConnection, [OutgoingMessage])] = []
             for m in batch {
                 let c = m.properties.userId.flatMap { sender.connections[$0] } ?? sender.connection(for: m.routingKey)
-                if let last = groups.last, last.0 === c { groups[groups.count - 1].1.append(m) } else { groups.append((c, [m])) }
+                if let i = groups.firstIndex(where: { $0.0 === c }) { groups[i].1.append(m) } else { groups.append((c, [m])) }
             }
             var failed: [OutgoingMessage] = []
             var error: String?
