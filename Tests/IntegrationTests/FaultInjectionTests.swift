@@ -55,7 +55,7 @@ struct FaultInjectionTests {
                 for (i, m) in opens.enumerated() {
                     try? await Task.sleep(until: start + .seconds(openSeconds * Double(i) / Double(n)), clock: .continuous)
                     while i >= n - reserve, !log.finished, !Task.isCancelled {
-                        if client.progress().inFlight <= 2, ContinuousClock.now - last >= .seconds(1) { break }
+                        if client.progress().inFlight <= 1, ContinuousClock.now - last >= .seconds(2) { break }
                         try? await Task.sleep(for: .milliseconds(100))
                     }
                     if Task.isCancelled { return }
@@ -77,7 +77,7 @@ struct FaultInjectionTests {
                 if p.invoiced >= n, log.finished, publisher.isIdle { break }
                 if ContinuousClock.now - lastPrint >= .seconds(5) {
                     lastPrint = .now
-                    print("[fault \(elapsed(since: start))] \(p.line) | faults \(log.done)/\(plan.steps.count) | commands \(publisher.confirmed) confirmed, \(publisher.republished) re-published")
+                    print("[fault \(elapsed(since: start))] \(p.line) | faults \(log.done)/\(plan.steps.count) | commands \(publisher.confirmed) confirmed, \(publisher.republished) publishes repeated")
                 }
                 if ContinuousClock.now - start > bound {
                     failure = "timed out after \(bound): \(p.line)"
@@ -101,7 +101,7 @@ struct FaultInjectionTests {
             let perService = Self.services.map { "\($0) \(kills[$0] ?? 0)" }.joined(separator: ", ")
             print(
                 "[fault] \(n) OTs in \(oneDecimal(seconds(took))) s (seed \(seed)): \(kills.values.reduce(0, +)) kills (\(perService)), "
-                    + "1 broker restart, 1 database restart; \(publisher.confirmed) commands confirmed, \(publisher.republished) re-published; "
+                    + "1 broker restart, 1 database restart; \(publisher.confirmed) commands confirmed, \(publisher.republished) publishes repeated (same ids); "
                     + "\(tap.events.count) distinct events, \(tap.deliveries) deliveries")
             for r in log.records { print("[fault]   \(r)") }
             for stall in stalls.report { print("[fault]   stall: \(stall)") }
