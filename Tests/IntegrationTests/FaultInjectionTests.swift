@@ -47,21 +47,19 @@ struct FaultInjectionTests {
             let start = ContinuousClock.now
             let log = FaultLog()
             // The opens arrive evenly over the window; the last ones are held back while faults are
-            // still to come, and trickle in so that a few OTs are always in flight until the last
-            // fault is over (a broker restart can take much longer than its slot).
+            // still to come, and trickle in — one more whenever no more than two OTs are in flight —
+            // so that OTs are in flight until the last fault is over (a broker restart can take much
+            // longer than its slot; OTs stuck behind it do not use up the reserve).
             let pacing = Task {
-                let reserve = max(5, n * 15 / 100)
-                var last = ContinuousClock.now
+                let reserve = max(10, n / 5)
                 for (i, m) in opens.enumerated() {
                     try? await Task.sleep(until: start + .seconds(openSeconds * Double(i) / Double(n)), clock: .continuous)
-                    while i >= n - reserve, !log.finished, !Task.isCancelled {
-                        if client.progress().inFlight <= 1, ContinuousClock.now - last >= .seconds(2) { break }
-                        try? await Task.sleep(for: .milliseconds(100))
+                    while i >= n - reserve, !log.finished, !Task.isCancelled, client.progress().inFlight > 2 {
+                        try? await Task.sleep(for: .milliseconds(50))
                     }
                     if Task.isCancelled { return }
                     client.released(ids[i])
                     publisher.enqueue([m])
-                    last = .now
                 }
             }
             let chaos = Task { await plan.run(from: start, supervisor: supervisor, client: client, log: log) }

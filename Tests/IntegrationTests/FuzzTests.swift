@@ -16,19 +16,18 @@ import Testing
 /// default 60), `FUZZ_KINDS` (only these mutations, comma-separated names of
 /// ``CommandMutator/Kind``, e.g. `eventType,nulString`: to look at one defect at a time).
 ///
-/// Defects this test found (product code at 8af5401; the test stays on, it fails until they are
-/// fixed — `FUZZ_KINDS` isolates each one):
-/// - `eventType`: a message on `ot.commands` whose envelope names an event type (e.g.
-///   `billing.charge-paid` routed as `billing.record-payment`) is dead-lettered as `forbidden`
-///   but answered with no `command.rejected`.
-/// - `nulString` in the envelope `id`, `type` or `correlationid`: the database refuses the value
-///   (SQLSTATE 22021) again while the message is being rejected, the batch fails as transient,
-///   and after `MAX_ATTEMPTS` the command is dead-lettered `retriesExhausted` with no
-///   `command.rejected`; its batch-mates are retried with it.
-/// - `oversizedString` on `correlationid`: the effect or the `command.rejected` inherits the
-///   100 KB correlation id, which the AMQP `correlation_id` property (a short string, at most
-///   255 bytes) cannot carry: every relay round fails ("basic.publish: invalid AMQP data"), and
-///   the service's outbox is blocked for good behind that row.
+/// Defects this test found in the service kit at 8af5401, fixed in 1b013db (`FUZZ_KINDS` replays
+/// each class on its own):
+/// - `eventType`: a message on `ot.commands` whose envelope names an event type was
+///   dead-lettered as `forbidden` without a `command.rejected`.
+/// - `nulString` in the envelope `id`, `type` or `correlationid`: the database refused the value
+///   again while the message was being rejected, the batch failed as transient, and after
+///   `MAX_ATTEMPTS` the command was dead-lettered `retriesExhausted` without a `command.rejected`;
+///   its batch-mates were retried with it.
+/// - `oversizedString` on `correlationid`: effects and rejections inherited a 100 KB correlation
+///   id that the AMQP `correlation_id` property (at most 255 bytes) cannot carry; every relay
+///   round failed ("basic.publish: invalid AMQP data") and the service's outbox was blocked
+///   behind that row for good.
 @Suite("fuzzing: malformed commands among valid ones", .serialized)
 struct FuzzTests {
     static let services = ["commercial", "approval", "dispatch", "billing"]
