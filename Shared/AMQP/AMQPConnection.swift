@@ -337,26 +337,28 @@ final class IOLoop: @unchecked Sendable {
     private let wakeWrite: Int32
 
     // MARK: I/O-thread-confined state
-    private var conn: amqp_connection_state_t?
-    private var session: UInt64 = 0
+    // Only the I/O thread touches these, one access at a time: the run-time exclusivity checks
+    // (a thread-local access set per access) are turned off for the ones on the per-frame path.
+    @exclusivity(unchecked) private var conn: amqp_connection_state_t?
+    @exclusivity(unchecked) private var session: UInt64 = 0
     private var topology = Topology()
     private var declareWaiters: [Completion<Void>] = []
-    private var consumers: [String: ConsumerSlot] = [:]
+    @exclusivity(unchecked) private var consumers: [String: ConsumerSlot] = [:]
     /// The consumer of the previous delivery (most deliveries go to the same one).
-    private var lastSlot: ConsumerSlot?
-    private var slotsWithPending: [ConsumerSlot] = []
-    private var confirms = ConfirmTracker()
+    @exclusivity(unchecked) private var lastSlot: ConsumerSlot?
+    @exclusivity(unchecked) private var slotsWithPending: [ConsumerSlot] = []
+    @exclusivity(unchecked) private var confirms = ConfirmTracker()
     private var batchCompletions: [ConfirmTracker.BatchID: Completion<[ConfirmTracker.MessageResult]>] = [:]
-    private var publishContent = FrameAssembler()
-    private var consumeContent = FrameAssembler()
-    private var ledger = AckLedger()
-    private var pendingGet: Completion<FetchedMessage?>?
-    private var strings = StringInterner()
+    @exclusivity(unchecked) private var publishContent = FrameAssembler()
+    @exclusivity(unchecked) private var consumeContent = FrameAssembler()
+    @exclusivity(unchecked) private var ledger = AckLedger()
+    @exclusivity(unchecked) private var pendingGet: Completion<FetchedMessage?>?
+    @exclusivity(unchecked) private var strings = StringInterner()
     /// Channels the broker closed, to reopen before the next command.
-    private var closedChannels: [BrokerClose] = []
-    private var socketReadable = false
+    @exclusivity(unchecked) private var closedChannels: [BrokerClose] = []
+    @exclusivity(unchecked) private var socketReadable = false
     private let messageIdPrefix = "m-" + String(UInt64.random(in: .min ... .max), radix: 16) + "-"
-    private var messageCounter: UInt64 = 0
+    @exclusivity(unchecked) private var messageCounter: UInt64 = 0
 
     init(configuration: AMQPConnection.Configuration, logger: Logger) {
         self.configuration = configuration
@@ -1153,32 +1155,42 @@ final class IOLoop: @unchecked Sendable {
             try ioHandleMethod(&frame, channel)
         case AMQP_FRAME_HEADER:
             guard channel == Channel.consume || channel == Channel.publish else { return }
-            let props = CCopy.properties(ot_frame_header_properties(&frame), &strings)
             let size = ot_frame_header_body_size(&frame)
-            if channel == Channel.consume {
-                let content = try assembled { () throws(FrameAssembler.AssemblyError) in
-                    try consumeContent.header(bodySize: size, properties: props)
+            let content: FrameAssembler.Content?
+            do throws(FrameAssembler.AssemblyError) {
+                if channel == Channel.consume {
+                    content = try consumeContent.header(
+                        bodySize: size, properties: CCopy.properties(ot_frame_header_properties(&frame), &strings))
+                } else {
+                    content = try publishContent.header(
+                        bodySize: size, properties: CCopy.properties(ot_frame_header_properties(&frame), &strings))
                 }
-                if let content { ioDeliver(content) }
-            } else {
-                let content = try assembled { () throws(FrameAssembler.AssemblyError) in
-                    try publishContent.header(bodySize: size, properties: props)
-                }
-                if let content { ioReturned(content) }
+            } catch {
+                throw Self.outOfOrder(error)
             }
+            if let content { ioContent(content, channel) }
         case AMQP_FRAME_BODY:
+            guard channel == Channel.consume || channel == Channel.publish else { return }
             let fragment = ot_frame_body_fragment(&frame)
             let bytes = UnsafeRawBufferPointer(start: fragment.bytes, count: fragment.bytes == nil ? 0 : fragment.len)
-            if channel == Channel.consume {
-                let content = try assembled { () throws(FrameAssembler.AssemblyError) in try consumeContent.body(bytes) }
-                if let content { ioDeliver(content) }
-            } else if channel == Channel.publish {
-                let content = try assembled { () throws(FrameAssembler.AssemblyError) in try publishContent.body(bytes) }
-                if let content { ioReturned(content) }
+            let content: FrameAssembler.Content?
+            do throws(FrameAssembler.AssemblyError) {
+                content = channel == Channel.consume ? try consumeContent.body(bytes) : try publishContent.body(bytes)
+            } catch {
+                throw Self.outOfOrder(error)
             }
+            if let content { ioContent(content, channel) }
         default:
             break
         }
+    }
+
+    private static func outOfOrder(_ error: FrameAssembler.AssemblyError) -> AMQPError {
+        AMQPError(.connectionLost, "frames out of order from the broker: \(error)")
+    }
+
+    private func ioContent(_ content: consuming FrameAssembler.Content, _ channel: amqp_channel_t) {
+        if channel == Channel.consume { ioDeliver(content) } else { ioReturned(content) }
     }
 
     private func ioHandleMethod(_ frame: inout amqp_frame_t, _ channel: amqp_channel_t) throws(AMQPError) {
@@ -1187,10 +1199,15 @@ final class IOLoop: @unchecked Sendable {
         switch id {
         case OT_METHOD_BASIC_DELIVER:
             let d = decoded!.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
-            let method = FrameAssembler.Method.deliver(
-                consumerTag: consumerTag(d.consumer_tag), deliveryTag: d.delivery_tag, redelivered: d.redelivered != 0,
-                exchange: strings.string(d.exchange), routingKey: strings.string(d.routing_key))
-            try assembled { () throws(FrameAssembler.AssemblyError) in try consumeContent.method(method) }
+            do throws(FrameAssembler.AssemblyError) {
+                try consumeContent.method(
+                    .deliver(
+                        consumerTag: consumerTag(d.consumer_tag), deliveryTag: d.delivery_tag,
+                        redelivered: d.redelivered != 0, exchange: strings.string(d.exchange),
+                        routingKey: strings.string(d.routing_key)))
+            } catch {
+                throw Self.outOfOrder(error)
+            }
         case OT_METHOD_BASIC_ACK:
             let a = decoded!.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
             try assembled { () throws(FrameAssembler.AssemblyError) in try publishContent.otherMethod() }
@@ -1246,8 +1263,10 @@ final class IOLoop: @unchecked Sendable {
     }
 
     /// A complete content on the consumer channel: a delivery for a consumer, or `basic.get`'s.
-    private func ioDeliver(_ content: FrameAssembler.Content) {
-        switch content.method {
+    private func ioDeliver(_ content: consuming FrameAssembler.Content) {
+        // Move the properties and the body out instead of copying them (and their references).
+        let (method, properties, body) = content.parts()
+        switch method {
         case .deliver(let consumerTag, let tag, let redelivered, let exchange, let routingKey):
             ledger.delivered(tag)
             let slot: ConsumerSlot?
@@ -1257,16 +1276,19 @@ final class IOLoop: @unchecked Sendable {
                 ledger.settle(tag, multiple: false, .reject(requeue: true))
                 return
             }
-            if slot.pending.isEmpty { slotsWithPending.append(slot) }
+            if slot.pending.isEmpty {
+                slotsWithPending.append(slot)
+                slot.pending.reserveCapacity(64)
+            }
             slot.pending.append(
                 Delivery(
                     deliveryTag: tag, session: session, redelivered: redelivered, exchange: exchange, routingKey: routingKey,
-                    consumerTag: consumerTag, properties: content.properties, body: content.body))
+                    consumerTag: consumerTag, properties: properties, body: body))
         case .getOk(let tag, let redelivered, let exchange, let routingKey, let count):
             ledger.delivered(tag)
             let delivery = Delivery(
                 deliveryTag: tag, session: session, redelivered: redelivered, exchange: exchange, routingKey: routingKey,
-                consumerTag: "", properties: content.properties, body: content.body)
+                consumerTag: "", properties: properties, body: body)
             if let g = pendingGet {
                 pendingGet = nil
                 g(.success(FetchedMessage(delivery: delivery, messageCount: count)))

@@ -144,6 +144,9 @@ extension amqp_bytes_t {
 }
 
 enum CCopy {
+    /// One empty table for every message without headers (`[:]` goes through an initializer call).
+    static let noHeaders = [String: FieldValue]()
+
     static func table(_ t: amqp_table_t) -> [String: FieldValue] {
         var out: [String: FieldValue] = [:]
         guard t.num_entries > 0, let entries = t.entries else { return out }
@@ -183,7 +186,7 @@ enum CCopy {
         return MessageProperties(
             contentType: has(AMQP_BASIC_CONTENT_TYPE_FLAG) ? strings.string(c.content_type) : nil,
             contentEncoding: has(AMQP_BASIC_CONTENT_ENCODING_FLAG) ? strings.string(c.content_encoding) : nil,
-            headers: has(AMQP_BASIC_HEADERS_FLAG) ? table(c.headers) : [:],
+            headers: has(AMQP_BASIC_HEADERS_FLAG) ? table(c.headers) : noHeaders,
             deliveryMode: has(AMQP_BASIC_DELIVERY_MODE_FLAG) ? c.delivery_mode : nil,
             priority: has(AMQP_BASIC_PRIORITY_FLAG) ? c.priority : nil,
             correlationId: has(AMQP_BASIC_CORRELATION_ID_FLAG) ? c.correlation_id.string : nil,

@@ -47,84 +47,109 @@ struct FrameAssembler: Sendable {
         }
     }
 
-    private enum State: Sendable {
+    private enum Phase: Sendable {
         case idle
-        case awaitingHeader(Method)
-        case awaitingBody(Method, MessageProperties, expected: UInt64, body: [UInt8])
+        case awaitingHeader
+        case awaitingBody
     }
 
-    private var state = State.idle
+    // The content in progress, piece by piece: each step moves a value in, the last one moves them
+    // all out (`take`), with no placeholder to copy and no copy of the properties or the body.
+    private var phase = Phase.idle
+    private var method: Method?
+    private var properties: MessageProperties?
+    private var body: [UInt8] = []
+    private var expected: UInt64 = 0
 
     init() {}
 
     /// Whether a content has started and is not complete yet.
-    var isAssembling: Bool {
-        if case .idle = state { return false }
-        return true
-    }
+    var isAssembling: Bool { phase != .idle }
 
     /// A content method: starts a content.
-    mutating func method(_ method: Method) throws(AssemblyError) {
-        guard case .idle = state else {
-            state = .idle
+    mutating func method(_ method: consuming Method) throws(AssemblyError) {
+        guard phase == .idle else {
+            reset()
             throw .methodBeforeContentComplete
         }
-        state = .awaitingHeader(method)
+        self.method = method
+        phase = .awaitingHeader
     }
 
     /// Any other method frame on the channel: allowed only between contents.
     mutating func otherMethod() throws(AssemblyError) {
-        guard case .idle = state else {
-            state = .idle
+        guard phase == .idle else {
+            reset()
             throw .methodBeforeContentComplete
         }
     }
 
     /// The content header: properties and body size. Completes a content with an empty body.
-    mutating func header(bodySize: UInt64, properties: MessageProperties) throws(AssemblyError) -> Content? {
-        switch state {
+    mutating func header(bodySize: UInt64, properties: consuming MessageProperties) throws(AssemblyError) -> Content? {
+        switch phase {
         case .idle:
             throw .headerWithoutMethod
         case .awaitingBody:
-            state = .idle
+            reset()
             throw .duplicateHeader
-        case .awaitingHeader(let method):
-            if bodySize == 0 {
-                state = .idle
-                return Content(method: method, properties: properties, body: [])
-            }
-            state = .awaitingBody(method, properties, expected: bodySize, body: [])
+        case .awaitingHeader:
+            self.properties = properties
+            if bodySize == 0 { return complete() }
+            expected = bodySize
+            phase = .awaitingBody
             return nil
         }
     }
 
     /// A body frame: its bytes are copied. Completes the content when the announced size is reached.
     mutating func body(_ fragment: UnsafeRawBufferPointer) throws(AssemblyError) -> Content? {
-        guard case .awaitingBody(let method, let properties, let expected, var body) = state else {
-            state = .idle
+        guard phase == .awaitingBody else {
+            reset()
             throw .bodyWithoutHeader
         }
-        // Drop the state's reference first so that `body` is uniquely referenced and grows in place.
-        state = .idle
         let received = UInt64(body.count) + UInt64(fragment.count)
-        if received > expected { throw .bodyOverrun(expected: expected, received: received) }
+        if received > expected {
+            let announced = expected
+            reset()
+            throw .bodyOverrun(expected: announced, received: received)
+        }
         if body.isEmpty && received == expected {
             // The usual case: the whole body in one frame, one allocation of the exact size.
-            let bytes = [UInt8](unsafeUninitializedCapacity: fragment.count) { buffer, count in
+            body = [UInt8](unsafeUninitializedCapacity: fragment.count) { buffer, count in
                 if let base = fragment.baseAddress, fragment.count > 0 {
                     buffer.baseAddress!.initialize(from: base.assumingMemoryBound(to: UInt8.self), count: fragment.count)
                 }
                 count = fragment.count
             }
-            return Content(method: method, properties: properties, body: bytes)
+            return complete()
         }
         if body.isEmpty { body.reserveCapacity(Int(min(expected, 1 << 24))) }
         body.append(contentsOf: fragment.assumingMemoryBound(to: UInt8.self))
-        if received == expected { return Content(method: method, properties: properties, body: body) }
-        state = .awaitingBody(method, properties, expected: expected, body: body)
-        return nil
+        return received == expected ? complete() : nil
+    }
+
+    /// Moves the finished content out and goes back to idle.
+    private mutating func complete() -> Content {
+        var bytes: [UInt8] = []
+        swap(&bytes, &body)
+        phase = .idle
+        expected = 0
+        return Content(method: method.take()!, properties: properties.take()!, body: bytes)
     }
 
     /// Forgets a content in progress (the channel closed).
-    mutating func reset() { state = .idle }
+    mutating func reset() {
+        phase = .idle
+        method = nil
+        properties = nil
+        body = []
+        expected = 0
+    }
+}
+
+extension FrameAssembler.Content {
+    /// The content's parts, moved out.
+    consuming func parts() -> (method: FrameAssembler.Method, properties: MessageProperties, body: [UInt8]) {
+        (method, properties, body)
+    }
 }
