@@ -527,9 +527,11 @@ final class IOLoop: @unchecked Sendable {
                 return
             }
         }
-        if hasQueuedCommands() { return }
-        let (readable, timedOut) = pollSocket(c)
-        socketReadable = readable || timedOut  // after a quiet wait, one read serves heartbeats
+        // With commands waiting, only look (a stream of acks or publishes must not starve reading).
+        let wait: Int32 = hasQueuedCommands() ? 0 : 50
+        let (readable, timedOut) = pollSocket(c, timeoutMilliseconds: wait)
+        // After a quiet wait, one read serves heartbeats (rabbitmq-c sends and checks them there).
+        socketReadable = readable || (timedOut && wait > 0)
     }
 
     private func takeCommands() -> [Command] {
@@ -1126,14 +1128,15 @@ final class IOLoop: @unchecked Sendable {
 
     private func hasQueuedCommands() -> Bool { shared.withLock { !$0.commands.isEmpty || $0.stopRequested } }
 
-    /// Waits up to 50 ms for the socket or the wake pipe; returns (socket readable, timed out).
-    private func pollSocket(_ c: amqp_connection_state_t) -> (Bool, Bool) {
+    /// Waits up to `timeoutMilliseconds` for the socket or the wake pipe; returns (socket readable,
+    /// timed out).
+    private func pollSocket(_ c: amqp_connection_state_t, timeoutMilliseconds: Int32) -> (Bool, Bool) {
         var fds = (
             pollfd(fd: amqp_get_sockfd(c), events: Int16(POLLIN), revents: 0),
             pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)
         )
         let rc = withUnsafeMutableBytes(of: &fds) { raw in
-            poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), 2, 50)
+            poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), 2, timeoutMilliseconds)
         }
         if fds.1.revents != 0 { drainWake() }
         return (fds.0.revents != 0, rc == 0)

@@ -50,6 +50,45 @@ struct AMQPWrapperTests {
         }
     }
 
+    @Test func acksOneByOneFromManyDeliveriesAreMergedExactly() async throws {
+        try await withTestSystem("amqp-acks") { system in
+            let c = try await system.connect("wrapper")
+            try await c.declare(Topology(queues: [.quorum("t.q")]))
+            let n = 3000
+            for start in stride(from: 0, to: n, by: 500) {
+                let outcomes = try await c.publish((start..<(start + 500)).map { message("t.q", "m\($0)") })
+                #expect(outcomes.allSatisfy { $0 == .confirmed })
+            }
+            let session = c.session
+            let consumer = try await c.consume(queue: "t.q", prefetch: 50)
+            var seen = Set<String>()
+            var nacked = Set<String>()
+            var it = consumer.deliveries.makeAsyncIterator()
+            while seen.count < n {
+                guard let batch = await it.nextBatch() else { break }
+                var toAck: [Delivery] = []
+                for d in batch {
+                    let id = d.properties.messageId ?? ""
+                    // Every 100th message once back to the queue, out of order with the acks around it.
+                    if id.hasSuffix("00") && !nacked.contains(id) {
+                        nacked.insert(id)
+                        c.nack(d, requeue: true)
+                    } else {
+                        seen.insert(id)
+                        toAck.append(d)
+                    }
+                }
+                // Half one by one, half as a group, in reverse order.
+                for d in toAck.prefix(toAck.count / 2) { c.ack(d) }
+                c.ack(toAck.dropFirst(toAck.count / 2).reversed())
+            }
+            #expect(seen.count == n)
+            #expect(c.session == session, "no ack made the broker close the channel")
+            try await c.cancel(consumer)
+            #expect(await eventually(timeout: .seconds(10)) { (try? await c.queueStatus("t.q").messages) == 0 })
+        }
+    }
+
     @Test func aRejectedDeliveryGoesToTheDeadLetterExchange() async throws {
         try await withTestSystem("amqp-rej") { system in
             let c = try await system.connect("wrapper")
