@@ -89,6 +89,30 @@ struct AMQPWrapperTests {
         }
     }
 
+    @Test func anIdleConnectionKeepsItsHeartbeatsAndShutsDownPromptly() async throws {
+        try await withTestSystem("amqp-hb") { system in
+            let url = try AMQPURL(string: system.amqpURL)
+            let c = AMQPConnection(configuration: .init(url: url, name: "idle", heartbeatSeconds: 1), logger: testLogger)
+            c.start()
+            try await c.waitUntilConnected()
+            try await c.declare(Topology(queues: [.quorum("t.q")]))
+            let consumer = try await c.consume(queue: "t.q", prefetch: 10)
+            let session = c.session
+            // Without heartbeats from us the broker would close the connection after about 2 s.
+            try await Task.sleep(for: .seconds(5))
+            #expect(c.isConnected && c.session == session, "no reconnect while idle")
+            #expect(try await c.publish(message("t.q", "after-idle")) == .confirmed)
+            var it = consumer.deliveries.makeAsyncIterator()
+            let d = try #require(await it.next())
+            #expect(d.properties.messageId == "after-idle")
+            c.ack(d)
+            let start = ContinuousClock.now
+            await c.shutdown()
+            #expect(ContinuousClock.now - start < .seconds(2), "shutdown took \(ContinuousClock.now - start)")
+            #expect(await it.next() == nil, "the deliveries end with the connection")
+        }
+    }
+
     @Test func aRejectedDeliveryGoesToTheDeadLetterExchange() async throws {
         try await withTestSystem("amqp-rej") { system in
             let c = try await system.connect("wrapper")
