@@ -1099,6 +1099,7 @@ final class IOLoop: @unchecked Sendable {
                 if touched.publish { amqp_maybe_release_buffers_on_channel(c, Channel.publish) }
                 if touched.consume { amqp_maybe_release_buffers_on_channel(c, Channel.consume) }
                 amqp_maybe_release_buffers_on_channel(c, Channel.admin)
+                amqp_maybe_release_buffers_on_channel(c, 0)
             }
         }
         while handled < 4096, let c = conn {
