@@ -1127,7 +1127,9 @@ final class IOLoop: @unchecked Sendable {
         return true
     }
 
-    private func hasQueuedCommands() -> Bool { shared.withLock { !$0.commands.isEmpty || $0.stopRequested } }
+    /// Whether commands wait. (Not a stop request: `shutdown` wakes the loop through the pipe, and
+    /// the shutdown drain must wait on the socket, not spin.)
+    private func hasQueuedCommands() -> Bool { shared.withLock { !$0.commands.isEmpty } }
 
     /// Waits up to `timeoutMilliseconds` for the socket or the wake pipe; returns (socket readable,
     /// timed out).
