@@ -21,8 +21,12 @@ final class CArena {
     }
 
     func bytes(_ string: String) -> amqp_bytes_t {
-        var utf8 = Array(string.utf8)
-        return bytes(&utf8)
+        var s = string
+        return s.withUTF8 { utf8 in
+            let p = allocate(utf8.count)
+            if let base = utf8.baseAddress { p.copyMemory(from: base, byteCount: utf8.count) }
+            return amqp_bytes_t(len: utf8.count, bytes: p)
+        }
     }
 
     func bytes(_ array: inout [UInt8]) -> amqp_bytes_t {
@@ -117,6 +121,15 @@ final class CArena {
 // MARK: - Copying out of C buffers (before rabbitmq-c releases them)
 
 extension amqp_bytes_t {
+    /// Whether the bytes are the UTF-8 of `string` (no copy).
+    func equals(_ string: String) -> Bool {
+        guard string.utf8.count == len else { return false }
+        if len == 0 { return true }
+        guard let bytes else { return false }
+        return string.utf8.withContiguousStorageIfAvailable { memcmp($0.baseAddress!, bytes, len) == 0 }
+            ?? (string == self.string)
+    }
+
     /// A copy of the bytes as a Swift array.
     var array: [UInt8] {
         guard len > 0, let bytes else { return [] }
@@ -131,6 +144,9 @@ extension amqp_bytes_t {
 }
 
 enum CCopy {
+    /// One empty table for every message without headers (`[:]` goes through an initializer call).
+    static let noHeaders = [String: FieldValue]()
+
     static func table(_ t: amqp_table_t) -> [String: FieldValue] {
         var out: [String: FieldValue] = [:]
         guard t.num_entries > 0, let entries = t.entries else { return out }
@@ -161,14 +177,16 @@ enum CCopy {
         }
     }
 
-    static func properties(_ p: UnsafePointer<amqp_basic_properties_t>) -> MessageProperties {
+    /// A copy of C basic properties. Fields that repeat from message to message (content type,
+    /// type, app id, user id, …) come from `strings`, which keeps one copy of each recent value.
+    static func properties(_ p: UnsafePointer<amqp_basic_properties_t>, _ strings: inout StringInterner) -> MessageProperties {
         let c = p.pointee
         let f = UInt32(c._flags)
         func has(_ flag: Int32) -> Bool { f & UInt32(flag) != 0 }
         return MessageProperties(
-            contentType: has(AMQP_BASIC_CONTENT_TYPE_FLAG) ? c.content_type.string : nil,
-            contentEncoding: has(AMQP_BASIC_CONTENT_ENCODING_FLAG) ? c.content_encoding.string : nil,
-            headers: has(AMQP_BASIC_HEADERS_FLAG) ? table(c.headers) : [:],
+            contentType: has(AMQP_BASIC_CONTENT_TYPE_FLAG) ? strings.string(c.content_type) : nil,
+            contentEncoding: has(AMQP_BASIC_CONTENT_ENCODING_FLAG) ? strings.string(c.content_encoding) : nil,
+            headers: has(AMQP_BASIC_HEADERS_FLAG) ? table(c.headers) : noHeaders,
             deliveryMode: has(AMQP_BASIC_DELIVERY_MODE_FLAG) ? c.delivery_mode : nil,
             priority: has(AMQP_BASIC_PRIORITY_FLAG) ? c.priority : nil,
             correlationId: has(AMQP_BASIC_CORRELATION_ID_FLAG) ? c.correlation_id.string : nil,
@@ -176,9 +194,32 @@ enum CCopy {
             expiration: has(AMQP_BASIC_EXPIRATION_FLAG) ? c.expiration.string : nil,
             messageId: has(AMQP_BASIC_MESSAGE_ID_FLAG) ? c.message_id.string : nil,
             timestamp: has(AMQP_BASIC_TIMESTAMP_FLAG) ? c.timestamp : nil,
-            type: has(AMQP_BASIC_TYPE_FLAG) ? c.type.string : nil,
-            userId: has(AMQP_BASIC_USER_ID_FLAG) ? c.user_id.string : nil,
-            appId: has(AMQP_BASIC_APP_ID_FLAG) ? c.app_id.string : nil
+            type: has(AMQP_BASIC_TYPE_FLAG) ? strings.string(c.type) : nil,
+            userId: has(AMQP_BASIC_USER_ID_FLAG) ? strings.string(c.user_id) : nil,
+            appId: has(AMQP_BASIC_APP_ID_FLAG) ? strings.string(c.app_id) : nil
         )
+    }
+}
+
+/// Recent string values copied out of C buffers, to hand out the same Swift string again when the
+/// same bytes come back (exchange, routing key, content type … repeat from delivery to delivery):
+/// no allocation and no UTF-8 validation for them. Strings of up to 15 bytes are stored inline by
+/// Swift and are simply copied.
+struct StringInterner {
+    private var entries: [String] = []
+    private var next = 0
+    static let capacity = 32
+
+    mutating func string(_ bytes: amqp_bytes_t) -> String {
+        if bytes.len <= 15 { return bytes.string }
+        for s in entries where bytes.equals(s) { return s }
+        let s = bytes.string
+        if entries.count < Self.capacity {
+            entries.append(s)
+        } else {
+            entries[next] = s
+            next = (next + 1) % Self.capacity
+        }
+        return s
     }
 }

@@ -48,32 +48,7 @@ static inline amqp_basic_properties_t *ot_frame_header_properties(const amqp_fra
     return (amqp_basic_properties_t *)frame->payload.properties.decoded;
 }
 
-/// A table entry whose value is a UTF-8 string (AMQP long string).
-static inline amqp_table_entry_t ot_entry_string(amqp_bytes_t key, amqp_bytes_t value) {
-    amqp_table_entry_t e;
-    e.key = key;
-    e.value.kind = AMQP_FIELD_KIND_UTF8;
-    e.value.value.bytes = value;
-    return e;
-}
-
-static inline amqp_table_entry_t ot_entry_i64(amqp_bytes_t key, int64_t value) {
-    amqp_table_entry_t e;
-    e.key = key;
-    e.value.kind = AMQP_FIELD_KIND_I64;
-    e.value.value.i64 = value;
-    return e;
-}
-
-static inline amqp_table_entry_t ot_entry_bool(amqp_bytes_t key, int value) {
-    amqp_table_entry_t e;
-    e.key = key;
-    e.value.kind = AMQP_FIELD_KIND_BOOLEAN;
-    e.value.value.boolean = value ? 1 : 0;
-    return e;
-}
-
-/// Kinds understood by `ot_entry_*` readers on the Swift side.
+/// Field-table values read from Swift (copied out into `FieldValue`).
 static inline uint8_t ot_field_kind(const amqp_field_value_t *v) { return v->kind; }
 static inline amqp_bytes_t ot_field_bytes(const amqp_field_value_t *v) { return v->value.bytes; }
 static inline int64_t ot_field_integer(const amqp_field_value_t *v) {
@@ -112,28 +87,12 @@ enum {
     OT_METHOD_BASIC_RETURN = AMQP_BASIC_RETURN_METHOD,
     OT_METHOD_BASIC_CANCEL = AMQP_BASIC_CANCEL_METHOD,
     OT_METHOD_BASIC_GET_OK = AMQP_BASIC_GET_OK_METHOD,
-    OT_METHOD_BASIC_GET_EMPTY = AMQP_BASIC_GET_EMPTY_METHOD,
     OT_METHOD_CHANNEL_CLOSE = AMQP_CHANNEL_CLOSE_METHOD,
+    OT_METHOD_CHANNEL_CLOSE_OK = AMQP_CHANNEL_CLOSE_OK_METHOD,
     OT_METHOD_CONNECTION_CLOSE = AMQP_CONNECTION_CLOSE_METHOD,
+    OT_METHOD_CONNECTION_CLOSE_OK = AMQP_CONNECTION_CLOSE_OK_METHOD,
     OT_METHOD_CONNECTION_BLOCKED = AMQP_CONNECTION_BLOCKED_METHOD,
     OT_METHOD_CONNECTION_UNBLOCKED = AMQP_CONNECTION_UNBLOCKED_METHOD,
 };
-
-/// The reply code and text of a server exception carried by an RPC reply (channel or connection
-/// close), or 0 / empty when the reply is something else.
-static inline uint16_t ot_reply_close_code(amqp_rpc_reply_t r) {
-    if (r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION || r.reply.decoded == NULL) return 0;
-    if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) return ((amqp_channel_close_t *)r.reply.decoded)->reply_code;
-    if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) return ((amqp_connection_close_t *)r.reply.decoded)->reply_code;
-    return 0;
-}
-static inline amqp_bytes_t ot_reply_close_text(amqp_rpc_reply_t r) {
-    if (r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION || r.reply.decoded == NULL) return amqp_empty_bytes;
-    if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) return ((amqp_channel_close_t *)r.reply.decoded)->reply_text;
-    if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) return ((amqp_connection_close_t *)r.reply.decoded)->reply_text;
-    return amqp_empty_bytes;
-}
-static inline amqp_method_number_t ot_reply_method_id(amqp_rpc_reply_t r) { return r.reply.id; }
-static inline void *ot_reply_decoded(amqp_rpc_reply_t r) { return r.reply.decoded; }
 
 #endif

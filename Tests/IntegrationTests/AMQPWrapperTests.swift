@@ -50,6 +50,69 @@ struct AMQPWrapperTests {
         }
     }
 
+    @Test func acksOneByOneFromManyDeliveriesAreMergedExactly() async throws {
+        try await withTestSystem("amqp-acks") { system in
+            let c = try await system.connect("wrapper")
+            try await c.declare(Topology(queues: [.quorum("t.q")]))
+            let n = 3000
+            for start in stride(from: 0, to: n, by: 500) {
+                let outcomes = try await c.publish((start..<(start + 500)).map { message("t.q", "m\($0)") })
+                #expect(outcomes.allSatisfy { $0 == .confirmed })
+            }
+            let session = c.session
+            let consumer = try await c.consume(queue: "t.q", prefetch: 50)
+            var seen = Set<String>()
+            var nacked = Set<String>()
+            var it = consumer.deliveries.makeAsyncIterator()
+            while seen.count < n {
+                guard let batch = await it.nextBatch() else { break }
+                var toAck: [Delivery] = []
+                for d in batch {
+                    let id = d.properties.messageId ?? ""
+                    // Every 100th message once back to the queue, out of order with the acks around it.
+                    if id.hasSuffix("00") && !nacked.contains(id) {
+                        nacked.insert(id)
+                        c.nack(d, requeue: true)
+                    } else {
+                        seen.insert(id)
+                        toAck.append(d)
+                    }
+                }
+                // Half one by one, half as a group, in reverse order.
+                for d in toAck.prefix(toAck.count / 2) { c.ack(d) }
+                c.ack(toAck.dropFirst(toAck.count / 2).reversed())
+            }
+            #expect(seen.count == n)
+            #expect(c.session == session, "no ack made the broker close the channel")
+            try await c.cancel(consumer)
+            #expect(await eventually(timeout: .seconds(10)) { (try? await c.queueStatus("t.q").messages) == 0 })
+        }
+    }
+
+    @Test func anIdleConnectionKeepsItsHeartbeatsAndShutsDownPromptly() async throws {
+        try await withTestSystem("amqp-hb") { system in
+            let url = try AMQPURL(string: system.amqpURL)
+            let c = AMQPConnection(configuration: .init(url: url, name: "idle", heartbeatSeconds: 1), logger: testLogger)
+            c.start()
+            try await c.waitUntilConnected()
+            try await c.declare(Topology(queues: [.quorum("t.q")]))
+            let consumer = try await c.consume(queue: "t.q", prefetch: 10)
+            let session = c.session
+            // Without heartbeats from us the broker would close the connection after about 2 s.
+            try await Task.sleep(for: .seconds(5))
+            #expect(c.isConnected && c.session == session, "no reconnect while idle")
+            #expect(try await c.publish(message("t.q", "after-idle")) == .confirmed)
+            var it = consumer.deliveries.makeAsyncIterator()
+            let d = try #require(await it.next())
+            #expect(d.properties.messageId == "after-idle")
+            c.ack(d)
+            let start = ContinuousClock.now
+            await c.shutdown()
+            #expect(ContinuousClock.now - start < .seconds(2), "shutdown took \(ContinuousClock.now - start)")
+            #expect(await it.next() == nil, "the deliveries end with the connection")
+        }
+    }
+
     @Test func aRejectedDeliveryGoesToTheDeadLetterExchange() async throws {
         try await withTestSystem("amqp-rej") { system in
             let c = try await system.connect("wrapper")
@@ -66,6 +129,211 @@ struct AMQPWrapperTests {
             let dead = try #require(try await c.get(queue: "t.dead"))
             #expect(dead.delivery.properties.messageId == "poison")
             c.ack(dead.delivery)
+        }
+    }
+}
+
+/// Broker refusals: topic permissions and `user_id`, against a user with restricted permissions.
+extension AMQPWrapperTests {
+    @Suite("refusals by the broker", .serialized)
+    struct Refusals {
+        static let exchange = "t.events"
+
+        /// A broker user of the test's vhost who may publish on `t.events` only routing keys matching
+        /// `topicWrite`; removed by `delete()`.
+        struct RestrictedUser {
+            let system: TestSystem
+            let name: String
+            let password = "pw-\(UInt32.random(in: 0...UInt32.max))"
+
+            init(_ system: TestSystem, topicWrite: String) throws {
+                self.system = system
+                name = "test-user-\(UInt32.random(in: 0...UInt32.max))"
+                try system.management("PUT", "/api/users/\(name)", body: #"{"password":"\#(password)","tags":""}"#)
+                try system.management(
+                    "PUT", "/api/permissions/\(system.vhost)/\(name)", body: #"{"configure":".*","write":".*","read":".*"}"#)
+                try system.management(
+                    "PUT", "/api/topic-permissions/\(system.vhost)/\(name)",
+                    body: #"{"exchange":"\#(Refusals.exchange)","write":"\#(topicWrite)","read":".*"}"#)
+            }
+
+            func connect(stampUserId: Bool) async throws -> AMQPConnection {
+                let url = AMQPURL(host: LocalServers.amqpHost, user: name, password: password, vhost: system.vhost)
+                let c = AMQPConnection(
+                    configuration: .init(url: url, name: "restricted", heartbeatSeconds: 10, stampUserId: stampUserId),
+                    logger: testLogger)
+                c.start()
+                try await c.waitUntilConnected()
+                return c
+            }
+
+            func delete() { try? system.management("DELETE", "/api/users/\(name)") }
+        }
+
+        /// Runs `body` with a restricted user and a queue `t.q` bound to `t.events` with `#`; the user
+        /// and its connections go afterwards.
+        func withRestrictedUser(
+            _ name: String, topicWrite: String,
+            _ body: (TestSystem, RestrictedUser, [AMQPConnection]) async throws -> Void
+        ) async throws {
+            try await withTestSystem(name) { system in
+                let admin = try await system.connect("admin")
+                try await admin.declare(
+                    Topology(
+                        exchanges: [.init(name: Self.exchange, kind: .topic)], queues: [.quorum("t.q")],
+                        bindings: [.init(queue: "t.q", exchange: Self.exchange, routingKey: "#")]))
+                let user = try RestrictedUser(system, topicWrite: topicWrite)
+                var connections: [AMQPConnection] = []
+                do {
+                    connections.append(try await user.connect(stampUserId: false))
+                    connections.append(try await user.connect(stampUserId: true))
+                    try await body(system, user, connections)
+                } catch {
+                    for c in connections { await c.shutdown() }
+                    user.delete()
+                    throw error
+                }
+                for c in connections { await c.shutdown() }
+                user.delete()
+            }
+        }
+
+        func message(_ key: String, _ id: String, userId: String? = nil) -> OutgoingMessage {
+            OutgoingMessage(
+                exchange: Self.exchange, routingKey: key, body: Array(id.utf8),
+                properties: MessageProperties(messageId: id, userId: userId))
+        }
+
+        /// The AMQPError a publish threw, or nil when it did not throw one.
+        func publishError(_ c: AMQPConnection, _ m: OutgoingMessage) async -> AMQPError? {
+            do {
+                let outcome = try await c.publish(m)
+                Issue.record("expected a refusal, got \(outcome)")
+                return nil
+            } catch let error as AMQPError {
+                return error
+            } catch {
+                Issue.record("expected an AMQPError, got \(error)")
+                return nil
+            }
+        }
+
+        @Test func aTopicPermissionRefusesOnlyThatPublishAndPublishingGoesOn() async throws {
+            try await withRestrictedUser("amqp-topic", topicWrite: #"^a\\..*$"#) { system, user, connections in
+                let c = connections[0]
+                let session = c.session
+                #expect(try await c.publish(message("a.one", "allowed-1")) == .confirmed)
+
+                let refused = try #require(await publishError(c, message("b.one", "forbidden")))
+                #expect(refused.code == .accessRefused)
+                #expect(!refused.isRetryable)
+                #expect(refused.replyCode == 403)
+                #expect(refused.replyText?.contains("b.one") == true, "the broker's text: \(refused.replyText ?? "-")")
+                #expect(refused.messageIndex == 0 && refused.messageId == "forbidden")
+
+                #expect(try await c.publish(message("a.two", "allowed-2")) == .confirmed)
+                #expect(c.isConnected && c.session == session, "the channel reopened without a reconnect")
+
+                // In one batch: the refused message is named; the others are retryable, and go through
+                // when published again.
+                let results = await c.publishResults([
+                    message("a.three", "batch-1"), message("b.two", "batch-2"), message("a.four", "batch-3"),
+                ])
+                guard case .failure(let e) = results[1] else {
+                    Issue.record("expected the forbidden message to fail, got \(results[1])")
+                    return
+                }
+                #expect(e.code == .accessRefused && e.messageIndex == 1)
+                for i in [0, 2] {
+                    switch results[i] {
+                    case .success(let outcome): #expect(outcome == .confirmed)
+                    case .failure(let error): #expect(error.isRetryable && error.code == .channelClosed, "\(error)")
+                    }
+                }
+                let retried = try await c.publish([message("a.three", "batch-1"), message("a.four", "batch-3")])
+                #expect(retried == [.confirmed, .confirmed])
+                #expect(await eventually(timeout: .seconds(5)) { (try? await c.queueStatus("t.q").messages) ?? 0 >= 4 })
+            }
+        }
+
+        @Test func consumersOnTheSameConnectionKeepConsumingAcrossARefusal() async throws {
+            try await withRestrictedUser("amqp-topic-con", topicWrite: #"^a\\..*$"#) { system, user, connections in
+                let c = connections[1]
+                let consumer = try await c.consume(queue: "t.q", prefetch: 10)
+                #expect(try await c.publish(message("a.1", "before")) == .confirmed)
+                #expect(await publishError(c, message("z.1", "refused"))?.code == .accessRefused)
+                #expect(try await c.publish(message("a.2", "after")) == .confirmed)
+                var seen: [String] = []
+                var users: Set<String?> = []
+                for await d in consumer.deliveries {
+                    seen.append(String(decoding: d.body, as: UTF8.self))
+                    users.insert(d.properties.userId)
+                    c.ack(d)
+                    if seen.count == 2 { break }
+                }
+                #expect(seen == ["before", "after"])
+                #expect(users == [user.name], "stampUserId put the login user on every publish")
+                try await c.cancel(consumer)
+            }
+        }
+
+        @Test func aForgedUserIdIsRefusedAndDeliveriesCarryThePublishersUser() async throws {
+            try await withRestrictedUser("amqp-userid", topicWrite: ".*") { system, user, connections in
+                let plain = connections[0]
+                let stamping = connections[1]
+
+                // Sent as is, a foreign user_id makes the broker close the channel: 406.
+                let forged = try #require(await publishError(plain, message("k", "forged", userId: "someone-else")))
+                #expect(forged.code == .preconditionFailed && forged.replyCode == 406)
+                #expect(forged.replyText?.contains("someone-else") == true)
+                #expect(try await plain.publish(message("k", "anonymous")) == .confirmed)
+                #expect(try await plain.publish(message("k", "honest", userId: user.name)) == .confirmed)
+
+                // With stamping, a foreign user_id fails before it is sent; the login user is stamped.
+                let local = try #require(await publishError(stamping, message("k", "forged-2", userId: "someone-else")))
+                #expect(local.code == .preconditionFailed && local.replyCode == nil)
+                #expect(try await stamping.publish(message("k", "stamped")) == .confirmed)
+
+                var users: [String: String] = [:]
+                for _ in 0..<3 {
+                    let f = try #require(try await plain.get(queue: "t.q"))
+                    users[String(decoding: f.delivery.body, as: UTF8.self)] = f.delivery.properties.userId ?? "(none)"
+                    plain.ack(f.delivery)
+                }
+                #expect(users == ["anonymous": "(none)", "honest": user.name, "stamped": user.name])
+                #expect(try await plain.get(queue: "t.q") == nil, "the refused ones never reached the queue")
+            }
+        }
+
+        @Test func aRefusedQueueOperationClosesOnlyItsChannel() async throws {
+            try await withTestSystem("amqp-chan") { system in
+                let c = try await system.connect("wrapper")
+                try await c.declare(Topology(queues: [.quorum("t.q")]))
+                let consumer = try await c.consume(queue: "t.q", prefetch: 10)
+                let session = c.session
+                do {
+                    _ = try await c.queueStatus("t.missing")
+                    Issue.record("a passive declare of a missing queue succeeded")
+                } catch let error as AMQPError {
+                    #expect(error.code == .brokerRefused && error.replyCode == 404)
+                }
+                #expect(c.session == session, "the consumer channel was not touched")
+                do {
+                    _ = try await c.get(queue: "t.missing")
+                    Issue.record("basic.get of a missing queue succeeded")
+                } catch let error as AMQPError {
+                    #expect(error.code == .brokerRefused && error.replyCode == 404)
+                }
+                #expect(c.session == session + 1, "the consumer channel reopened: a new session")
+                #expect(c.isConnected)
+                // The consumer was resubscribed on the new channel.
+                _ = try await c.publish(OutgoingMessage(exchange: "", routingKey: "t.q", body: Array("x".utf8)))
+                var it = consumer.deliveries.makeAsyncIterator()
+                let d = try #require(await it.next())
+                #expect(d.body == Array("x".utf8) && d.session == session + 1)
+                c.ack(d)
+                try await c.cancel(consumer)
+            }
         }
     }
 }
