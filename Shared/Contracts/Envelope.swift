@@ -206,6 +206,23 @@ public struct Envelope<Payload: Message>: Codable, Sendable, Equatable {
         case data
     }
 
+    /// Writes the attributes and `data`. `time` is written as its RFC 3339 text directly (the same
+    /// text the encoder's date strategy writes), sparing the strategy's nested encoder per message.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(specversion, forKey: .specversion)
+        try container.encode(id, forKey: .id)
+        try container.encode(source, forKey: .source)
+        try container.encode(type, forKey: .type)
+        try container.encode(RFC3339.format(time), forKey: .time)
+        try container.encode(datacontenttype, forKey: .datacontenttype)
+        try container.encode(dataversion, forKey: .dataversion)
+        try container.encodeIfPresent(correlationid, forKey: .correlationid)
+        try container.encodeIfPresent(causationid, forKey: .causationid)
+        try container.encodeIfPresent(traceparent, forKey: .traceparent)
+        try container.encode(data, forKey: .data)
+    }
+
     /// Decodes and validates the attributes first (so an envelope problem is reported before a
     /// payload problem), then `data`.
     public init(from decoder: any Decoder) throws {

@@ -96,6 +96,28 @@ struct EnvelopeTests {
         #expect(try Wire.encodeBytes(envelope) == [UInt8](first))
     }
 
+    @Test func theEnvelopeTimeIsWrittenExactlyAsTheDateStrategyWritesDates() throws {
+        // The envelope writes `time` as text itself; payload dates go through the encoder's date
+        // strategy. Both must read the same: milliseconds, UTC, `Z`.
+        let time = Date(timeIntervalSince1970: 1_795_000_000.25)
+        let envelope = Envelope(
+            id: Fixture.id, source: "/ot/commercial", time: time, correlationId: "case-1", causationId: nil,
+            data: CloseWorkOrder(workOrderId: "wo-1", by: "diego.arce"))
+        let text = String(decoding: try Wire.encode(envelope), as: UTF8.self)
+        let viaStrategy = String(decoding: try Wire.encoder.encode([time]), as: UTF8.self)
+        #expect(viaStrategy == "[\"\(Wire.timestamp(time))\"]")
+        #expect(text.contains(#""time":"\#(Wire.timestamp(time))""#))
+        #expect(Wire.timestamp(time).hasSuffix(".250Z"))
+        #expect(try Wire.decode(CloseWorkOrder.self, from: Wire.encode(envelope)).time == time)
+    }
+
+    @Test("isBlank agrees with trimming white space and newlines", arguments: [
+        "", " ", "\t\n\r", "\u{00A0}", "\u{2028}\u{3000}", "\u{0085}", "a", " a ", "\u{200B}", "é", "\n-\n",
+    ])
+    func isBlankAgreesWithTrimming(text: String) {
+        #expect(text.isBlank == text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+    }
+
     @Test func unknownFieldsInDataAndInTheEnvelopeAreIgnored() throws {
         var json = try Fixture.openWorkOrderJSON()
         json = json.replacing([.key("extension")], with: "vendor-specific")

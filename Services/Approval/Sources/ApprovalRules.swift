@@ -65,7 +65,7 @@ public enum QualityGate {
 /// problems are reported first (`validation`), then `notFound`, then `invalidTransition`.
 public enum ApprovalRules {
     static func blank(_ s: String?) -> Bool {
-        (s ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+        (s ?? "").isBlank
     }
 
     static func requireKnown(_ state: ApprovalState?, _ workOrderId: String) throws(Rejection) -> ApprovalState {

@@ -12,7 +12,7 @@ public enum SurveyRules {
         if !(1...5).contains(command.score) {
             problems.append(FieldProblem(field: "data.score", problem: "must be from 1 to 5"))
         }
-        if command.by.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        if command.by.isBlank {
             problems.append(FieldProblem(field: "data.by", problem: "must not be empty"))
         }
         if !problems.isEmpty { throw Rejection.validation(problems) }

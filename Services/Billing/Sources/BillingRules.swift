@@ -80,10 +80,10 @@ public enum BillingRules {
     /// Checks `billing.record-payment` on its own (before looking at the charge).
     public static func validate(_ command: RecordPayment) throws(Rejection) {
         var problems: [FieldProblem] = []
-        if command.chargeId.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        if command.chargeId.isBlank {
             problems.append(FieldProblem(field: "data.chargeId", problem: "must not be empty"))
         }
-        if command.receipt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        if command.receipt.isBlank {
             problems.append(FieldProblem(field: "data.receipt", problem: "must not be empty: the cashier's receipt number"))
         }
         if !problems.isEmpty { throw Rejection.validation(problems) }

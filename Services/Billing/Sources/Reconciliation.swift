@@ -140,7 +140,7 @@ public struct Reconciliation: Sendable, Equatable {
             } else {
                 differences.append(.paymentWithoutCharge(chargeId: p.chargeId, amount: p.amount))
             }
-            if p.receipt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            if p.receipt.isBlank {
                 differences.append(.paymentWithoutInvoice(chargeId: p.chargeId, amount: p.amount))
             }
         }

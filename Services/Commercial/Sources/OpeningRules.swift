@@ -25,7 +25,7 @@ public enum OpeningRules {
     public static func validate(_ command: OpenWorkOrder, now: Date, newId: () -> String) throws(Rejection) -> NewWorkOrder {
         var problems: [FieldProblem] = []
         func require(_ value: String, _ field: String) {
-            if value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            if value.isBlank {
                 problems.append(FieldProblem(field: field, problem: "must not be empty"))
             }
         }

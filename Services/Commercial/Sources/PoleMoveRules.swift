@@ -20,13 +20,13 @@ public enum PoleMoveRules {
                 errors: [FieldProblem(field: "data.isExistingCustomer", problem: "existing customers use the generic procedure")])
         }
         var problems: [FieldProblem] = []
-        if request.requester.name.trimmingCharacters(in: .whitespaces).isEmpty {
+        if request.requester.name.isBlank {
             problems.append(FieldProblem(field: "data.requester.name", problem: "must not be empty"))
         }
-        if request.requester.idNumber.trimmingCharacters(in: .whitespaces).isEmpty {
+        if request.requester.idNumber.isBlank {
             problems.append(FieldProblem(field: "data.requester.idNumber", problem: "the CI or NIT the CxC is issued to"))
         }
-        if request.address.trimmingCharacters(in: .whitespaces).isEmpty {
+        if request.address.isBlank {
             problems.append(FieldProblem(field: "data.address", problem: "must not be empty"))
         }
         if !problems.isEmpty { throw Rejection.validation(problems) }
@@ -65,7 +65,7 @@ public enum ScopeRules {
         }
         var problems: [FieldProblem] = []
         if command.changes.isEmpty { problems.append(FieldProblem(field: "data.changes", problem: "must list at least one change")) }
-        if command.document.uri.trimmingCharacters(in: .whitespaces).isEmpty {
+        if command.document.uri.isBlank {
             problems.append(FieldProblem(field: "data.document.uri", problem: "the signed SGC-DC-03 form is required"))
         }
         if !problems.isEmpty { throw Rejection.validation(problems) }
