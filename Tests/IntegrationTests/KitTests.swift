@@ -191,6 +191,34 @@ struct KitTests {
         }
     }
 
+    @Test func aCommandParkedWhileItsSubjectWasBeingCreatedIsWokenWithinARound() async throws {
+        // The race: batch A parks a command while batch B creates its subject; B's wake does not
+        // see A's uncommitted row. The sweep that runs every round while messages may be parked
+        // must wake it within about one round (the sweep of every tenth round would take 5 s).
+        try await withTestSystem("kit-park-race") { system in
+            try await Self.withRunner(system) { runner, _ in
+                let parking = ParkingService(
+                    runner: runner, parser: MessageParser(provenance: Provenance(ownUser: "kittest")), interval: .milliseconds(500),
+                    logger: Logger(label: "p"))
+                let loop = Task { try await parking.run() }
+                defer { loop.cancel() }
+                try await Task.sleep(for: .milliseconds(700))  // past the loop's first sweep
+                #expect(try await Self.run(runner, [Self.item(ApproveWorkOrder(workOrderId: "RACE-1", by: "x"), id: "raced")]).outcomes == [.parked])
+                // B commits without seeing the parked row (as if its statement began before A's commit)…
+                runner.parkingMayExist.store(false, ordering: .relaxed)
+                #expect(try await Self.run(runner, [Self.item(Self.open("RACE-1"), id: "creates-race")]).woken == 0)
+                // …and A's after-commit bookkeeping comes last.
+                runner.parkingMayExist.store(true, ordering: .relaxed)
+                let started = ContinuousClock.now
+                let ran = try await eventually(timeout: .seconds(3), every: .milliseconds(50)) {
+                    try await count(system, "SELECT count(*)::int8 FROM kittest.inbox WHERE message_id = 'raced' AND outcome = 'handled'") == 1
+                }
+                #expect(ran, "the parked command ran \(ContinuousClock.now - started) after its subject appeared")
+                #expect(try await count(system, "SELECT (data->>'count')::int8 FROM kittest.aggregates WHERE id = 'RACE-1'") == 2)
+            }
+        }
+    }
+
     @Test func aParkedCommandWhoseSubjectNeverAppearsIsRejectedAfterTheBound() async throws {
         try await withTestSystem("kit-park-exp") { system in
             try await Self.withRunner(system, parkTimeout: .milliseconds(300)) { runner, _ in

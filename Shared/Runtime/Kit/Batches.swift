@@ -65,7 +65,7 @@ final class BatchRunner: Sendable {
     private func after(_ report: BatchReport) {
         if report.outboxRows > 0 { relay.notify() }
         if report.parked > 0 { parkingMayExist.store(true, ordering: .relaxed) }
-        if report.woken > 0 { parkingSignal.notify() }
+        if report.woken > 0 || report.parked > 0 { parkingSignal.notify() }
     }
 
     private func transaction(
