@@ -165,7 +165,7 @@ struct OTBenchCommand: AsyncParsableCommand {
         }
     }
 
-    static let lifecycleBar = 300.0
+    static let lifecycleBar = 400.0
     static let billingBar = 10_000.0
 
     private func lifecycleReport(_ r: LifecycleBench.Result) -> String {
