@@ -118,31 +118,10 @@ struct ApprovalWorkOrderMachineTests {
         .cancelled: .ignored, .closed: .ignored,
     ]
 
-    @Test func theTableHasACellForEveryStateAndEveryInput() throws {
-        #expect(try Self.table().coverageProblems(Self.expected) == [])
-        #expect(try Self.table().cells.count == 6 * Given.allCases.count)
-    }
-
-    @Test func everyInputCaseHasItsColumn() {
-        for given in Given.allCases { #expect(Self.column(of: Self.input(given).input) == given) }
-    }
-
-    @Test func everyCellDecidesWhatTheTableSays() throws {
-        for cell in try Self.table().cells { #expect(cell.effect == Self.expected[cell.status]?[cell.column], "\(cell)") }
-    }
-
-    @Test func theRuntimeAcceptsEveryDecision() throws {
-        for (cell, rejection) in try Self.table().refusals { Issue.record("\(cell): \(rejection)") }
-    }
-
-    @Test func everyDeclaredTransitionIsTaken() throws {
-        #expect(try Self.table().deadDeclarations == [])
-    }
-
-    @Test func approvalEmitsOnlyEventsItOwns() throws {
-        let owned = Set(try #require(PlatformCatalog.participant("approval")).events)
-        let emitted = try Self.table().emitted
-        #expect(emitted.isSubset(of: owned), "\(emitted.subtracting(owned))")
+    /// Coverage, each column's input, every cell against the table, the runtime's acceptance of
+    /// every decision, every declared transition taken, only owned events emitted.
+    @Test func theTableCoversTheMachineAndEveryCellDecidesWhatItSays() throws {
+        for problem in try Self.table().audit(Self.expected, owner: "approval", column: Self.column(of:)) { Issue.record("\(problem)") }
     }
 
     @Test func finalStatesAcceptNoTransition() throws {
@@ -192,30 +171,10 @@ struct SurveyMachineTests {
         "answered": [.closed: .ignored, .answer: .rejected(.alreadyDone)],
     ]
 
-    @Test func theTableHasACellForEveryStateAndEveryInput() throws {
-        #expect(try Self.table().coverageProblems(Self.expected) == [])
-        #expect(try Self.table().cells.count == 3 * Given.allCases.count)
-    }
-
-    @Test func everyInputCaseHasItsColumn() {
-        for given in Given.allCases { #expect(Self.column(of: Self.input(given).input) == given) }
-    }
-
-    @Test func everyCellDecidesWhatTheTableSays() throws {
-        for cell in try Self.table().cells { #expect(cell.effect == Self.expected[cell.status]?[cell.column], "\(cell)") }
-    }
-
-    @Test func theRuntimeAcceptsEveryDecision() throws {
-        for (cell, rejection) in try Self.table().refusals { Issue.record("\(cell): \(rejection)") }
-    }
-
-    @Test func everyDeclaredTransitionIsTaken() throws {
-        #expect(try Self.table().deadDeclarations == [])
-    }
-
-    @Test func surveysEmitOnlyEventsApprovalOwns() throws {
-        let owned = Set(try #require(PlatformCatalog.participant("approval")).events)
-        #expect(try Self.table().emitted.isSubset(of: owned))
+    /// Coverage, each column's input, every cell against the table, the runtime's acceptance of
+    /// every decision, every declared transition taken, only owned events emitted.
+    @Test func theTableCoversTheMachineAndEveryCellDecidesWhatItSays() throws {
+        for problem in try Self.table().audit(Self.expected, owner: "approval", column: Self.column(of:)) { Issue.record("\(problem)") }
     }
 
     @Test func anAnsweredSurveyAcceptsNoTransition() throws {
@@ -280,30 +239,10 @@ struct PrefacturaReviewMachineTests {
         "returned": [.issued: .transition(to: "pending"), .approve: .rejected(.invalidTransition), .return: .rejected(.invalidTransition)],
     ]
 
-    @Test func theTableHasACellForEveryStateAndEveryInput() throws {
-        #expect(try Self.table().coverageProblems(Self.expected) == [])
-        #expect(try Self.table().cells.count == 4 * Given.allCases.count)
-    }
-
-    @Test func everyInputCaseHasItsColumn() {
-        for given in Given.allCases { #expect(Self.column(of: Self.input(given).input) == given) }
-    }
-
-    @Test func everyCellDecidesWhatTheTableSays() throws {
-        for cell in try Self.table().cells { #expect(cell.effect == Self.expected[cell.status]?[cell.column], "\(cell)") }
-    }
-
-    @Test func theRuntimeAcceptsEveryDecision() throws {
-        for (cell, rejection) in try Self.table().refusals { Issue.record("\(cell): \(rejection)") }
-    }
-
-    @Test func everyDeclaredTransitionIsTaken() throws {
-        #expect(try Self.table().deadDeclarations == [])
-    }
-
-    @Test func reviewsEmitOnlyEventsApprovalOwns() throws {
-        let owned = Set(try #require(PlatformCatalog.participant("approval")).events)
-        #expect(try Self.table().emitted.isSubset(of: owned))
+    /// Coverage, each column's input, every cell against the table, the runtime's acceptance of
+    /// every decision, every declared transition taken, only owned events emitted.
+    @Test func theTableCoversTheMachineAndEveryCellDecidesWhatItSays() throws {
+        for problem in try Self.table().audit(Self.expected, owner: "approval", column: Self.column(of:)) { Issue.record("\(problem)") }
     }
 
     /// The review has no final state: a returned or approved prefactura still takes its next version.

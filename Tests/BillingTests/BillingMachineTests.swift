@@ -80,30 +80,10 @@ struct BillingWorkOrderMachineTests {
         "invoiced": [.closed: .ignored, .closedPoleMove: .ignored, .approved: .ignored, .returned: .ignored],
     ]
 
-    @Test func theTableHasACellForEveryStateAndEveryInput() throws {
-        #expect(try Self.table().coverageProblems(Self.expected) == [])
-        #expect(try Self.table().cells.count == 4 * Given.allCases.count)
-    }
-
-    @Test func everyInputCaseHasItsColumn() {
-        for given in Given.allCases { #expect(Self.column(of: Self.input(given).input) == given) }
-    }
-
-    @Test func everyCellDecidesWhatTheTableSays() throws {
-        for cell in try Self.table().cells { #expect(cell.effect == Self.expected[cell.status]?[cell.column], "\(cell)") }
-    }
-
-    @Test func theRuntimeAcceptsEveryDecision() throws {
-        for (cell, rejection) in try Self.table().refusals { Issue.record("\(cell): \(rejection)") }
-    }
-
-    @Test func everyDeclaredTransitionIsTaken() throws {
-        #expect(try Self.table().deadDeclarations == [])
-    }
-
-    @Test func billingEmitsOnlyEventsItOwns() throws {
-        let owned = Set(try #require(PlatformCatalog.participant("billing")).events)
-        #expect(try Self.table().emitted.isSubset(of: owned))
+    /// Coverage, each column's input, every cell against the table, the runtime's acceptance of
+    /// every decision, every declared transition taken, only owned events emitted.
+    @Test func theTableCoversTheMachineAndEveryCellDecidesWhatItSays() throws {
+        for problem in try Self.table().audit(Self.expected, owner: "billing", column: Self.column(of:)) { Issue.record("\(problem)") }
     }
 
     @Test func finalStatesAcceptNoTransition() throws {
@@ -153,30 +133,10 @@ struct ChargeMachineTests {
         "paid": [.requested: .ignored, .payment: .rejected(.alreadyDone)],
     ]
 
-    @Test func theTableHasACellForEveryStateAndEveryInput() throws {
-        #expect(try Self.table().coverageProblems(Self.expected) == [])
-        #expect(try Self.table().cells.count == 3 * Given.allCases.count)
-    }
-
-    @Test func everyInputCaseHasItsColumn() {
-        for given in Given.allCases { #expect(Self.column(of: Self.input(given).input) == given) }
-    }
-
-    @Test func everyCellDecidesWhatTheTableSays() throws {
-        for cell in try Self.table().cells { #expect(cell.effect == Self.expected[cell.status]?[cell.column], "\(cell)") }
-    }
-
-    @Test func theRuntimeAcceptsEveryDecision() throws {
-        for (cell, rejection) in try Self.table().refusals { Issue.record("\(cell): \(rejection)") }
-    }
-
-    @Test func everyDeclaredTransitionIsTaken() throws {
-        #expect(try Self.table().deadDeclarations == [])
-    }
-
-    @Test func chargesEmitOnlyEventsBillingOwns() throws {
-        let owned = Set(try #require(PlatformCatalog.participant("billing")).events)
-        #expect(try Self.table().emitted.isSubset(of: owned))
+    /// Coverage, each column's input, every cell against the table, the runtime's acceptance of
+    /// every decision, every declared transition taken, only owned events emitted.
+    @Test func theTableCoversTheMachineAndEveryCellDecidesWhatItSays() throws {
+        for problem in try Self.table().audit(Self.expected, owner: "billing", column: Self.column(of:)) { Issue.record("\(problem)") }
     }
 
     @Test func aPaidChargeAcceptsNoTransition() throws {

@@ -98,30 +98,10 @@ struct CommercialWorkOrderMachineTests {
         .rejected: .ignored, .cancelled: .ignored, .closed: .ignored,
     ]
 
-    @Test func theTableHasACellForEveryStateAndEveryInput() throws {
-        #expect(try Self.table().coverageProblems(Self.expected) == [])
-        #expect(try Self.table().cells.count == 5 * Given.allCases.count)
-    }
-
-    @Test func everyInputCaseHasItsColumn() {
-        for given in Given.allCases { #expect(Self.column(of: Self.input(given).input) == given) }
-    }
-
-    @Test func everyCellDecidesWhatTheTableSays() throws {
-        for cell in try Self.table().cells { #expect(cell.effect == Self.expected[cell.status]?[cell.column], "\(cell)") }
-    }
-
-    @Test func theRuntimeAcceptsEveryDecision() throws {
-        for (cell, rejection) in try Self.table().refusals { Issue.record("\(cell): \(rejection)") }
-    }
-
-    @Test func everyDeclaredTransitionIsTaken() throws {
-        #expect(try Self.table().deadDeclarations == [])
-    }
-
-    @Test func commercialEmitsOnlyEventsItOwns() throws {
-        let owned = Set(try #require(PlatformCatalog.participant("commercial")).events)
-        #expect(try Self.table().emitted.isSubset(of: owned))
+    /// Coverage, each column's input, every cell against the table, the runtime's acceptance of
+    /// every decision, every declared transition taken, only owned events emitted.
+    @Test func theTableCoversTheMachineAndEveryCellDecidesWhatItSays() throws {
+        for problem in try Self.table().audit(Self.expected, owner: "commercial", column: Self.column(of:)) { Issue.record("\(problem)") }
     }
 
     @Test func finalStatesAcceptNoTransition() throws {
@@ -179,30 +159,10 @@ struct PoleMoveRequestMachineTests {
         "paid": [.request: .ignored, .chargeCreated: .ignored, .chargePaid: .ignored],
     ]
 
-    @Test func theTableHasACellForEveryStateAndEveryInput() throws {
-        #expect(try Self.table().coverageProblems(Self.expected) == [])
-        #expect(try Self.table().cells.count == 4 * Given.allCases.count)
-    }
-
-    @Test func everyInputCaseHasItsColumn() {
-        for given in Given.allCases { #expect(Self.column(of: Self.input(given).input) == given) }
-    }
-
-    @Test func everyCellDecidesWhatTheTableSays() throws {
-        for cell in try Self.table().cells { #expect(cell.effect == Self.expected[cell.status]?[cell.column], "\(cell)") }
-    }
-
-    @Test func theRuntimeAcceptsEveryDecision() throws {
-        for (cell, rejection) in try Self.table().refusals { Issue.record("\(cell): \(rejection)") }
-    }
-
-    @Test func everyDeclaredTransitionIsTaken() throws {
-        #expect(try Self.table().deadDeclarations == [])
-    }
-
-    @Test func requestsEmitOnlyEventsCommercialOwns() throws {
-        let owned = Set(try #require(PlatformCatalog.participant("commercial")).events)
-        #expect(try Self.table().emitted.isSubset(of: owned))
+    /// Coverage, each column's input, every cell against the table, the runtime's acceptance of
+    /// every decision, every declared transition taken, only owned events emitted.
+    @Test func theTableCoversTheMachineAndEveryCellDecidesWhatItSays() throws {
+        for problem in try Self.table().audit(Self.expected, owner: "commercial", column: Self.column(of:)) { Issue.record("\(problem)") }
     }
 
     @Test func aPaidRequestAcceptsNoTransition() throws {

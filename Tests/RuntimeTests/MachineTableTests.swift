@@ -117,6 +117,37 @@ struct MachineTableTests {
         #expect(Self.table().coverageProblems([nil: full, "off": full, "on": full, "broken": full]) == [])
     }
 
+    @Test func theAuditListsEveryKindOfProblemAndNothingForAFaithfulTable() throws {
+        let table = Self.table()
+        // What the cells actually decide, written down as the table: only the lamp's own faults remain.
+        var faithful: [String?: [Given: Table.Effect]] = [:]
+        for cell in table.cells { faithful[cell.status, default: [:]][cell.column] = cell.effect }
+        let column: (Lamp.Input) -> Given = { input in
+            switch input {
+            case .install: .install
+            case .toggle: .toggle
+            case .smash: .smash
+            case .announce: .announce
+            case .count: .count
+            }
+        }
+        let problems = table.audit(faithful, owner: "approval", column: column)
+        #expect(problems.contains { $0.hasPrefix("the runtime refuses off × smash") })
+        #expect(problems.contains("no cell takes the declared transition off → broken on lamp.fall"))
+        #expect(!problems.contains { $0.hasPrefix("approval emits") }, "approval owns workorder.rejected")
+        #expect(problems.filter { !$0.hasPrefix("the runtime refuses") && !$0.hasPrefix("no cell takes") }.isEmpty, "\(problems)")
+
+        // A wrong cell, a column whose input is another's, an unowned event, an unknown owner.
+        var wrong = faithful
+        wrong["on"]?[.toggle] = .ignored
+        let swapped: (Lamp.Input) -> Given = { column($0) == .count ? .toggle : column($0) }
+        let more = table.audit(wrong, owner: "dispatch", column: swapped)
+        #expect(more.contains("on × toggle decides transition(to: off, timers: [\"+cool\"]); the table says ignored"))
+        #expect(more.contains("the input of column count is that of column toggle"))
+        #expect(more.contains("dispatch emits events it does not own: [\"\(WorkOrderRejected.type)\"]"))
+        #expect(table.audit(faithful, owner: "nobody", column: column).contains("nobody is not a participant of the platform catalog"))
+    }
+
     @Test func effectsReadAsTheTableWritesThem() {
         #expect("\(Table.Effect.transition(to: "on", emits: ["a.b"]))" == "transition(to: on, emits: [\"a.b\"])")
         #expect("\(Table.Effect.unchanged(timers: ["-t"]))" == "unchanged(timers: [\"-t\"])")

@@ -56,6 +56,8 @@ public struct MachineTable<A: Aggregate, Column: Hashable & CaseIterable & Senda
     public let transient: [String: String]
     public let representatives: [A.State]
     public let cells: [Cell]
+    /// The input of every column, as the table was given it.
+    public let inputs: [(column: Column, input: A.Input)]
 
     public init(
         _ aggregate: A.Type = A.self, service: ServiceDefinition, states: [A.State], transient: [String: String] = [:],
@@ -64,6 +66,7 @@ public struct MachineTable<A: Aggregate, Column: Hashable & CaseIterable & Senda
         self.service = service
         self.transient = transient
         representatives = states
+        inputs = Column.allCases.map { ($0, input($0).input) }
         var cells: [Cell] = []
         for state in [nil] + states.map(Optional.some) {
             for column in Column.allCases {
@@ -160,5 +163,31 @@ public struct MachineTable<A: Aggregate, Column: Hashable & CaseIterable & Senda
         var out = Set<String>()
         for cell in cells { if case .success(let d) = cell.result { out.formUnion(d.events.map { type(of: $0).type }) } }
         return out
+    }
+
+    /// Everything the tests of every machine check, in one list (empty when all holds):
+    /// - the table covers the machine (``coverageProblems(_:)``);
+    /// - every column's input is the case the column names (`column` maps an input back to its
+    ///   column);
+    /// - every cell decides what `expected` says;
+    /// - the runtime accepts every decision (``refusals``);
+    /// - every declared transition is taken by some cell (``deadDeclarations``);
+    /// - the cells emit only events `owner` owns in the ``PlatformCatalog``.
+    public func audit(_ expected: [String?: [Column: Effect]], owner: String, column: (A.Input) -> Column) -> [String] {
+        var problems = coverageProblems(expected)
+        for (c, input) in inputs where column(input) != c { problems.append("the input of column \(c) is that of column \(column(input))") }
+        for cell in cells {
+            let wanted = expected[cell.status]?[cell.column]
+            if cell.effect != wanted { problems.append("\(cell) decides \(cell.effect); the table says \(wanted.map(\.description) ?? "nothing")") }
+        }
+        for (cell, rejection) in refusals { problems.append("the runtime refuses \(cell): \(rejection)") }
+        for t in deadDeclarations { problems.append("no cell takes the declared transition \(t.from ?? "∅") → \(t.to) on \(t.on)") }
+        if let participant = PlatformCatalog.participant(owner) {
+            let unowned = emitted.subtracting(participant.events)
+            if !unowned.isEmpty { problems.append("\(owner) emits events it does not own: \(unowned.sorted())") }
+        } else {
+            problems.append("\(owner) is not a participant of the platform catalog")
+        }
+        return problems
     }
 }
