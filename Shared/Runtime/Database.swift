@@ -20,14 +20,25 @@ public enum Database {
     /// A connection pool for the URL; run it as a `Service` in the service group. With `schema`,
     /// every connection's `search_path` is that schema: the kit's statements name no schema and
     /// are prepared once per connection.
-    public static func makeClient(_ url: DatabaseURL, poolSize: Int, schema: String? = nil, logger: Logger) -> PostgresClient {
+    ///
+    /// `abandonedTransactionTimeout` becomes the server's `idle_in_transaction_session_timeout`:
+    /// a transaction whose client stopped talking (a batch that ran past its deadline and was
+    /// given up, a task that hangs) is ended by the server after that long, so the row locks it
+    /// holds cannot stall the rows' other users — the parking and timer rounds skip locked rows
+    /// — for longer.
+    public static func makeClient(
+        _ url: DatabaseURL, poolSize: Int, schema: String? = nil, abandonedTransactionTimeout: Duration = .seconds(60), logger: Logger
+    ) -> PostgresClient {
         var config = PostgresClient.Configuration(
             host: url.host, port: url.port, username: url.user, password: url.password, database: url.database,
             tls: url.requireTLS ? .require(.makeClientConfiguration()) : .disable)
         config.options.maximumConnections = poolSize
         config.options.minimumConnections = 1
         config.options.connectTimeout = .seconds(3)
-        if let schema { config.options.additionalStartupParameters = [("search_path", schema)] }
+        let idle = abandonedTransactionTimeout.components
+        let idleMilliseconds = max(1, idle.seconds * 1000 + idle.attoseconds / 1_000_000_000_000_000)
+        config.options.additionalStartupParameters = [("idle_in_transaction_session_timeout", "\(idleMilliseconds)")]
+        if let schema { config.options.additionalStartupParameters.append(("search_path", schema)) }
         return PostgresClient(configuration: config, backgroundLogger: logger)
     }
 

@@ -1,3 +1,5 @@
+import Logging
+import PostgresNIO
 import Synchronization
 
 /// An operation that did not finish within its bound.
@@ -44,4 +46,39 @@ private final class Race: Sendable {
     private let done = Atomic<Bool>(false)
     let work = Mutex<Task<Void, Never>?>(nil)
     func claim() -> Bool { !done.exchange(true, ordering: .acquiringAndReleasing) }
+}
+
+extension PostgresClient {
+    /// `withConnection` within `limit`: past it the caller gets ``DeadlineExceeded`` and the
+    /// connection is closed, so that nothing goes on using it. A query on a session the server
+    /// ended while the connection was leased (a database restart, an abandoned transaction ended
+    /// by `idle_in_transaction_session_timeout`) never answers in postgres-nio 1.33 (seen in
+    /// `KitTests`): every use of a connection needs a bound. Unbounded, the parking sweep once
+    /// hung this way after a database restart and parked commands were never run again.
+    public func withConnection<T: Sendable>(
+        within limit: Duration, _ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let leased = Mutex<PostgresConnection?>(nil)
+        do {
+            return try await withDeadline(limit, what) {
+                try await self.withConnection { conn in
+                    leased.withLock { $0 = conn }
+                    return try await body(conn)
+                }
+            }
+        } catch let e as DeadlineExceeded {
+            if let conn = leased.withLock({ $0 }) { conn.close().whenComplete { _ in } }
+            throw e
+        }
+    }
+
+    /// `withTransaction` within `limit`, closing the connection past it (see
+    /// ``withConnection(within:_:_:)``).
+    public func withTransaction<T: Sendable>(
+        within limit: Duration, _ what: String, logger: Logger, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await withConnection(within: limit, what) { conn in
+            try await conn.withTransaction(logger: logger) { conn in try await body(conn) }
+        }
+    }
 }

@@ -208,7 +208,7 @@ public final class OutboxRelay: Service, Sendable {
     /// Publishes one round of due rows; returns how many rows it handled.
     @discardableResult
     public func relayOnce() async throws -> Int {
-        try await withDeadline(.seconds(30), "outbox relay round") { try await self.relayRound() }
+        try await relayRound()
     }
 
     /// Publishes each message on its own; a message that fails is rescheduled with backoff
@@ -245,7 +245,7 @@ public final class OutboxRelay: Service, Sendable {
     private func relayRound() async throws -> Int {
         let s = schema
         let user = publisherUser
-        return try await postgres.withTransaction(logger: logger) { conn in
+        return try await postgres.withTransaction(within: .seconds(30), "outbox relay round", logger: logger) { [self] conn in
             var ids: [Int64] = []
             var attempts: [Int32] = []
             var messages: [OutgoingMessage] = []

@@ -51,7 +51,11 @@ public struct PlatformService: Sendable {
         logger.info("starting", metadata: ["amqp.url": "\(config.amqpURL)", "db.url": "\(config.database)"])
         try definition.validate(serviceName: config.name)
 
-        let postgres = Database.makeClient(config.database, poolSize: config.databasePoolSize, schema: config.name, logger: logger)
+        // Longer than any transaction the service keeps open on purpose (a batch: the transaction
+        // timeout; a relay round: 30 s).
+        let postgres = Database.makeClient(
+            config.database, poolSize: config.databasePoolSize, schema: config.name,
+            abandonedTransactionTimeout: max(.seconds(60), config.transactionTimeout * 6), logger: logger)
         let consumerConnection = AMQPConnection(
             configuration: .init(url: config.amqpURL, name: "\(config.name)-consumer"), logger: logger)
         let publisherConnection = AMQPConnection(

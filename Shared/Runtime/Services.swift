@@ -42,7 +42,10 @@ public final class DatabaseProbe: Service, Sendable {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let ok: Bool
             do {
-                try await postgres.query("SELECT 1", logger: logger)
+                let logger = self.logger
+                try await postgres.withConnection(within: .seconds(5), "database probe") { conn in
+                    _ = try await conn.query("SELECT 1", logger: logger)
+                }
                 ok = true
             } catch {
                 ok = false

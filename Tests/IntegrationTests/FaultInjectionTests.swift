@@ -49,12 +49,16 @@ struct FaultInjectionTests {
             // The opens arrive evenly over the window; the last ones are held back while faults are
             // still to come, and trickle in — one more whenever no more than two OTs are in flight —
             // so that OTs are in flight until the last fault is over (a broker restart can take much
-            // longer than its slot; OTs stuck behind it do not use up the reserve).
+            // longer than its slot; OTs stuck behind it do not use up the reserve). One OT per fault
+            // still to come stays held until that fault asks for traffic: a fast machine can finish
+            // everything it was given while a slow broker restart is still being waited for.
             let pacing = Task {
-                let reserve = max(10, n / 5)
+                let reserve = max(10, n / 5, plan.steps.count * 2)
                 for (i, m) in opens.enumerated() {
                     try? await Task.sleep(until: start + .seconds(openSeconds * Double(i) / Double(n)), clock: .continuous)
-                    while i >= n - reserve, !log.finished, !Task.isCancelled, client.progress().inFlight > 2 {
+                    while i >= n - reserve, !log.finished, !Task.isCancelled, !log.takeTrafficRequest(),
+                        client.progress().inFlight > 2 || n - i <= plan.steps.count - log.started
+                    {
                         try? await Task.sleep(for: .milliseconds(50))
                     }
                     if Task.isCancelled { return }
@@ -134,6 +138,12 @@ struct FaultInjectionTests {
                 return pending.values.allSatisfy { $0.outbox == 0 && $0.parked == 0 }
             }
             #expect(drained, "outbox / parked rows left: \(pending)")
+            if !drained {
+                for (service, rows) in pending where rows.parked > 0 {
+                    for line in try await system.parkedDiagnosis(service) { print("[fault] parked in \(service): \(line)") }
+                }
+                for path in logPaths { Self.printWarnings(path) }
+            }
             let inspector = try await system.connect("inspector")
             for service in Self.services {
                 let dead = try await inspector.queueStatus("\(service).dead").messages
@@ -142,6 +152,13 @@ struct FaultInjectionTests {
             let allRunning = await supervisor.allRunning
             #expect(allRunning, "every service runs at the end; logs: \(logPaths)")
         }
+    }
+
+    /// The last warnings and errors of a service log, for a failure message.
+    static func printWarnings(_ path: String, last: Int = 15) {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
+        let lines = text.split(separator: "\n").filter { $0.contains(" warning ") || $0.contains(" error ") || $0.contains(" critical ") }
+        for line in lines.suffix(last) { print("[fault] \((path as NSString).lastPathComponent): \(line.prefix(400))") }
     }
 
     /// A complete project: approved by the quality gate at once. Country (and so currency and
@@ -240,6 +257,12 @@ struct FaultPlan: Sendable {
             try? await Task.sleep(until: start + .seconds(step.at), clock: .continuous)
             let t0 = ContinuousClock.now
             let at = elapsed(since: start)
+            log.begin()
+            if client.progress().inFlight == 0 {
+                // Nothing in flight: one of the held-back OTs is let go first.
+                log.requestTraffic()
+                _ = await eventually(timeout: .seconds(5), every: .milliseconds(20)) { client.progress().inFlight > 0 }
+            }
             let before = client.progress()
             if before.inFlight == 0 { log.late("\(step.fault) at \(at) with no OT in flight (\(before.line))") }
             switch step.fault {
@@ -275,6 +298,8 @@ final class FaultLog: Sendable {
         var errors: [String] = []
         var late: [String] = []
         var done = 0
+        var started = 0
+        var trafficRequested = false
         var finished = false
     }
     private let state = Mutex(State())
@@ -294,6 +319,19 @@ final class FaultLog: Sendable {
     /// A fault that landed when the traffic was over.
     func late(_ line: String) { state.withLock { $0.late.append(line) } }
     func finish() { state.withLock { $0.finished = true } }
+    /// A fault is about to be injected.
+    func begin() { state.withLock { $0.started += 1 } }
+    /// Faults begun so far.
+    var started: Int { state.withLock { $0.started } }
+    /// The next fault finds nothing in flight: the pacing lets one held-back OT go.
+    func requestTraffic() { state.withLock { $0.trafficRequested = true } }
+    /// Whether traffic was asked for (and clears the request).
+    func takeTrafficRequest() -> Bool {
+        state.withLock { s in
+            defer { s.trafficRequested = false }
+            return s.trafficRequested
+        }
+    }
     var late: [String] { state.withLock { $0.late } }
     var records: [String] { state.withLock { $0.records } }
     var errors: [String] { state.withLock { $0.errors } }

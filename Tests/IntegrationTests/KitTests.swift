@@ -234,4 +234,86 @@ struct KitTests {
             }
         }
     }
+
+    @Test func theSweepSkipsAParkedRowAnotherTransactionHoldsAndWakesItOnceFree() async throws {
+        // A sweep that waited for a locked row would stall the parking round behind whatever
+        // holds it (in the worst case an abandoned transaction); it must pass it by.
+        try await withTestSystem("kit-park-lock") { system in
+            try await Self.withRunner(system) { runner, client in
+                let parking = ParkingService(
+                    runner: runner, parser: MessageParser(provenance: Provenance(ownUser: "kittest")), interval: .milliseconds(50),
+                    logger: Logger(label: "p"))
+                #expect(try await Self.run(runner, [Self.item(ApproveWorkOrder(workOrderId: "HELD-1", by: "x"), id: "held")]).outcomes == [.parked])
+                runner.parkingMayExist.store(false, ordering: .relaxed)  // its creation does not wake it
+                #expect(try await Self.run(runner, [Self.item(Self.open("HELD-1"), id: "creates-held")]).woken == 0)
+                let locked = AsyncSignal()
+                let release = AsyncSignal()
+                let holder = Task {
+                    try await client.withTransaction(logger: Logger(label: "holder")) { conn in
+                        try await conn.query("SELECT 1 FROM parked WHERE message_id = 'held' FOR UPDATE", logger: Logger(label: "holder"))
+                        locked.notify()
+                        await release.wait(upTo: .seconds(30))
+                    }
+                }
+                await locked.wait(upTo: .seconds(10))
+                let started = ContinuousClock.now
+                try await withDeadline(.seconds(3), "sweep past a locked row") { try await parking.sweep() }
+                #expect(ContinuousClock.now - started < .seconds(3))
+                #expect(try await count(system, "SELECT count(*)::int8 FROM kittest.parked WHERE wake_at IS NULL") == 1, "the held row is left alone")
+                release.notify()
+                try await holder.value
+                try await parking.sweep()
+                #expect(try await parking.tick() == 1)
+                #expect(try await count(system, "SELECT count(*)::int8 FROM kittest.inbox WHERE message_id = 'held' AND outcome = 'handled'") == 1)
+            }
+        }
+    }
+
+    @Test func aTransactionItsClientAbandonedIsEndedByTheServerAndItsHungQueryGivesBackTheConnection() async throws {
+        try await withTestSystem("kit-abandoned") { system in
+            let logger = { var l = Logger(label: "kit-test"); l.logLevel = .critical; return l }()
+            let client = Database.makeClient(
+                try DatabaseURL(system.databaseURL), poolSize: 1, abandonedTransactionTimeout: .milliseconds(500), logger: logger)
+            let run = Task { await client.run() }
+            defer { run.cancel() }
+            let observer = Database.makeClient(try DatabaseURL(system.databaseURL), poolSize: 1, logger: logger)
+            let observing = Task { await observer.run() }
+            defer { observing.cancel() }
+            // A transaction left idle: the server ends its session (idle_in_transaction_session_timeout);
+            // the driver's next query on it never answers, and the bound closes the connection.
+            let outcome: String
+            do {
+                try await client.withConnection(within: .seconds(4), "abandoned transaction") { conn in
+                    try await conn.query("BEGIN", logger: logger)
+                    var backend = 0
+                    for try await p in try await conn.query("SELECT pg_backend_pid()", logger: logger).decode(Int.self) { backend = p }
+                    let pid = backend
+                    let gone = try await eventually(timeout: .seconds(3), every: .milliseconds(100)) {
+                        try await observer.withConnection(within: .seconds(2), "observer") { o in
+                            var n = 1
+                            for try await c in try await o.query("SELECT count(*)::int8 FROM pg_stat_activity WHERE pid = \(pid)", logger: logger)
+                                .decode(Int.self)
+                            { n = c }
+                            return n == 0
+                        }
+                    }
+                    #expect(gone, "the server ended the idle transaction's session")
+                    try await conn.query("SELECT 1", logger: logger)
+                }
+                outcome = "answered"
+            } catch is DeadlineExceeded {
+                outcome = "bounded"
+            } catch {
+                outcome = "failed"
+            }
+            #expect(outcome != "answered", "a query on an ended session cannot succeed")
+            // The pool (one connection) goes on with a fresh connection.
+            let one = try await client.withConnection(within: .seconds(5), "after the abandoned transaction") { conn in
+                var v = 0
+                for try await x in try await conn.query("SELECT 1", logger: logger).decode(Int.self) { v = x }
+                return v
+            }
+            #expect(one == 1)
+        }
+    }
 }

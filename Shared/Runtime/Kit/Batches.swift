@@ -76,16 +76,14 @@ final class BatchRunner: Sendable {
         let logger = self.logger
         let now = clock.now()
         let mayPark = parkingMayExist.load(ordering: .relaxed)
-        return try await withDeadline(transactionTimeout, "batch transaction") {
-            try await postgres.withTransaction(logger: logger) { conn in
-                let items = try await source(conn, now)
-                if items.isEmpty { return BatchReport(outcomes: []) }
-                let recordInbox = items.contains { $0.isDelivery }
-                if isolated {
-                    return try await Self.isolated(items, engine, conn, now: now, mayPark: mayPark, recordInbox: recordInbox)
-                }
-                return try await engine.run(items, on: conn, now: now, recordInbox: recordInbox, parkingMayExist: mayPark)
+        return try await postgres.withTransaction(within: transactionTimeout, "batch transaction", logger: logger) { conn in
+            let items = try await source(conn, now)
+            if items.isEmpty { return BatchReport(outcomes: []) }
+            let recordInbox = items.contains { $0.isDelivery }
+            if isolated {
+                return try await Self.isolated(items, engine, conn, now: now, mayPark: mayPark, recordInbox: recordInbox)
             }
+            return try await engine.run(items, on: conn, now: now, recordInbox: recordInbox, parkingMayExist: mayPark)
         }
     }
 

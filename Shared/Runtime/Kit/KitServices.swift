@@ -104,7 +104,8 @@ public struct ParkingService: Service {
     func sweep() async throws {
         let now = runner.clock.now()
         let logger = self.logger
-        let (woken, parked) = try await runner.postgres.withConnection { conn in
+        let postgres = runner.postgres
+        let (woken, parked) = try await postgres.withConnection(within: runner.transactionTimeout, "parking sweep") { conn in
             var woken = 0
             for try await _ in try await conn.execute(ParkSweep(now: now), logger: logger) { woken += 1 }
             var parked: Int64 = 0

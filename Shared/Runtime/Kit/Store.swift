@@ -164,13 +164,17 @@ struct ParkedDue: PostgresPreparedStatement {
 }
 
 /// Parked messages whose subject exists although nobody woke them (a subject created by
-/// another instance, or before a crash): woken by the sweep.
+/// another instance, or before a crash): woken by the sweep. Rows another transaction holds are
+/// skipped, not waited for (the next sweep finds them): the sweep never blocks the parking round.
 struct ParkSweep: PostgresPreparedStatement {
     static let sql = """
-        UPDATE parked p SET wake_at = $1
-        WHERE p.wake_at IS NULL AND (
-            (NOT p.key_is_alias AND EXISTS (SELECT 1 FROM aggregates a WHERE a.kind = p.kind AND a.id = p.key))
-            OR (p.key_is_alias AND EXISTS (SELECT 1 FROM aliases l WHERE l.kind = p.kind AND l.alias = p.key)))
+        UPDATE parked SET wake_at = $1
+        WHERE message_id IN (
+            SELECT p.message_id FROM parked p
+            WHERE p.wake_at IS NULL AND (
+                (NOT p.key_is_alias AND EXISTS (SELECT 1 FROM aggregates a WHERE a.kind = p.kind AND a.id = p.key))
+                OR (p.key_is_alias AND EXISTS (SELECT 1 FROM aliases l WHERE l.kind = p.kind AND l.alias = p.key)))
+            FOR UPDATE SKIP LOCKED)
         RETURNING 1
         """
     typealias Row = Int32

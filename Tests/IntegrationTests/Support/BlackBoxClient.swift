@@ -122,6 +122,22 @@ extension TestSystem {
             try await count("SELECT count(*)::int8 FROM \(service).parked")
         )
     }
+
+    /// What the parked rows of a service wait for, for a failure message: the subject, whether
+    /// it exists by now, whether the row is woken, how often it ran, and whether another
+    /// transaction holds it.
+    func parkedDiagnosis(_ service: String, limit: Int = 10) async throws -> [String] {
+        try await strings(
+            """
+            SELECT format('%s on %s/%s (alias %s): subject %s, wake_at %s, attempts %s, expires %s, locked %s',
+                p.message_id, p.kind, p.key, p.key_is_alias,
+                CASE WHEN p.key_is_alias THEN EXISTS (SELECT 1 FROM \(service).aliases l WHERE l.kind = p.kind AND l.alias = p.key)
+                     ELSE EXISTS (SELECT 1 FROM \(service).aggregates a WHERE a.kind = p.kind AND a.id = p.key) END,
+                coalesce(p.wake_at::text, 'null'), p.attempts, p.expires_at,
+                NOT EXISTS (SELECT 1 FROM \(service).parked q WHERE q.message_id = p.message_id FOR UPDATE SKIP LOCKED))
+            FROM \(service).parked p ORDER BY p.parked_at LIMIT \(limit)
+            """)
+    }
 }
 
 /// The envelope attributes and the data fields the black-box suites read from an event.
