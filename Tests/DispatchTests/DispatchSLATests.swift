@@ -53,6 +53,19 @@ struct DispatchSLATests {
         #expect(d.state?.sla["due"] == OT.Deadline(deadline: due))
     }
 
+    @Test func theContactDeadlineCountsFromTheApprovalNotFromWhenDispatchProcessesIt() throws {
+        // Approved at t0, processed 5 h later (a backlog): contact still due at t0 + 24 h.
+        var context = DecisionContext(now: hours(5), messageTime: t0)
+        let d = try OT.decide(nil, .approved(approval()), &context)
+        #expect(d.emitted(WorkOrderDispatched.self).first?.contactBy == hours(24))
+        #expect(d.timers.first == .set("sla.contact", at: hours(24)))
+        #expect(d.state?.approvedAt == t0)
+        #expect(d.state?.dispatchedAt == hours(5))
+        // An approval stamped ahead of the dispatch clock counts from now, never later.
+        var ahead = DecisionContext(now: t0, messageTime: hours(2))
+        #expect(try OT.decide(nil, .approved(approval()), &ahead).emitted(WorkOrderDispatched.self).first?.contactBy == hours(24))
+    }
+
     @Test func anOTWithoutATenderDeadlineGetsOnlyTheContactTimer() throws {
         let d = try decide(nil, .approved(approval(customer: .residentialExample, kind: .repair)), at: t0)
         #expect(d.timers == [.set("sla.contact", at: hours(24))])

@@ -13,8 +13,8 @@ struct DispatchServiceTests {
         "workorder.sla-breached", "command.rejected",
     ]
 
-    static func event<E: Event>(_ e: E, id: String = UUID().uuidString.lowercased()) throws -> OutgoingMessage {
-        let envelope = Envelope(id: id, source: "/test/approval", correlationId: nil, causationId: nil, data: e)
+    static func event<E: Event>(_ e: E, id: String = UUID().uuidString.lowercased(), time: Date = Date()) throws -> OutgoingMessage {
+        let envelope = Envelope(id: id, source: "/test/approval", time: time, correlationId: nil, causationId: nil, data: e)
         return try EnvelopeCodec.outgoing(envelope, appId: "test")
     }
 
@@ -48,7 +48,10 @@ struct DispatchServiceTests {
 
             // W1: approved before it was opened (out of order), the approval delivered twice and
             // approved once more under another message id; the opening comes last.
-            let approval = try Self.event(Self.approved("W1", kind: .poleMove, customer: publicCustomer, dueBy: dueBy, amount: amount), id: "approved-1")
+            // The approval was stamped three hours before dispatch gets it (a backlog).
+            let approvedAt = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 - 3 * 3600).rounded(.down))
+            let approval = try Self.event(
+                Self.approved("W1", kind: .poleMove, customer: publicCustomer, dueBy: dueBy, amount: amount), id: "approved-1", time: approvedAt)
             try await sender.publishConfirmed([approval, approval])
             #expect(await eventually(timeout: .seconds(30)) { events.count("workorder.dispatched") >= 1 })
             try await sender.publishConfirmed([
@@ -74,7 +77,7 @@ struct DispatchServiceTests {
             let dispatched = events.decoded(WorkOrderDispatched.self)
             #expect(dispatched.count == 2, "one dispatch per OT")
             let w1 = try #require(dispatched.first { $0.data.workOrderId == "W1" })
-            #expect(w1.data.contactBy == w1.time.addingTimeInterval(24 * 3600), "contact within 24 h of the approval")
+            #expect(w1.data.contactBy == approvedAt.addingTimeInterval(24 * 3600), "contact within 24 h of the approval, not of the dispatch")
             #expect(w1.data.dueBy == dueBy)
             #expect(w1.data.publicSector)
             #expect(w1.data.priority == 1)

@@ -179,7 +179,10 @@ public enum DispatchWorkOrder: Aggregate {
                 s = State(id: e.workOrderId, state: .approved)
                 history = [HistoryEntry(approvedType, from: nil, to: "approved", by: e.approvedBy)]
             }
-            let contactBy = now.addingTimeInterval(DispatchRules.contactWindow)
+            // §4.5: 24 h from the approval — the event's time, not when dispatch gets to it (under a
+            // backlog the deadline would drift later); never later than now (a clock ahead).
+            let approvedAt = min(context.messageTime, now)
+            let contactBy = approvedAt.addingTimeInterval(DispatchRules.contactWindow)
             let dueBy = e.dueBy ?? s.dueBy
             let priority = DispatchRules.priority(customer: e.customer, kind: e.kind, dueBy: dueBy, prioritized: s.prioritizedLevel)
             s.state = .dispatched
@@ -188,7 +191,7 @@ public enum DispatchWorkOrder: Aggregate {
             s.serviceLine = e.serviceLine ?? s.serviceLine
             s.dueBy = dueBy
             s.amount = e.amount ?? s.amount
-            s.approvedAt = now
+            s.approvedAt = approvedAt
             s.approvedBy = e.approvedBy
             s.priority = priority.level
             s.contactBy = contactBy
