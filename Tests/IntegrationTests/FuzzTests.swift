@@ -24,6 +24,9 @@ import Testing
 ///   again while the message was being rejected, the batch failed as transient, and after
 ///   `MAX_ATTEMPTS` the command was dead-lettered `retriesExhausted` without a `command.rejected`;
 ///   its batch-mates were retried with it.
+/// - `emptyString` on the envelope `id` (seed 995350081, fixed after d9ea9a1): the command took
+///   effect, or was rejected, under a made-up id (`sha-…`), so nobody could trace it; a blank
+///   `id` is now `invalidEnvelope`, answered under the AMQP `message_id`.
 /// - `oversizedString` on `correlationid`: effects and rejections inherited a 100 KB correlation
 ///   id that the AMQP `correlation_id` property (at most 255 bytes) cannot carry; every relay
 ///   round failed ("basic.publish: invalid AMQP data") and the service's outbox was blocked

@@ -389,6 +389,17 @@ struct BrokerPermissionsTests {
         #expect(item.header == nil, "the rejection is built without the oversized value")
     }
 
+    @Test(arguments: ["", "   "]) func aBlankEnvelopeIdIsRefusedAndTheRejectionNamesTheAMQPMessageId(_ blank: String) throws {
+        // CloudEvents: `id` is a non-empty string. Found by FuzzTests (seed 995350081): with an
+        // empty id the command took effect under a made-up id nobody could trace it by.
+        var message = try raw(OpenWorkOrder.example) { $0.id = blank }
+        message.properties.messageId = "amqp-1"
+        let item = parser.parse(message, origin: .delivery)
+        #expect(item.failure?.code.description == "invalidEnvelope")
+        #expect(item.failure?.errors.first?.field == "id")
+        #expect(item.messageId == "amqp-1")
+    }
+
     @Test func valuesThatCannotBeStoredAreReplaced() {
         #expect(MessageParser.fit("ok-1") == "ok-1")
         #expect(MessageParser.fit("a\u{0}b") == nil)

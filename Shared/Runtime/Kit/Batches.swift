@@ -232,6 +232,7 @@ extension MessageParser {
             ("id", h.id), ("type", h.type), ("source", h.source), ("correlationid", h.correlationid),
             ("causationid", h.causationid), ("traceparent", h.traceparent),
         ]
+        if h.id.isBlank { return ("id", "must not be empty") }
         for (field, value) in attributes {
             guard let value else { continue }
             if value.utf8.contains(0) { return (field, "must not contain NUL (U+0000) characters") }
