@@ -87,6 +87,13 @@ struct KitTests {
         try await body(runner, client)
     }
 
+    /// The parking service of a kit runner, with rounds `every` so long.
+    static func parking(_ runner: BatchRunner, every interval: Duration) -> ParkingService {
+        ParkingService(
+            runner: runner, parser: MessageParser(provenance: Provenance(ownUser: "kittest")), interval: interval,
+            logger: Logger(label: "p"))
+    }
+
     static func item<M: Message>(_ m: M, id: String) -> WorkItem {
         let envelope = Envelope(id: id, source: "/test", correlationId: nil, causationId: nil, data: m)
         var raw = RawMessage(
@@ -172,9 +179,7 @@ struct KitTests {
     @Test func aCommandForAnUnknownSubjectIsParkedAndRunsWhenTheSubjectAppears() async throws {
         try await withTestSystem("kit-park") { system in
             try await Self.withRunner(system) { runner, _ in
-                let parking = ParkingService(
-                    runner: runner, parser: MessageParser(provenance: Provenance(ownUser: "kittest")), interval: .milliseconds(50),
-                    logger: Logger(label: "p"))
+                let parking = Self.parking(runner, every: .milliseconds(50))
                 let early = Self.item(ApproveWorkOrder(workOrderId: "LATE-1", by: "x"), id: "early")
                 #expect(try await Self.run(runner, [early]).outcomes == [.parked])
                 #expect(try await parking.tick() == 0, "asleep until its subject appears")
@@ -197,9 +202,7 @@ struct KitTests {
         // must wake it within about one round (the sweep of every tenth round would take 5 s).
         try await withTestSystem("kit-park-race") { system in
             try await Self.withRunner(system) { runner, _ in
-                let parking = ParkingService(
-                    runner: runner, parser: MessageParser(provenance: Provenance(ownUser: "kittest")), interval: .milliseconds(500),
-                    logger: Logger(label: "p"))
+                let parking = Self.parking(runner, every: .milliseconds(500))
                 let loop = Task { try await parking.run() }
                 defer { loop.cancel() }
                 try await Task.sleep(for: .milliseconds(700))  // past the loop's first sweep
@@ -222,9 +225,7 @@ struct KitTests {
     @Test func aParkedCommandWhoseSubjectNeverAppearsIsRejectedAfterTheBound() async throws {
         try await withTestSystem("kit-park-exp") { system in
             try await Self.withRunner(system, parkTimeout: .milliseconds(300)) { runner, _ in
-                let parking = ParkingService(
-                    runner: runner, parser: MessageParser(provenance: Provenance(ownUser: "kittest")), interval: .milliseconds(50),
-                    logger: Logger(label: "p"))
+                let parking = Self.parking(runner, every: .milliseconds(50))
                 #expect(try await Self.run(runner, [Self.item(ApproveWorkOrder(workOrderId: "NEVER", by: "x"), id: "never")]).outcomes == [.parked])
                 try await Task.sleep(for: .milliseconds(400))
                 #expect(try await parking.tick() == 1)
@@ -240,9 +241,7 @@ struct KitTests {
         // holds it (in the worst case an abandoned transaction); it must pass it by.
         try await withTestSystem("kit-park-lock") { system in
             try await Self.withRunner(system) { runner, client in
-                let parking = ParkingService(
-                    runner: runner, parser: MessageParser(provenance: Provenance(ownUser: "kittest")), interval: .milliseconds(50),
-                    logger: Logger(label: "p"))
+                let parking = Self.parking(runner, every: .milliseconds(50))
                 #expect(try await Self.run(runner, [Self.item(ApproveWorkOrder(workOrderId: "HELD-1", by: "x"), id: "held")]).outcomes == [.parked])
                 runner.parkingMayExist.store(false, ordering: .relaxed)  // its creation does not wake it
                 #expect(try await Self.run(runner, [Self.item(Self.open("HELD-1"), id: "creates-held")]).woken == 0)
