@@ -115,7 +115,8 @@ struct DemoScript {
                 purchaseOrder: PurchaseOrder(number: "LP-2026-88", amount: Money(minor: 98_000_000, currency: .cop)),
                 documents: [offer("C-CO-12"), Document(kind: .contract, uri: "s3://ot-docs/C-CO-12/contrato.pdf")],
                 dueBy: Date().addingTimeInterval(30 * 86_400),
-                description: "Consultoría de eficiencia energética (licitación pública)"))
+                description: "Consultoría de eficiencia energética (licitación pública)",
+                travel: Travel(destination: "Rionegro", budget: Money(minor: 1_800_000, currency: .cop))))
         try await send(
             OpenWorkOrder(
                 workOrderId: late, kind: .project, serviceLine: .spot,
@@ -129,6 +130,8 @@ struct DemoScript {
                 documents: [offer("C-CL-80"), Document(kind: .signedQuote, uri: "s3://ot-docs/C-CL-80/cotizacion.pdf")],
                 description: "Auditoría eléctrica"))
         _ = try await watch.first(WorkOrderDispatched.self, timeout: timeout) { $0.workOrderId == co }
+        let travel = try await watch.first(TravelBudgetRequested.self, timeout: timeout) { $0.workOrderId == co }.data
+        say("   the public tender \(co) works in \(travel.destination): \(travel.requestedBy) asks the \(travel.requestedFrom) for its travel budget (§4.5)")
         _ = try await watch.first(WorkOrderApprovalPending.self, timeout: timeout) { $0.workOrderId == late }
 
         say("2. The purchase order of \(late) arrives as a signed quotation: the quality gate re-evaluates (§4.4)")
@@ -173,6 +176,16 @@ struct DemoScript {
         var invoices: [InvoiceIssued] = []
         for id in [cl, co, late] {
             invoices.append(try await watch.first(InvoiceIssued.self, timeout: timeout) { $0.workOrderId == id }.data)
+        }
+
+        say("7. The heads deliver the reports to the customers; the projects' customers get the satisfaction survey, the pole move none (§4.8)")
+        for id in [cl, co, late, pm] {
+            try await send(
+                DeliverReport(workOrderId: id, report: Document(kind: .other, uri: "s3://ot-docs/\(id)/informe.pdf"), by: "head.operaciones"),
+                correlation: correlation(id))
+        }
+        for id in [cl, co, late] {
+            _ = try await watch.first(SurveyRequested.self, timeout: timeout) { $0.workOrderId == id }
         }
         try await Task.sleep(for: .milliseconds(500))
 

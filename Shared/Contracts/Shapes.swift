@@ -193,6 +193,19 @@ public struct PurchaseOrder: Codable, Sendable, Equatable, Hashable {
     @Field(.typeDescription) public var amount: Money
 }
 
+/// Work of a public-sector OT outside the city, with the travel budget the commercial
+/// department assigned to it (SGC-PC-07 §4.5): the line head requests it from the Head of
+/// Administration once the OT is approved.
+@Contract("work outside the city and its travel budget")
+public struct Travel: Codable, Sendable, Equatable, Hashable {
+    /// Where the work is, outside the city.
+    ///
+    /// For example `Sacaba` or `Quillacollo`.
+    public var destination: String
+    /// The travel budget assigned by the commercial department.
+    @Field(.typeDescription) public var budget: Money
+}
+
 /// The person who will do the work: inspector, consultant or technician.
 @Contract("who does the work")
 public struct Assignee: Codable, Sendable, Equatable, Hashable {

@@ -29,6 +29,8 @@ public struct OpenWorkOrder: Command {
     public var dueBy: Date?
     /// What is to be done.
     public var description: String
+    /// Work outside the city and its travel budget (public-sector OTs only, §4.5; optional).
+    @Field(.typeDescription) public var travel: Travel?
 
     public var correlationKey: String? { workOrderId }
 
@@ -46,7 +48,8 @@ public struct OpenWorkOrder: Command {
                 sha256: "9f2c5d7a1e4b3c6d8f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d2e"),
         ],
         dueBy: ExampleTime.at("2026-12-15T23:59:59.000Z"),
-        description: "Verificación de puesta a tierra en 12 unidades educativas del Cercado"
+        description: "Verificación de puesta a tierra en 12 unidades educativas del Cercado",
+        travel: Travel(destination: "Sacaba", budget: .bolivianos(3_200))
     )
 }
 
@@ -175,6 +178,36 @@ public struct CloseWorkOrder: Command {
 
     public static let example = CloseWorkOrder(
         workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", by: "diego.arce")
+}
+
+/// `workorder.deliver-report`: the line head records that the report of the work (the
+/// measurement report of a project) was delivered to the customer (SGC-PC-07 §3.2, §4.8). For a
+/// project this is what the satisfaction survey waits for. Added to the contract after CONTRACT.md v1.
+@Contract("record that the report of a work order was delivered to the customer")
+public struct DeliverReport: Command {
+    public static let type = "workorder.deliver-report"
+
+    /// Work-order id.
+    @Field(.identifier) public var workOrderId: String
+    /// The report as delivered.
+    ///
+    /// Its kind is usually `other`; the uri names the delivered file.
+    @Field(.typeDescription) public var report: Document
+    /// Who delivered it (the line head).
+    @Field(.identifier) public var by: String
+    /// When it was delivered.
+    ///
+    /// Absent: when the command is processed. Never in the future.
+    public var deliveredAt: Date?
+
+    public var correlationKey: String? { workOrderId }
+
+    public static let example = DeliverReport(
+        workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33",
+        report: Document(
+            kind: .other, uri: "s3://ot-docs/C-1042/informe-medicion-puesta-a-tierra.pdf",
+            sha256: "4e1f0c9b8a7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f"),
+        by: "diego.arce", deliveredAt: ExampleTime.at("2026-12-11T16:20:00.000Z"))
 }
 
 /// `workorder.change-scope`: formalise a change of the customer's needs (form SGC-DC-03).

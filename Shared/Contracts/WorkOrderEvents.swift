@@ -25,13 +25,16 @@ public struct WorkOrderOpened: Event {
     public var dueBy: Date?
     /// The customer's purchase order, when there is one (optional; added in dataversion 1).
     @Field(.typeDescription) public var purchaseOrder: PurchaseOrder?
+    /// Work outside the city and its travel budget, as opened (optional).
+    @Field(.typeDescription) public var travel: Travel?
 
     public var correlationKey: String? { workOrderId }
 
     public static let example = WorkOrderOpened(
         workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", number: "OT-2026-000142", kind: .project,
         serviceLine: .csv, customer: .example, documents: OpenWorkOrder.example.documents,
-        dueBy: ExampleTime.at("2026-12-15T23:59:59.000Z"), purchaseOrder: OpenWorkOrder.example.purchaseOrder)
+        dueBy: ExampleTime.at("2026-12-15T23:59:59.000Z"), purchaseOrder: OpenWorkOrder.example.purchaseOrder,
+        travel: OpenWorkOrder.example.travel)
 }
 
 /// `workorder.approval-pending`: the OT waits for supporting documents.
@@ -73,13 +76,15 @@ public struct WorkOrderApproved: Event {
     public var dueBy: Date?
     /// The purchase-order amount carried from the opening, if any (optional).
     @Field(.typeDescription) public var amount: Money?
+    /// Work outside the city and its travel budget, carried from the opening (optional).
+    @Field(.typeDescription) public var travel: Travel?
 
     public var correlationKey: String? { workOrderId }
 
     public static let example = WorkOrderApproved(
         workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", approvedBy: "lucia.mendoza",
         customer: .example, kind: .project, serviceLine: .csv, dueBy: ExampleTime.at("2026-12-15T23:59:59.000Z"),
-        amount: Money(minor: 4_850_000, currency: .bob))
+        amount: Money(minor: 4_850_000, currency: .bob), travel: OpenWorkOrder.example.travel)
 }
 
 /// `workorder.rejected`: the OT was rejected (final).
@@ -117,13 +122,19 @@ public struct WorkOrderDispatched: Event {
     public var dueBy: Date?
     /// Public-sector OTs are time-critical.
     public var publicSector: Bool
+    /// Whether the 24 h contact deadline is tracked.
+    ///
+    /// SGC-PC-07 §4.5 sets it for projects (CSV, SPOT, GEP) only: `false` for pole moves, repairs
+    /// and post-sale OTs, where `contactBy` is only a target and no breach is reported. Absent on
+    /// events from before it was added: tracked.
+    public var contactSLA: Bool?
 
     public var correlationKey: String? { workOrderId }
 
     public static let example = WorkOrderDispatched(
         workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", priority: 1,
         contactBy: ExampleTime.at("2026-11-23T14:03:11.250Z"), dueBy: ExampleTime.at("2026-12-15T23:59:59.000Z"),
-        publicSector: true)
+        publicSector: true, contactSLA: true)
 }
 
 /// `workorder.assigned`: someone was assigned (ASIGNADO / orden de reparación).
@@ -203,6 +214,64 @@ public struct WorkOrderClosed: Event {
         workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", kind: .project, customer: .example,
         outcome: .resolved, closedAt: ExampleTime.at("2026-12-10T18:45:00.000Z"),
         amount: Money(minor: 4_850_000, currency: .bob))
+}
+
+/// `workorder.report-delivered`: the report of the work was delivered to the customer (SGC-PC-07
+/// §4.8); for a project, approval requests the satisfaction survey now, once. Added to the
+/// contract after CONTRACT.md v1.
+@Contract("the report of a work order was delivered to the customer")
+public struct WorkOrderReportDelivered: Event {
+    public static let type = "workorder.report-delivered"
+
+    /// Work-order id.
+    @Field(.identifier) public var workOrderId: String
+    /// What the OT is for.
+    ///
+    /// The survey follows projects only.
+    @Field(.typeDescription) public var kind: WorkOrderKind
+    /// The customer.
+    @Field(.typeDescription) public var customer: Customer
+    /// The report as delivered.
+    @Field(.typeDescription) public var report: Document
+    /// Who delivered it.
+    @Field(.identifier) public var deliveredBy: String
+    /// When it was delivered.
+    public var deliveredAt: Date
+
+    public var correlationKey: String? { workOrderId }
+
+    public static let example = WorkOrderReportDelivered(
+        workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", kind: .project, customer: .example,
+        report: DeliverReport.example.report, deliveredBy: "diego.arce", deliveredAt: ExampleTime.at("2026-12-11T16:20:00.000Z"))
+}
+
+/// `workorder.travel-budget-requested`: the line head asks the Head of Administration for the
+/// travel budget of a public-sector OT with work outside the city (SGC-PC-07 §4.5), when the OT is
+/// dispatched. Added to the contract after CONTRACT.md v1.
+@Contract("the travel budget of a work order was requested")
+public struct TravelBudgetRequested: Event {
+    public static let type = "workorder.travel-budget-requested"
+
+    /// Work-order id.
+    @Field(.identifier) public var workOrderId: String
+    /// Where the work is, outside the city.
+    public var destination: String
+    /// The budget requested.
+    @Field(.typeDescription) public var budget: Money
+    /// Who asks: the head of the OT's service line.
+    ///
+    /// For example `Head CSV`.
+    @Field(.identifier) public var requestedBy: String
+    /// Who is asked.
+    ///
+    /// Always `Head of Administration`.
+    @Field(.identifier) public var requestedFrom: String
+
+    public var correlationKey: String? { workOrderId }
+
+    public static let example = TravelBudgetRequested(
+        workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", destination: "Sacaba", budget: .bolivianos(3_200),
+        requestedBy: "Head CSV", requestedFrom: "Head of Administration")
 }
 
 /// Which deadline of an OT was missed.

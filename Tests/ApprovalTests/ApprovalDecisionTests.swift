@@ -101,18 +101,35 @@ struct ApprovalDecisionTests {
         #expect(Survey.surveyId(workOrderId: "W-1") == DerivedID.uuid("survey", "W-1"))
     }
 
-    @Test func aClosedOTGetsOneSurveyFoundByItsId() throws {
-        let d = try decide(Survey.self, nil, .closed(F.closing))
+    /// Issue 7, rule 3 (§4.8 "una vez entregado el informe al cliente"): the survey follows the
+    /// delivered report, once.
+    @Test func aProjectWhoseReportWasDeliveredGetsOneSurveyFoundByItsId() throws {
+        let d = try decide(Survey.self, nil, .reportDelivered(F.delivery()))
         let id = Survey.surveyId(workOrderId: F.id)
         #expect(d.emitted(SurveyRequested.self) == [SurveyRequested(surveyId: id, workOrderId: F.id, customer: .example)])
         #expect(d.aliases == [id])
         let requested = try #require(d.state)
-        let again = try decide(Survey.self, requested, .closed(F.closing), messageId: "m-2")
-        #expect(again.state == nil && again.events.isEmpty, "a second closing asks nothing twice")
+        let again = try decide(Survey.self, requested, .reportDelivered(F.delivery()), messageId: "m-2")
+        #expect(again.state == nil && again.events.isEmpty, "a second delivery asks nothing twice")
+    }
+
+    /// Issue 7, rule 2: CERCAL's survey is for projects only; no other kind of OT gets one.
+    @Test func noOtherKindOfOTGetsASurvey() throws {
+        for kind in WorkOrderKind.allCases {
+            let d = try decide(Survey.self, nil, .reportDelivered(F.delivery(kind)))
+            #expect(d.emitted(SurveyRequested.self).count == (kind == .project ? 1 : 0), "\(kind)")
+            #expect((d.state != nil) == (kind == .project), "\(kind)")
+        }
+    }
+
+    /// The closing alone asks nothing: the survey waits for the report.
+    @Test func theClosingDoesNotRequestTheSurvey() {
+        #expect(ApprovalService.routes.aggregateKinds(for: F.closing) == [ApprovalWorkOrder.kind])
+        #expect(ApprovalService.routes.aggregateKinds(for: F.delivery()) == [Survey.kind])
     }
 
     @Test func aSurveyIsAnsweredOnce() throws {
-        let requested = try F.step(Survey.self, nil, .closed(F.closing))
+        let requested = try F.step(Survey.self, nil, .reportDelivered(F.delivery()))
         let answer = RecordSurveyAnswer(surveyId: requested.surveyId, score: 5, comments: "excelente", by: "call-center")
         let d = try decide(Survey.self, requested, .answer(answer))
         #expect(d.emitted(SurveyAnswered.self) == [SurveyAnswered(surveyId: requested.surveyId, workOrderId: F.id, score: 5, comments: "excelente")])

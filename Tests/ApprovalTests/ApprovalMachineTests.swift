@@ -24,6 +24,13 @@ enum ApprovalFixtures {
     static let closing = WorkOrderClosed(
         workOrderId: id, kind: .project, customer: .example, outcome: .resolved, closedAt: t0, amount: .bolivianos(48_500))
 
+    /// The report of a project delivered to the customer (§4.8).
+    static func delivery(_ kind: WorkOrderKind = .project) -> WorkOrderReportDelivered {
+        WorkOrderReportDelivered(
+            workOrderId: id, kind: kind, customer: .example, report: Document(kind: .other, uri: "s3://d/informe.pdf"),
+            deliveredBy: "diego.arce", deliveredAt: t0)
+    }
+
     /// The state after `input`, decided at t0 (the state before when the decision changes nothing).
     static func step<A: Aggregate>(_ a: A.Type, _ state: A.State?, _ input: A.Input, messageId: String = "m-0") throws -> A.State {
         var context = DecisionContext(now: t0, messageId: messageId)
@@ -139,11 +146,11 @@ struct SurveyMachineTests {
     typealias Table = MachineTable<Survey, Given>
     typealias F = ApprovalFixtures
 
-    enum Given: CaseIterable, Sendable { case closed, answer }
+    enum Given: CaseIterable, Sendable { case reportDelivered, answer }
 
     static func column(of input: Survey.Input) -> Given {
         switch input {
-        case .closed: .closed
+        case .reportDelivered: .reportDelivered
         case .answer: .answer
         }
     }
@@ -152,7 +159,7 @@ struct SurveyMachineTests {
 
     static func input(_ given: Given) -> (input: Survey.Input, trigger: String) {
         switch given {
-        case .closed: (.closed(F.closing), WorkOrderClosed.type)
+        case .reportDelivered: (.reportDelivered(F.delivery()), WorkOrderReportDelivered.type)
         case .answer:
             (.answer(RecordSurveyAnswer(surveyId: surveyId, score: 4, comments: "puntuales", by: "call-center")),
              RecordSurveyAnswer.type)
@@ -160,15 +167,15 @@ struct SurveyMachineTests {
     }
 
     static func table() throws -> Table {
-        let requested = try F.step(Survey.self, nil, input(.closed).input)
+        let requested = try F.step(Survey.self, nil, input(.reportDelivered).input)
         let answered = try F.step(Survey.self, requested, input(.answer).input)
         return Table(service: ApprovalService.definition, states: [requested, answered], now: F.now, input: input)
     }
 
     static let expected: [String?: [Given: Table.Effect]] = [
-        nil: [.closed: .transition(to: "requested", emits: [SurveyRequested.type]), .answer: .rejected(.notFound)],
-        "requested": [.closed: .ignored, .answer: .transition(to: "answered", emits: [SurveyAnswered.type])],
-        "answered": [.closed: .ignored, .answer: .rejected(.alreadyDone)],
+        nil: [.reportDelivered: .transition(to: "requested", emits: [SurveyRequested.type]), .answer: .rejected(.notFound)],
+        "requested": [.reportDelivered: .ignored, .answer: .transition(to: "answered", emits: [SurveyAnswered.type])],
+        "answered": [.reportDelivered: .ignored, .answer: .rejected(.alreadyDone)],
     ]
 
     /// Coverage, each column's input, every cell against the table, the runtime's acceptance of

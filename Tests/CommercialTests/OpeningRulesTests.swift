@@ -22,7 +22,7 @@ import Testing
 
     @Test func aCompleteProjectOpensWithItsFolderAndTheOTFiledInIt() throws {
         var c = OpenWorkOrder.example
-        c.dueBy = nil
+        c.dueBy = now.addingTimeInterval(30 * 86_400)
         let wo = try validate(c)
         #expect(wo.id == c.workOrderId)
         #expect(wo.folder == "customers/\(c.customer.id)/\(c.workOrderId!)/")
@@ -34,20 +34,20 @@ import Testing
     @Test func aMissingWorkOrderIdIsGenerated() throws {
         var c = OpenWorkOrder.example
         c.workOrderId = nil
-        c.dueBy = nil
+        c.dueBy = now.addingTimeInterval(30 * 86_400)
         #expect(try validate(c).id == "generated-id")
     }
 
     @Test func anOTAlreadyInTheFolderIsNotFiledTwice() throws {
         var c = OpenWorkOrder.example
-        c.dueBy = nil
+        c.dueBy = now.addingTimeInterval(30 * 86_400)
         c.documents.append(Document(kind: .workOrder, uri: "s3://x/ot.pdf"))
         #expect(try validate(c).documents.filter { $0.kind == .workOrder }.count == 1)
     }
 
     @Test func aProjectWithoutServiceLineIsRejected() {
         var c = OpenWorkOrder.example
-        c.dueBy = nil
+        c.dueBy = now.addingTimeInterval(30 * 86_400)
         c.serviceLine = nil
         #expect(problems(c) == ["data.serviceLine"])
     }
@@ -74,9 +74,37 @@ import Testing
         #expect(try validate(c).dueBy == c.dueBy)
     }
 
-    @Test func workOrderIdsWithSlashesOrSpacesAreRejected() {
+    /// Issue 7, rule 4 (§4.5): a public tender always fixes its deadline, so a public-sector
+    /// project without `dueBy` is incomplete; a private project, or a public OT of another kind,
+    /// needs none.
+    @Test func aPublicSectorProjectWithoutItsTenderDeadlineIsIncomplete() throws {
         var c = OpenWorkOrder.example
         c.dueBy = nil
+        #expect(problems(c) == ["data.dueBy"])
+        c.customer.sector = .private
+        c.travel = nil
+        #expect(problems(c).isEmpty)
+        var repair = OpenWorkOrder.example
+        repair.kind = .repair
+        repair.dueBy = nil
+        #expect(problems(repair).isEmpty)
+    }
+
+    /// §4.5: travel budgets are the public sector's; a travel names where and how much.
+    @Test func aTravelBudgetIsForPublicOTsAndNamesWhereAndAPositiveAmount() throws {
+        var c = OpenWorkOrder.example
+        c.dueBy = now.addingTimeInterval(30 * 86_400)
+        #expect(try validate(c).travel == Travel(destination: "Sacaba", budget: .bolivianos(3_200)))
+        c.travel = Travel(destination: " ", budget: .bolivianos(0))
+        #expect(Set(problems(c)) == ["data.travel.destination", "data.travel.budget.minor"])
+        c.travel = Travel(destination: "Sacaba", budget: .bolivianos(3_200))
+        c.customer.sector = .private
+        #expect(problems(c) == ["data.travel"])
+    }
+
+    @Test func workOrderIdsWithSlashesOrSpacesAreRejected() {
+        var c = OpenWorkOrder.example
+        c.dueBy = now.addingTimeInterval(30 * 86_400)
         c.workOrderId = "a/b c"
         #expect(problems(c) == ["data.workOrderId"])
     }

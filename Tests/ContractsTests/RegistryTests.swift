@@ -11,7 +11,7 @@ struct RegistryTests {
         "polemove.request", "billing.record-payment", "billing.prefactura-review", "postsale.request",
         "damage.report",
         // Added after CONTRACT.md v1 (new types, listed in the AsyncAPI document):
-        "survey.record-answer",
+        "survey.record-answer", "workorder.deliver-report",
     ]
 
     /// The event types of CONTRACT.md, copied by hand.
@@ -25,7 +25,7 @@ struct RegistryTests {
         "postsale.request-received", "postsale.request-completed", "postsale.request-rejected",
         "postsale.request-requirements-missing", "damage.registered", "damage.reiterated", "command.rejected",
         // Added after CONTRACT.md v1:
-        "survey.answered",
+        "survey.answered", "workorder.report-delivered", "workorder.travel-budget-requested",
     ]
 
     @Test func everyTypeOfTheContractIsRegisteredWithItsKind() {

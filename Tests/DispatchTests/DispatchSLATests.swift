@@ -67,9 +67,101 @@ struct DispatchSLATests {
     }
 
     @Test func anOTWithoutATenderDeadlineGetsOnlyTheContactTimer() throws {
-        let d = try decide(nil, .approved(approval(customer: .residentialExample, kind: .repair)), at: t0)
+        let d = try decide(nil, .approved(approval(customer: .residentialExample, kind: .project)), at: t0)
         #expect(d.timers == [.set("sla.contact", at: hours(24))])
-        #expect(d.emitted(WorkOrderDispatched.self).first?.priority == 3)
+        #expect(d.emitted(WorkOrderDispatched.self).first?.priority == 4)
+    }
+
+    /// Issue 7, rule 2: the 24 h contact SLA of SGC-PC-07 §4.5 is CERCAL's, for projects; pole
+    /// moves, repairs and post-sale OTs get no contact timer and never a contact breach.
+    @Test func onlyProjectsGetTheContactDeadline() throws {
+        for kind in WorkOrderKind.allCases {
+            let d = try decide(nil, .approved(approval(customer: .residentialExample, kind: kind)), at: t0)
+            let e = try #require(d.emitted(WorkOrderDispatched.self).first)
+            let tracked = kind == .project
+            #expect(e.contactSLA == tracked, "\(kind)")
+            #expect(d.timers == (tracked ? [.set("sla.contact", at: hours(24))] : []), "\(kind)")
+            let ot = try #require(d.state)
+            #expect((ot.sla["contact"] != nil) == tracked, "\(kind)")
+            let fired = try decide(ot, .deadline(.contact), at: hours(30))
+            #expect(fired.emitted(WorkOrderSLABreached.self).count == (tracked ? 1 : 0), "\(kind)")
+        }
+        #expect(DispatchRules.contactSLAApplies(to: .project))
+        #expect(!DispatchRules.contactSLAApplies(to: .poleMove) && !DispatchRules.contactSLAApplies(to: .repair))
+    }
+
+    // MARK: Travel budget (issue 7, rule 4)
+
+    /// §4.5: a public OT with work outside the city has its travel budget requested from the Head
+    /// of Administration by the line head, once, when it is dispatched.
+    @Test func aPublicOTWithTravelHasItsBudgetRequestedOnceOnDispatch() throws {
+        var a = approval()
+        a.travel = Travel(destination: "Sacaba", budget: .bolivianos(3_200))
+        let d = try decide(nil, .approved(a), at: t0)
+        #expect(
+            d.emitted(TravelBudgetRequested.self) == [
+                TravelBudgetRequested(
+                    workOrderId: id, destination: "Sacaba", budget: .bolivianos(3_200), requestedBy: "Head CSV",
+                    requestedFrom: "Head of Administration")
+            ])
+        let ot = try #require(d.state)
+        #expect(ot.travelRequestedAt == t0)
+        #expect(try decide(ot, .approved(a), at: hours(1)).events.isEmpty, "a second approval asks nothing twice")
+    }
+
+    @Test func noTravelBudgetIsRequestedWithoutTravelOrForAPrivateCustomer() throws {
+        #expect(try decide(nil, .approved(approval()), at: t0).emitted(TravelBudgetRequested.self).isEmpty)
+        var a = approval(customer: .residentialExample)
+        a.travel = Travel(destination: "Sacaba", budget: .bolivianos(3_200))
+        #expect(try decide(nil, .approved(a), at: t0).emitted(TravelBudgetRequested.self).isEmpty)
+    }
+
+    @Test func theTravelOfTheOpeningIsUsedWhenTheApprovalCarriesNone() throws {
+        let opening = WorkOrderOpened(
+            workOrderId: id, number: "OT-1", kind: .project, serviceLine: .gep, customer: .example, documents: [],
+            travel: Travel(destination: "Punata", budget: .bolivianos(1_500)))
+        let opened = try step(nil, .opened(opening), at: t0)
+        var a = approval()
+        a.serviceLine = .gep
+        let d = try decide(opened, .approved(a), at: t0)
+        #expect(d.emitted(TravelBudgetRequested.self).map(\.destination) == ["Punata"])
+        #expect(d.emitted(TravelBudgetRequested.self).map(\.requestedBy) == ["Head GEP"])
+    }
+
+    // MARK: Report delivery (issue 7, rule 3)
+
+    func delivery(at: Date? = nil) -> OT.Input {
+        .deliverReport(DeliverReport(workOrderId: id, report: Document(kind: .other, uri: "s3://d/informe.pdf"), by: "diego.arce", deliveredAt: at))
+    }
+
+    @Test func theReportIsDeliveredAfterTheWorkOnceAndTheEventCarriesWhatTheSurveyNeeds() throws {
+        let dispatched = try dispatched()
+        let early = #expect(throws: Rejection.self) { try decide(dispatched, delivery(), at: hours(1)) }
+        #expect(early?.code == .invalidTransition, "no report before the work is attended")
+        let attended = try step(try step(dispatched, assign, at: hours(1)), attend, at: hours(2))
+        let d = try decide(attended, delivery(at: hours(2.5)), at: hours(3))
+        #expect(
+            d.emitted(WorkOrderReportDelivered.self) == [
+                WorkOrderReportDelivered(
+                    workOrderId: id, kind: .project, customer: .example, report: Document(kind: .other, uri: "s3://d/informe.pdf"),
+                    deliveredBy: "diego.arce", deliveredAt: hours(2.5))
+            ])
+        let delivered = try #require(d.state)
+        #expect(delivered.state == .attended && delivered.reportDeliveredAt == hours(2.5))
+        let twice = #expect(throws: Rejection.self) { try decide(delivered, delivery(), at: hours(4)) }
+        #expect(twice?.code == .alreadyDone)
+        // Delivered after the closing too (the closing does not wait for the report).
+        let closed = try step(attended, .close(CloseWorkOrder(workOrderId: id, by: "diego.arce")), at: hours(3))
+        #expect(try decide(closed, delivery(), at: hours(5)).emitted(WorkOrderReportDelivered.self).first?.deliveredAt == hours(5))
+    }
+
+    @Test func aDeliveryInTheFutureOrWithoutItsReportIsAValidationError() throws {
+        let attended = try step(try step(try dispatched(), assign, at: hours(1)), attend, at: hours(2))
+        let future = #expect(throws: Rejection.self) { try decide(attended, delivery(at: hours(10)), at: hours(3)) }
+        #expect(future?.code == .validation && future?.errors.map(\.field) == ["data.deliveredAt"])
+        let blank = OT.Input.deliverReport(DeliverReport(workOrderId: id, report: Document(kind: .other, uri: " "), by: "diego.arce"))
+        let noReport = #expect(throws: Rejection.self) { try decide(attended, blank, at: hours(3)) }
+        #expect(noReport?.errors.map(\.field) == ["data.report.uri"])
     }
 
     @Test func aSecondApprovalDispatchesNothing() throws {

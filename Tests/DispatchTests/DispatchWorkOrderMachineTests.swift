@@ -14,7 +14,7 @@ struct DispatchWorkOrderMachineTests {
     /// One input per case of ``DispatchWorkOrder/Input`` (one per deadline for the timers).
     enum Given: CaseIterable, Sendable {
         case opened, approvalPending, approved, rejected, prioritized
-        case assign, reportOutcome, close, cancel
+        case assign, reportOutcome, close, cancel, deliverReport
         case contactDeadline, dueDeadline, priorityDeadline
     }
 
@@ -30,6 +30,7 @@ struct DispatchWorkOrderMachineTests {
         case .reportOutcome: .reportOutcome
         case .close: .close
         case .cancel: .cancel
+        case .deliverReport: .deliverReport
         case .deadline(.contact): .contactDeadline
         case .deadline(.due): .dueDeadline
         case .deadline(.priority): .priorityDeadline
@@ -47,7 +48,7 @@ struct DispatchWorkOrderMachineTests {
         dueBy: dueBy, purchaseOrder: PurchaseOrder(number: "OC-1", amount: .bolivianos(48_500)))
     static let approval = WorkOrderApproved(
         workOrderId: id, approvedBy: "quality-gate", customer: .example, kind: .project, serviceLine: .csv, dueBy: dueBy,
-        amount: .bolivianos(48_500))
+        amount: .bolivianos(48_500), travel: Travel(destination: "Sacaba", budget: .bolivianos(3_200)))
     static let assignment = AssignWorkOrder(workOrderId: id, assignee: .example, scheduledFor: t0.addingTimeInterval(86_400))
 
     static func input(_ given: Given) -> (input: OT.Input, trigger: String) {
@@ -64,6 +65,9 @@ struct DispatchWorkOrderMachineTests {
         case .reportOutcome: (.reportOutcome(ReportOutcome(workOrderId: id, outcome: .resolved, notes: "ok")), ReportOutcome.type)
         case .close: (.close(CloseWorkOrder(workOrderId: id, by: "diego.arce")), CloseWorkOrder.type)
         case .cancel: (.cancel(CancelWorkOrder(workOrderId: id, reason: "el cliente desistió")), CancelWorkOrder.type)
+        case .deliverReport:
+            (.deliverReport(DeliverReport(workOrderId: id, report: Document(kind: .other, uri: "s3://d/informe.pdf"), by: "diego.arce")),
+             DeliverReport.type)
         case .contactDeadline: (.deadline(.contact), StateMachine.timer(OT.timer(.contact)))
         case .dueDeadline: (.deadline(.due), StateMachine.timer(OT.timer(.due)))
         case .priorityDeadline: (.deadline(.priority), StateMachine.timer(OT.timer(.priority)))
@@ -100,6 +104,8 @@ struct DispatchWorkOrderMachineTests {
 
     static let dispatched = "workorder.dispatched", assigned = "workorder.assigned", attended = "workorder.attended"
     static let closed = "workorder.closed", cancelled = "workorder.cancelled", breached = "workorder.sla-breached"
+    static let delivered = "workorder.report-delivered", travel = "workorder.travel-budget-requested"
+    static let onApproval = [dispatched, travel]
     static let setOnApproval = ["+sla.contact", "+sla.due"], clearAll = ["-sla.contact", "-sla.due", "-sla.priority"]
 
     /// What every input does in every state.
@@ -107,32 +113,32 @@ struct DispatchWorkOrderMachineTests {
         nil: [
             .opened: .transition(to: "opened"),
             .approvalPending: .transition(to: "approvalPending"),
-            .approved: .transition(to: "dispatched", emits: [dispatched], timers: setOnApproval),
+            .approved: .transition(to: "dispatched", emits: onApproval, timers: setOnApproval),
             .rejected: .transition(to: "rejected"),
             .prioritized: .transition(to: "opened", timers: ["+sla.priority"]),
             .assign: .rejected(.notFound), .reportOutcome: .rejected(.notFound), .close: .rejected(.notFound),
-            .cancel: .rejected(.notFound),
+            .cancel: .rejected(.notFound), .deliverReport: .rejected(.notFound),
             .contactDeadline: .ignored, .dueDeadline: .ignored, .priorityDeadline: .ignored,
         ],
         "opened": [
             .opened: .ignored,
             .approvalPending: .transition(to: "approvalPending"),
-            .approved: .transition(to: "dispatched", emits: [dispatched], timers: setOnApproval),
+            .approved: .transition(to: "dispatched", emits: onApproval, timers: setOnApproval),
             .rejected: .transition(to: "rejected"),
             .prioritized: .unchanged(timers: ["+sla.priority"]),
             .assign: .rejected(.invalidTransition), .reportOutcome: .rejected(.invalidTransition),
-            .close: .rejected(.invalidTransition),
+            .close: .rejected(.invalidTransition), .deliverReport: .rejected(.invalidTransition),
             .cancel: .transition(to: "cancelled", emits: [cancelled], timers: clearAll),
             .contactDeadline: .ignored, .dueDeadline: .ignored, .priorityDeadline: .ignored,
         ],
         "approvalPending": [
             .opened: .ignored,
             .approvalPending: .ignored,
-            .approved: .transition(to: "dispatched", emits: [dispatched], timers: setOnApproval),
+            .approved: .transition(to: "dispatched", emits: onApproval, timers: setOnApproval),
             .rejected: .transition(to: "rejected"),
             .prioritized: .unchanged(timers: ["+sla.priority"]),
             .assign: .rejected(.invalidTransition), .reportOutcome: .rejected(.invalidTransition),
-            .close: .rejected(.invalidTransition),
+            .close: .rejected(.invalidTransition), .deliverReport: .rejected(.invalidTransition),
             .cancel: .transition(to: "cancelled", emits: [cancelled], timers: clearAll),
             .contactDeadline: .ignored, .dueDeadline: .ignored, .priorityDeadline: .ignored,
         ],
@@ -141,6 +147,7 @@ struct DispatchWorkOrderMachineTests {
             .prioritized: .unchanged(timers: ["+sla.priority"]),
             .assign: .transition(to: "assigned", emits: [assigned], timers: ["-sla.contact"]),
             .reportOutcome: .rejected(.invalidTransition), .close: .rejected(.invalidTransition),
+            .deliverReport: .rejected(.invalidTransition),
             .cancel: .transition(to: "cancelled", emits: [cancelled], timers: clearAll),
             .contactDeadline: .unchanged(emits: [breached]), .dueDeadline: .unchanged(emits: [breached]),
             .priorityDeadline: .unchanged(emits: [breached]),
@@ -150,7 +157,7 @@ struct DispatchWorkOrderMachineTests {
             .prioritized: .unchanged(timers: ["+sla.priority"]),
             .assign: .transition(to: "assigned", emits: [assigned]),
             .reportOutcome: .transition(to: "attended", emits: [attended], timers: ["-sla.due", "-sla.priority"]),
-            .close: .rejected(.invalidTransition),
+            .close: .rejected(.invalidTransition), .deliverReport: .rejected(.invalidTransition),
             .cancel: .transition(to: "cancelled", emits: [cancelled], timers: clearAll),
             .contactDeadline: .ignored, .dueDeadline: .unchanged(emits: [breached]), .priorityDeadline: .unchanged(emits: [breached]),
         ],
@@ -158,22 +165,23 @@ struct DispatchWorkOrderMachineTests {
             .opened: .ignored, .approvalPending: .ignored, .approved: .ignored, .rejected: .ignored,
             .prioritized: .unchanged(),
             .assign: .rejected(.invalidTransition), .reportOutcome: .rejected(.invalidTransition),
-            .close: .transition(to: "closed", emits: [closed]),
+            .close: .transition(to: "closed", emits: [closed]), .deliverReport: .unchanged(emits: [delivered]),
             .cancel: .transition(to: "cancelled", emits: [cancelled], timers: clearAll),
             .contactDeadline: .ignored, .dueDeadline: .ignored, .priorityDeadline: .ignored,
         ],
-        "closed": finalRow,
+        "closed": finalRow.merging([.deliverReport: .unchanged(emits: [delivered])]) { $1 },
         "cancelled": finalRow,
         "rejected": finalRow,
     ]
 
     /// A final OT takes no command, changes with no fact, breaches nothing; only a new priority
-    /// level is recorded.
+    /// level is recorded (and, once closed, the delivery of its report).
     static let finalRow: [Given: Table.Effect] = [
         .opened: .ignored, .approvalPending: .ignored, .approved: .ignored, .rejected: .ignored,
         .prioritized: .unchanged(),
         .assign: .rejected(.invalidTransition), .reportOutcome: .rejected(.invalidTransition),
         .close: .rejected(.invalidTransition), .cancel: .rejected(.invalidTransition),
+        .deliverReport: .rejected(.invalidTransition),
         .contactDeadline: .ignored, .dueDeadline: .ignored, .priorityDeadline: .ignored,
     ]
 
@@ -183,9 +191,12 @@ struct DispatchWorkOrderMachineTests {
         for problem in try Self.table().audit(Self.expected, owner: "dispatch", column: Self.column(of:)) { Issue.record("\(problem)") }
     }
 
-    @Test func dispatchEmitsExactlyItsSixEvents() throws {
+    @Test func dispatchEmitsExactlyItsEightEvents() throws {
         let emitted = try Self.table().emitted
-        #expect(emitted == [Self.dispatched, Self.assigned, Self.attended, Self.closed, Self.cancelled, Self.breached])
+        #expect(
+            emitted == [
+                Self.dispatched, Self.assigned, Self.attended, Self.closed, Self.cancelled, Self.breached, Self.delivered, Self.travel,
+            ])
     }
 
     @Test func finalStatesAcceptNoTransition() throws {

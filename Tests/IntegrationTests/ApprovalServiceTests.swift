@@ -142,7 +142,7 @@ struct ApprovalServiceTests {
         }
     }
 
-    @Test func prefacturasAreReviewedAndEachClosedWorkOrderGetsOneSurvey() async throws {
+    @Test func prefacturasAreReviewedAndEachProjectWhoseReportWasDeliveredGetsOneSurvey() async throws {
         try await withTestSystem("appr-pf") { system in
             let (events, sender) = try await Self.start(system)
             let line = PrefacturaLine(
@@ -183,13 +183,30 @@ struct ApprovalServiceTests {
             ])
             #expect(Self.rejection(events, "review-decided")?.code == "invalidTransition")
 
-            // Closed twice with the same id, then again with a new id: one survey.
+            // The closing asks for no survey: §4.8 waits for the delivered report (issue 7, rule 3).
             let closed = WorkOrderClosed(
                 workOrderId: "WO-1", kind: .project, customer: .example, outcome: .resolved, closedAt: Self.dueBy, amount: amount)
-            let closedMessage = try CommandSender.message(closed, id: "closed-1")
-            try await sender.publishConfirmed([closedMessage, closedMessage])
-            #expect(await eventually(timeout: .seconds(30)) { events.count("survey.requested") >= 1 })
             try await Self.send(sender, closed)
+            // Reports of a repair and a pole move: no survey for them (issue 7, rule 2).
+            for (id, kind) in [("WO-R", WorkOrderKind.repair), ("WO-P", .poleMove)] {
+                try await Self.send(
+                    sender,
+                    WorkOrderReportDelivered(
+                        workOrderId: id, kind: kind, customer: .residentialExample, report: Document(kind: .other, uri: "s3://d/\(id).pdf"),
+                        deliveredBy: "diego.arce", deliveredAt: Self.dueBy))
+            }
+            #expect(await eventually(timeout: .seconds(30)) {
+                (try? await system.count("SELECT count(*)::int8 FROM approval.inbox WHERE message_type = 'workorder.report-delivered'")) == 2
+            })
+            #expect(events.count("survey.requested") == 0)
+            // The project's report, delivered twice with the same id, then again with a new id: one survey.
+            let delivered = WorkOrderReportDelivered(
+                workOrderId: "WO-1", kind: .project, customer: .example, report: Document(kind: .other, uri: "s3://d/informe.pdf"),
+                deliveredBy: "diego.arce", deliveredAt: Self.dueBy)
+            let deliveredMessage = try CommandSender.message(delivered, id: "delivered-1")
+            try await sender.publishConfirmed([deliveredMessage, deliveredMessage])
+            #expect(await eventually(timeout: .seconds(30)) { events.count("survey.requested") >= 1 })
+            try await Self.send(sender, delivered)
             try await Task.sleep(for: .seconds(2))
             let surveys = events.decoded(SurveyRequested.self).map(\.data)
             #expect(surveys.count == 1)

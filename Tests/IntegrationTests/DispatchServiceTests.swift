@@ -178,11 +178,14 @@ struct DispatchServiceTests {
             let sender = try await system.sender()
             let c = Self.customer(.private, .residential)
             try await sender.publishConfirmed([
-                try Self.event(Self.approved("S1", kind: .repair, customer: c)),  // never contacted
-                try Self.event(Self.approved("S2", kind: .repair, customer: c)),  // assigned in time
-                try Self.event(Self.approved("S3", kind: .repair, customer: c)),  // cancelled
+                try Self.event(Self.approved("S1", kind: .project, customer: c)),  // never contacted
+                try Self.event(Self.approved("S2", kind: .project, customer: c)),  // assigned in time
+                try Self.event(Self.approved("S3", kind: .project, customer: c)),  // cancelled
+                try Self.event(Self.approved("S4", kind: .repair, customer: c)),  // never contacted, but not a project
             ])
-            #expect(await eventually(timeout: .seconds(30)) { events.count("workorder.dispatched") >= 3 })
+            #expect(await eventually(timeout: .seconds(30)) { events.count("workorder.dispatched") >= 4 })
+            let s4 = try #require(events.decoded(WorkOrderDispatched.self).first { $0.data.workOrderId == "S4" })
+            #expect(s4.data.contactSLA == false, "the 24 h contact SLA is CERCAL's, for projects (issue 7, rule 2)")
             try await sender.publishConfirmed([
                 try CommandSender.message(AssignWorkOrder(workOrderId: "S2", assignee: Self.tech)),
                 try CommandSender.message(CancelWorkOrder(workOrderId: "S3", reason: "duplicada")),

@@ -166,7 +166,7 @@ struct FaultInjectionTests {
     static func open(_ i: Int, id: String) -> OpenWorkOrder {
         var c = OpenWorkOrder.example
         c.workOrderId = id
-        c.dueBy = nil
+        c.dueBy = Date().addingTimeInterval(60 * 86_400)  // a public tender fixes its deadline
         let (country, currency): (Country, Currency) = [(.bo, .bob), (.cl, .clp), (.co, .cop)][i % 3]
         c.customer.country = country
         c.purchaseOrder = PurchaseOrder(number: "OC-faults-\(i)", amount: Money(minor: 1_000_000 + Int64(i), currency: currency))

@@ -120,7 +120,7 @@ struct FuzzTests {
             for id in scopePool {
                 var c = OpenWorkOrder.example
                 c.workOrderId = id
-                c.dueBy = nil
+                c.dueBy = Date().addingTimeInterval(60 * 86_400)  // a public tender fixes its deadline
                 setup.append(try CommandSender.message(c))
             }
             for id in assignPool + cancelPool {
@@ -167,7 +167,7 @@ struct FuzzTests {
                 case .open:
                     var c = OpenWorkOrder.example
                     c.workOrderId = "WO-fz-\(i)"
-                    c.dueBy = nil
+                    c.dueBy = Date().addingTimeInterval(60 * 86_400)  // a public tender fixes its deadline
                     base = try CommandSender.message(c, id: id)
                 case .poleMove:
                     base = try CommandSender.message(

@@ -33,6 +33,7 @@ struct LifecycleTests {
             var cl = OpenWorkOrder.example
             cl.workOrderId = "WO-life-CL"
             cl.dueBy = nil
+            cl.travel = nil
             cl.customer.country = .cl
             cl.customer.sector = .private
             cl.purchaseOrder = PurchaseOrder(number: "OC-1", amount: Money(minor: 2_500_000, currency: .clp))
@@ -46,12 +47,12 @@ struct LifecycleTests {
             // 3. A project with its purchase order missing.
             var missing = OpenWorkOrder.example
             missing.workOrderId = "WO-life-MISSING"
-            missing.dueBy = nil
+            missing.dueBy = Date().addingTimeInterval(60 * 86_400)
             missing.documents = missing.documents.filter { $0.kind == .offer }
             // 4. One that will be cancelled.
             var cancelled = OpenWorkOrder.example
             cancelled.workOrderId = "WO-life-CANCEL"
-            cancelled.dueBy = nil
+            cancelled.dueBy = Date().addingTimeInterval(60 * 86_400)
             for c in [cl, co, missing, cancelled] { try await send(c) }
             // 5. A pole move in Bolivia for someone with no active service.
             try await send(RequestPoleMove(requester: Payer(name: "Rosa Mamani", idNumber: "7788990"), address: "Calle Jordán 120", isExistingCustomer: false))
@@ -86,6 +87,11 @@ struct LifecycleTests {
             for id in field { try await send(CloseWorkOrder(workOrderId: id, by: "head.csv"), about: id) }
             #expect(await eventually(timeout: .seconds(30)) { ids(WorkOrderClosed.self, \.workOrderId) == Set(field) })
             #expect(ids(WorkOrderCancelled.self, \.workOrderId) == ["WO-life-CANCEL"])
+            // The heads deliver the reports (§4.8): the three projects get their survey, the pole move none.
+            for id in field {
+                try await send(DeliverReport(workOrderId: id, report: Document(kind: .other, uri: "s3://docs/\(id)/informe.pdf"), by: "head.csv"), about: id)
+            }
+            #expect(await eventually(timeout: .seconds(30)) { ids(WorkOrderReportDelivered.self, \.workOrderId) == Set(field) })
 
             // Billing drafts prefacturas, the commercial head approves them, invoices follow.
             let billable: Set<String> = ["WO-life-CL", "WO-life-CO", "WO-life-MISSING"]
@@ -99,7 +105,8 @@ struct LifecycleTests {
             #expect(issuers["WO-life-CO"] == .accountManagerCO)
             let clInvoice = try #require(events.decoded(InvoiceIssued.self).first { $0.data.workOrderId == "WO-life-CL" })
             #expect(clInvoice.data.amount == Money(minor: 2_500_000, currency: .clp))
-            #expect(ids(SurveyRequested.self, \.workOrderId) == Set(field))
+            #expect(await eventually(timeout: .seconds(30)) { ids(SurveyRequested.self, \.workOrderId) == billable })
+            #expect(events.decoded(WorkOrderDispatched.self).filter { $0.data.contactSLA == false }.map(\.data.workOrderId) == [poleMoveId])
 
             // Every message of one OT shares its correlation id (the CRM passed it along).
             let clEvents = events.decoded(WorkOrderOpened.self).filter { $0.data.workOrderId == "WO-life-CL" }
@@ -125,7 +132,7 @@ struct LifecycleTests {
             let kpi = json?["poleMove"] as? [String: Any]
             #expect(states?["anulado"] as? Int == 1)
             #expect(states?["total"] as? Int == 5)
-            #expect(surveys?["requested"] as? Int == 4 && surveys?["answered"] as? Int == 1)
+            #expect(surveys?["requested"] as? Int == 3 && surveys?["answered"] as? Int == 1)
             #expect(kpi?["verdict"] as? String == "approved")
             let reconcile = try shell([otctl, "reconcile", String(day.prefix(7)), "--database-url", system.databaseURL])
             #expect(reconcile.status == 0, "\(reconcile.output)")

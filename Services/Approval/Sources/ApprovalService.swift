@@ -11,9 +11,8 @@ public enum ApprovalService {
         r.on(ApproveWorkOrder.self) { c, _ in [.to(ot, c.workOrderId, .approve(c))] }
         r.on(RejectWorkOrder.self) { c, _ in [.to(ot, c.workOrderId, .reject(c))] }
         r.on(WorkOrderCancelled.self) { e, _ in [.to(ot, e.workOrderId, .cancelled(e))] }
-        r.on(WorkOrderClosed.self) { e, _ in
-            [.to(ot, e.workOrderId, .closed(e)), .to(Survey.self, e.workOrderId, .closed(e))]
-        }
+        r.on(WorkOrderClosed.self) { e, _ in [.to(ot, e.workOrderId, .closed(e))] }
+        r.on(WorkOrderReportDelivered.self) { e, _ in [.to(Survey.self, e.workOrderId, .reportDelivered(e))] }
         r.on(RecordSurveyAnswer.self) { c, _ in [.to(Survey.self, alias: c.surveyId, .answer(c))] }
         r.on(PrefacturaIssued.self) { e, _ in [.to(PrefacturaReview.self, e.workOrderId, .issued(e))] }
         r.on(ReviewPrefactura.self) { c, _ in [.to(PrefacturaReview.self, alias: c.prefacturaId, .review(c))] }

@@ -20,6 +20,7 @@ public enum ApprovalWorkOrder: Aggregate {
         public var dueBy: Date?
         public var purchaseOrder: PurchaseOrder?
         public var openedAt: Date
+        public var travel: Travel?
     }
 
     /// A document of the OT's folder, as approval saw it arrive.
@@ -43,7 +44,7 @@ public enum ApprovalWorkOrder: Aggregate {
             guard let o = opening else { return nil }
             return WorkOrderApproved(
                 workOrderId: id, approvedBy: by, customer: o.customer, kind: o.kind, serviceLine: o.serviceLine, dueBy: o.dueBy,
-                amount: o.purchaseOrder?.amount)
+                amount: o.purchaseOrder?.amount, travel: o.travel)
         }
     }
 
@@ -76,7 +77,7 @@ public enum ApprovalWorkOrder: Aggregate {
         case .opened(let e):
             let opening = Opening(
                 number: e.number, kind: e.kind, serviceLine: e.serviceLine, customer: e.customer, dueBy: e.dueBy,
-                purchaseOrder: e.purchaseOrder, openedAt: now)
+                purchaseOrder: e.purchaseOrder, openedAt: now, travel: e.travel)
             let documents = e.documents.uniqued().map { FolderDocument(document: $0, addedAt: now, addedByMessage: context.messageId) }
             if var s = state {
                 guard s.opening == nil else { return .ignore("workorder.opened for a work order already known; ignored") }
@@ -184,7 +185,9 @@ extension Array where Element: Equatable {
     }
 }
 
-/// The satisfaction survey of a closed OT (SGC-PC-07 §4.8): requested once per OT, answered once.
+/// The satisfaction survey of a project (SGC-PC-07 §4.8): requested once the report has been
+/// delivered to the customer (`workorder.report-delivered`), once per OT, answered once. CERCAL's
+/// survey is for projects (CSV, SPOT, GEP): pole moves, repairs and post-sale OTs get none.
 public enum Survey: Aggregate {
     public static let kind = "survey"
 
@@ -203,24 +206,28 @@ public enum Survey: Aggregate {
     }
 
     public enum Input: Sendable {
-        case closed(WorkOrderClosed)
+        case reportDelivered(WorkOrderReportDelivered)
         case answer(RecordSurveyAnswer)
     }
+
+    /// §4.8 applies to CERCAL's projects only.
+    public static func follows(_ kind: WorkOrderKind) -> Bool { kind == .project }
 
     public static let machine = StateMachine(
         title: "satisfaction survey", procedure: "SGC-PC-07 §4.8",
         states: [.init("requested"), .init("answered", final: true)],
         transitions: [
-            .init(nil, "requested", on: WorkOrderClosed.type), .init("requested", "answered", on: RecordSurveyAnswer.type),
+            .init(nil, "requested", on: WorkOrderReportDelivered.type), .init("requested", "answered", on: RecordSurveyAnswer.type),
         ])
 
     /// The survey id of an OT: derived from it, so that one OT has one survey however often its
-    /// closing is told.
+    /// report delivery is told.
     public static func surveyId(workOrderId: String) -> String { DerivedID.uuid("survey", workOrderId) }
 
     public static func decide(_ state: State?, _ input: Input, _ context: inout DecisionContext) throws(Rejection) -> Decision<State> {
         switch input {
-        case .closed(let e):
+        case .reportDelivered(let e):
+            guard follows(e.kind) else { return .ignore("no satisfaction survey for a \(e.kind.rawValue) OT (SGC-PC-07 §4.8: projects only)") }
             guard state == nil else { return .ignore("survey already requested for this work order") }
             let id = surveyId(workOrderId: e.workOrderId)
             let s = State(

@@ -38,6 +38,7 @@ public enum CommercialWorkOrder: Aggregate {
         public var state: WorkOrderState
         public var openedAt: Date
         public var openedByMessage: String
+        public var travel: Travel?
 
         public var status: String { state.rawValue }
     }
@@ -86,13 +87,13 @@ public enum CommercialWorkOrder: Aggregate {
                 id: wo.id, number: number, kind: wo.kind, serviceLine: wo.serviceLine, customer: wo.customer,
                 opportunityId: wo.opportunityId, purchaseOrder: wo.purchaseOrder, dueBy: wo.dueBy, description: wo.description,
                 folder: wo.folder, documents: wo.documents.map { FolderDocument(document: $0, addedAt: now) }, state: .opened,
-                openedAt: now, openedByMessage: messageId)
+                openedAt: now, openedByMessage: messageId, travel: wo.travel)
             return Decision(
                 state: s, history: [HistoryEntry("opened", from: nil, to: s.status, reason: number)],
                 events: [
                     WorkOrderOpened(
                         workOrderId: wo.id, number: number, kind: wo.kind, serviceLine: wo.serviceLine, customer: wo.customer,
-                        documents: wo.documents, dueBy: wo.dueBy, purchaseOrder: wo.purchaseOrder)
+                        documents: wo.documents, dueBy: wo.dueBy, purchaseOrder: wo.purchaseOrder, travel: wo.travel)
                 ],
                 note: "work order \(wo.id) opened as \(number)")
 

@@ -19,6 +19,8 @@ public enum OpeningRules {
         public var description: String
         /// Where the folder lives: `customers/<customer id>/<work order id>/`.
         public var folder: String
+        /// Work outside the city and its travel budget (§4.5).
+        public var travel: Travel?
     }
 
     /// Validates `workorder.open`; throws a ``Rejection`` listing every problem at once.
@@ -52,6 +54,21 @@ public enum OpeningRules {
         if let due = command.dueBy, due <= now {
             problems.append(FieldProblem(field: "data.dueBy", problem: "the deadline is already past"))
         }
+        // §4.5: the tender of a public-sector project always fixes its deadline.
+        if command.kind == .project, command.customer.sector == .public, command.dueBy == nil {
+            problems.append(
+                FieldProblem(field: "data.dueBy", problem: "a public-sector project carries the deadline its tender fixes"))
+        }
+        if let travel = command.travel {
+            // §4.5: the commercial department assigns travel budgets to public-sector OTs.
+            if command.customer.sector != .public {
+                problems.append(FieldProblem(field: "data.travel", problem: "travel budgets are assigned to public-sector OTs only"))
+            }
+            require(travel.destination, "data.travel.destination")
+            if travel.budget.minor <= 0 {
+                problems.append(FieldProblem(field: "data.travel.budget.minor", problem: "must be positive"))
+            }
+        }
         for (i, doc) in command.documents.enumerated() {
             require(doc.uri, "data.documents[\(i)].uri")
             if let sha = doc.sha256, sha.count != 64 || !sha.allSatisfy(\.isHexDigit) {
@@ -70,6 +87,6 @@ public enum OpeningRules {
         return NewWorkOrder(
             id: id, kind: command.kind, serviceLine: command.serviceLine, customer: command.customer,
             opportunityId: command.opportunityId, purchaseOrder: command.purchaseOrder, documents: documents,
-            dueBy: command.dueBy, description: command.description, folder: folder)
+            dueBy: command.dueBy, description: command.description, folder: folder, travel: command.travel)
     }
 }

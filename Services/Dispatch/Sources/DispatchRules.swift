@@ -7,6 +7,43 @@ public enum DispatchRules {
     /// §4.5: the line head contacts the customer within 24 hours of the approval.
     public static let contactWindow: TimeInterval = 24 * 3600
 
+    /// §4.5 is CERCAL's procedure for projects: the 24 h contact deadline (and, in approval, the
+    /// satisfaction survey of §4.8) applies to project OTs of the service lines CSV, SPOT and GEP,
+    /// not to COMTECO's pole moves, repairs or post-sale OTs (installations, transfers,
+    /// withdrawals, visits), whose clock is the priority level's deadline.
+    public static func contactSLAApplies(to kind: WorkOrderKind) -> Bool { kind == .project }
+
+    /// §4.5: a public-sector OT with work outside the city has its travel budget requested by the
+    /// line head from the Head of Administration.
+    public static func travelBudgetRequest(
+        workOrderId: String, customer: Customer, serviceLine: ServiceLine?, travel: Travel?
+    ) -> TravelBudgetRequested? {
+        guard customer.sector == .public, let travel else { return nil }
+        return TravelBudgetRequested(
+            workOrderId: workOrderId, destination: travel.destination, budget: travel.budget,
+            requestedBy: "Head \(serviceLine?.rawValue ?? "of operations")", requestedFrom: "Head of Administration")
+    }
+
+    /// §4.8: the report is delivered to the customer after the work (attended or closed), and its
+    /// delivery is recorded once; `deliveredAt` is never in the future.
+    public static let reportDeliverableFrom: Set<WorkOrderState> = [.attended, .closed]
+
+    public static func checkReportDelivery(
+        _ c: DeliverReport, state: WorkOrderState, deliveredBefore: Date?, now: Date
+    ) throws(Rejection) {
+        guard reportDeliverableFrom.contains(state) else {
+            throw Rejection(
+                .invalidTransition,
+                "cannot record the report delivery of work order \(c.workOrderId) in state \(state.rawValue) (allowed from: attended, closed)",
+                errors: [FieldProblem(field: "data.workOrderId", problem: "work order is \(state.rawValue)")])
+        }
+        if let at = deliveredBefore {
+            throw Rejection(
+                .alreadyDone, "the report of work order \(c.workOrderId) was delivered at \(Wire.timestamp(at))",
+                errors: [FieldProblem(field: "data.workOrderId", problem: "report already delivered")])
+        }
+    }
+
     /// A priority level of the operations center and why.
     public struct Priority: Sendable, Equatable {
         public var level: Int
@@ -99,6 +136,12 @@ public enum DispatchRules {
     }
     public static func validate(_ c: CloseWorkOrder) throws(Rejection) {
         try requireNonEmpty([("data.workOrderId", c.workOrderId), ("data.by", c.by)])
+    }
+    public static func validate(_ c: DeliverReport, now: Date) throws(Rejection) {
+        try requireNonEmpty([("data.workOrderId", c.workOrderId), ("data.by", c.by), ("data.report.uri", c.report.uri)])
+        if let at = c.deliveredAt, at > now.addingTimeInterval(60) {
+            throw Rejection.validation([FieldProblem(field: "data.deliveredAt", problem: "is in the future")])
+        }
     }
     public static func validate(_ c: CancelWorkOrder) throws(Rejection) {
         try requireNonEmpty([("data.workOrderId", c.workOrderId), ("data.reason", c.reason)])

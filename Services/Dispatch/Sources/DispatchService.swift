@@ -16,6 +16,7 @@ public enum DispatchService {
         r.on(ReportOutcome.self) { c, _ in [.to(ot, c.workOrderId, .reportOutcome(c))] }
         r.on(CloseWorkOrder.self) { c, _ in [.to(ot, c.workOrderId, .close(c))] }
         r.on(CancelWorkOrder.self) { c, _ in [.to(ot, c.workOrderId, .cancel(c))] }
+        r.on(DeliverReport.self) { c, _ in [.to(ot, c.workOrderId, .deliverReport(c))] }
     }
 
     public static let definition = ServiceDefinition(

@@ -54,6 +54,13 @@ public enum DispatchWorkOrder: Aggregate {
         public var cancelReason: String?
         public var rejectedAt: Date?
         public var rejectReason: String?
+        /// Work outside the city and its budget (§4.5); when its request was emitted.
+        public var travel: Travel?
+        public var travelRequestedAt: Date?
+        /// The report delivered to the customer (§4.8).
+        public var report: Document?
+        public var reportDeliveredAt: Date?
+        public var reportDeliveredBy: String?
         /// Deadlines by what they are for (`contact`, `due`, `priority`).
         public var sla: [String: Deadline] = [:]
 
@@ -74,6 +81,7 @@ public enum DispatchWorkOrder: Aggregate {
         case reportOutcome(ReportOutcome)
         case close(CloseWorkOrder)
         case cancel(CancelWorkOrder)
+        case deliverReport(DeliverReport)
         /// The SLA timer of a deadline (`contact`, `due`, `priority`) is due.
         case deadline(SLATarget)
     }
@@ -185,6 +193,7 @@ public enum DispatchWorkOrder: Aggregate {
             let contactBy = approvedAt.addingTimeInterval(DispatchRules.contactWindow)
             let dueBy = e.dueBy ?? s.dueBy
             let priority = DispatchRules.priority(customer: e.customer, kind: e.kind, dueBy: dueBy, prioritized: s.prioritizedLevel)
+            let contactSLA = DispatchRules.contactSLAApplies(to: e.kind)
             s.state = .dispatched
             s.kind = e.kind
             s.customer = e.customer
@@ -196,9 +205,10 @@ public enum DispatchWorkOrder: Aggregate {
             s.priority = priority.level
             s.contactBy = contactBy
             s.dispatchedAt = now
+            s.travel = e.travel ?? s.travel
             history.append(HistoryEntry(approvedType, from: "approved", to: "dispatched", reason: "priority \(priority.level): \(priority.reason)"))
             var timers: [TimerChange] = []
-            if s.sla[SLATarget.contact.rawValue] == nil {
+            if contactSLA, s.sla[SLATarget.contact.rawValue] == nil {
                 s.sla[SLATarget.contact.rawValue] = Deadline(deadline: contactBy)
                 timers.append(.set(timer(.contact), at: contactBy))
             }
@@ -206,13 +216,23 @@ public enum DispatchWorkOrder: Aggregate {
                 s.sla[SLATarget.due.rawValue] = Deadline(deadline: dueBy)
                 timers.append(.set(timer(.due), at: dueBy))
             }
-            return Decision(
-                state: s, history: history,
-                events: [
-                    WorkOrderDispatched(
-                        workOrderId: e.workOrderId, priority: priority.level, contactBy: contactBy, dueBy: dueBy,
-                        publicSector: e.customer.sector == .public)
-                ], timers: timers)
+            var events: [any Message] = [
+                WorkOrderDispatched(
+                    workOrderId: e.workOrderId, priority: priority.level, contactBy: contactBy, dueBy: dueBy,
+                    publicSector: e.customer.sector == .public, contactSLA: contactSLA)
+            ]
+            if s.travelRequestedAt == nil,
+                let request = DispatchRules.travelBudgetRequest(
+                    workOrderId: e.workOrderId, customer: e.customer, serviceLine: s.serviceLine, travel: s.travel)
+            {
+                s.travelRequestedAt = now
+                events.append(request)
+                history.append(
+                    HistoryEntry(
+                        TravelBudgetRequested.type, from: nil, to: nil, by: request.requestedBy,
+                        reason: "travel to \(request.destination): \(request.budget.minor) \(request.budget.currency.rawValue) minor units"))
+            }
+            return Decision(state: s, history: history, events: events, timers: timers)
 
         case .prioritized(let e):
             var s: State
@@ -304,6 +324,26 @@ public enum DispatchWorkOrder: Aggregate {
                 events: [WorkOrderCancelled(workOrderId: c.workOrderId, reason: c.reason)],
                 timers: SLATarget.allCases.map { .clear(timer($0)) })
 
+        case .deliverReport(let c):
+            try DispatchRules.validate(c, now: now)
+            guard var s = state else {
+                throw .notFound("work order \(c.workOrderId) is not known to dispatch", field: "data.workOrderId", problem: "unknown work order")
+            }
+            try DispatchRules.checkReportDelivery(c, state: s.state, deliveredBefore: s.reportDeliveredAt, now: now)
+            guard let kind = s.kind, let customer = s.customer else {
+                throw Rejection(.invalidTransition, "work order \(c.workOrderId) lacks its kind or customer")
+            }
+            let at = min(c.deliveredAt ?? now, now)
+            s.report = c.report
+            s.reportDeliveredAt = at
+            s.reportDeliveredBy = c.by
+            return Decision(
+                state: s, history: [HistoryEntry(DeliverReport.type, from: nil, to: nil, by: c.by, reason: "report \(c.report.uri) delivered")],
+                events: [
+                    WorkOrderReportDelivered(
+                        workOrderId: c.workOrderId, kind: kind, customer: customer, report: c.report, deliveredBy: c.by, deliveredAt: at)
+                ])
+
         case .deadline(let what):
             guard var s = state, let d = s.sla[what.rawValue] else { return .ignore("no \(what.rawValue) deadline") }
             if d.metAt != nil || d.breachedAt != nil { return .ignore("\(what.rawValue) deadline already met or breached") }
@@ -341,6 +381,7 @@ extension DispatchWorkOrder.State {
         serviceLine = serviceLine ?? e.serviceLine
         dueBy = dueBy ?? e.dueBy
         amount = amount ?? e.purchaseOrder?.amount
+        travel = travel ?? e.travel
     }
 
     /// Marks deadlines met (their timers are cleared).

@@ -46,7 +46,7 @@ public enum PlatformCatalog {
             name: "dispatch", role: .service,
             events: [
                 WorkOrderDispatched.type, WorkOrderAssigned.type, WorkOrderAttended.type, WorkOrderCancelled.type,
-                WorkOrderClosed.type, WorkOrderSLABreached.type,
+                WorkOrderClosed.type, WorkOrderSLABreached.type, WorkOrderReportDelivered.type, TravelBudgetRequested.type,
             ] + shared,
             commands: [], queuePrefixes: ["operations."], replaysDeadLetters: false,
             summary: "operations: dispatch, assignment, outcome, closing, SLA timers"),
@@ -88,9 +88,9 @@ public enum PlatformCatalog {
             replaysDeadLetters: false, summary: "the cashier: payments of CxC"),
         .init(
             name: "operations", role: .external, events: [],
-            commands: [AssignWorkOrder.type, ReportOutcome.type, CloseWorkOrder.type, CancelWorkOrder.type],
+            commands: [AssignWorkOrder.type, ReportOutcome.type, CloseWorkOrder.type, CancelWorkOrder.type, DeliverReport.type],
             queuePrefixes: ["operations."], replaysDeadLetters: false,
-            summary: "the operations center: assignment, field outcome, closing, cancelling"),
+            summary: "the operations center and line heads: assignment, field outcome, closing, cancelling, report delivery"),
         .init(
             name: "otctl", role: .external, events: [], commands: MessageRegistry.all.filter { $0.kind == .command }.map { $0.type },
             queuePrefixes: [], replaysDeadLetters: true,

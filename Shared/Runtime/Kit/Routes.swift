@@ -150,6 +150,11 @@ public struct Routes: Sendable {
         types.append(M.type)
     }
 
+    /// The kinds of the aggregates a message goes to, as its route names them (tests, documentation).
+    public func aggregateKinds(for message: any Message) -> [String] {
+        routes[type(of: message).type]?.targets(message, Incoming(id: "", time: Date(timeIntervalSince1970: 0))).map(\.aggregate.kind) ?? []
+    }
+
     /// Command types routed (bound to `<service>.commands`).
     public var commandTypes: [String] { types.filter { routes[$0]?.kind == .command } }
     /// Event types routed (bound to `<service>.events`).

@@ -444,6 +444,6 @@ struct CommandSender {
 func openCommand(_ i: Int, run: String) -> OpenWorkOrder {
     var c = OpenWorkOrder.example
     c.workOrderId = "WO-\(run)-\(i)"
-    c.dueBy = nil
+    c.dueBy = Date().addingTimeInterval(60 * 86_400)  // a public tender fixes its deadline
     return c
 }
