@@ -105,6 +105,53 @@ struct CommercialDecisionTests {
         #expect(error?.code == .useGenericProcedure)
     }
 
+    // MARK: Known customers (issue 7, rule 8)
+
+    /// Step 1: `isExistingCustomer: false` is checked against the customers of the OTs opened so
+    /// far; a requester the platform knows is sent to the generic procedure all the same.
+    @Test func aPoleMoveOfAKnownCustomerIsRefusedWhateverItsFlagSays() throws {
+        let opening = try F.decide(OT.self, nil, .open(F.open), numbers: [OT.numberSequence: 1])
+        #expect(opening.aliases == [KnownCustomers.alias(country: .bo, taxId: Customer.example.taxId)])
+        #expect(CommercialService.routes.aggregateKinds(for: F.poleMove) == [OT.kind], "screened by the OT that knows the customer")
+        let known = try #require(opening.state)
+
+        let sameCI = Payer(name: "GAMC", idNumber: "1023456025")
+        let request = RequestPoleMove(requester: sameCI, address: "Av. Ayacucho 1", isExistingCustomer: false)
+        let error = #expect(throws: Rejection.self) { try F.decide(OT.self, known, .screenPoleMove(requestId: "PMR-m-1", request)) }
+        #expect(error?.code == .useGenericProcedure)
+        #expect(error?.errors.map(\.field) == ["data.isExistingCustomer"])
+        #expect(error?.message.contains(Customer.example.id) == true && error?.message.contains(known.number) == true)
+    }
+
+    @Test func aPoleMoveOfSomeoneUnknownGoesOnToItsRequest() throws {
+        let d = try F.decide(OT.self, nil, .screenPoleMove(requestId: "PMR-m-1", F.poleMove))
+        #expect(d.state == nil && d.events.isEmpty)
+        let followUp = try #require(d.followUps.first)
+        #expect(followUp.aggregate.kind == PoleMoveRequest.kind && followUp.key == .id("PMR-m-1"))
+        var context = DecisionContext(now: F.now, messageId: "m-1")
+        #expect(try followUp.run(nil, &context).events.compactMap { $0 as? ChargeRequested }.count == 1)
+        // The flag still counts on its own, and a blank CI is a validation error.
+        let flagged = RequestPoleMove(requester: F.requester, address: "Av. Ayacucho 1", isExistingCustomer: true)
+        let generic = #expect(throws: Rejection.self) { try F.decide(OT.self, nil, .screenPoleMove(requestId: "PMR-m-1", flagged)) }
+        #expect(generic?.code == .useGenericProcedure)
+        let blank = RequestPoleMove(requester: Payer(name: "x", idNumber: " "), address: "Av. Ayacucho 1", isExistingCustomer: false)
+        let invalid = #expect(throws: Rejection.self) { try F.decide(OT.self, nil, .screenPoleMove(requestId: "PMR-m-1", blank)) }
+        #expect(invalid?.code == .validation)
+    }
+
+    @Test func taxIdsAreComparedByTheirLettersAndDigitsPerCountry() {
+        #expect(KnownCustomers.alias(country: .bo, taxId: "6543210 cb") == "customer:BO:6543210CB")
+        #expect(KnownCustomers.alias(country: .bo, taxId: "65.432-10CB") == KnownCustomers.alias(country: .bo, taxId: "6543210CB"))
+        #expect(KnownCustomers.alias(country: .cl, taxId: "6543210CB") != KnownCustomers.alias(country: .bo, taxId: "6543210CB"))
+        #expect(KnownCustomers.alias(requester: Payer(name: "x", idNumber: "6543210 CB")) == "customer:BO:6543210CB")
+    }
+
+    @Test func thePoleMoveOTsGenericCustomerMakesNobodyKnown() throws {
+        let command = PoleMoveRules.workOrder(requestId: "PMR-m-1", requester: F.requester, address: "Av. Ayacucho 1")
+        let d = try F.decide(OT.self, nil, .open(command), numbers: [OT.numberSequence: 1])
+        #expect(d.aliases.isEmpty && d.state != nil)
+    }
+
     @Test func aChargeCreatedMakesThePaymentFindTheRequest() throws {
         let awaiting = try F.step(PoleMoveRequest.self, nil, .request(F.poleMove))
         let d = try F.decide(PoleMoveRequest.self, awaiting, .chargeCreated(PoleMoveRequestMachineTests.created))

@@ -43,7 +43,8 @@ struct CommercialWorkOrderMachineTests {
 
     /// `open` twice: from the CRM's command, and as the follow-up of a paid pole move (whose
     /// transitions the runtime checks against `billing.charge-paid`).
-    enum Given: CaseIterable, Sendable { case open, openPaidPoleMove, changeScope, rejected, cancelled, closed }
+    /// `screenPoleMove`: a pole-move request whose requester's CI is this OT's customer's.
+    enum Given: CaseIterable, Sendable { case open, openPaidPoleMove, changeScope, rejected, cancelled, closed, screenPoleMove }
 
     static func column(of input: OT.Input) -> Given {
         switch input {
@@ -52,6 +53,7 @@ struct CommercialWorkOrderMachineTests {
         case .finished(.cancelled): .cancelled
         case .finished(.closed): .closed
         case .finished: .rejected
+        case .screenPoleMove: .screenPoleMove
         }
     }
 
@@ -66,6 +68,11 @@ struct CommercialWorkOrderMachineTests {
         case .rejected: (.finished(.rejected), WorkOrderRejected.type)
         case .cancelled: (.finished(.cancelled), WorkOrderCancelled.type)
         case .closed: (.finished(.closed), WorkOrderClosed.type)
+        case .screenPoleMove:
+            (.screenPoleMove(
+                requestId: "PMR-m-1",
+                RequestPoleMove(requester: Payer(name: "GAMC", idNumber: Customer.example.taxId), address: "Av. Ayacucho 1", isExistingCustomer: false)),
+             RequestPoleMove.type)
         }
     }
 
@@ -81,11 +88,13 @@ struct CommercialWorkOrderMachineTests {
         nil: [
             .open: .transition(to: "opened", emits: [opened]), .openPaidPoleMove: .transition(to: "opened", emits: [opened]),
             .changeScope: .rejected(.notFound), .rejected: .ignored, .cancelled: .ignored, .closed: .ignored,
+            .screenPoleMove: .unchanged(followUps: ["poleMoveRequest"]),
         ],
         "opened": [
             .open: .rejected(.alreadyExists), .openPaidPoleMove: .rejected(.alreadyExists),
             .changeScope: .transition(to: "opened", emits: [WorkOrderScopeChanged.type]),
             .rejected: .transition(to: "rejected"), .cancelled: .transition(to: "cancelled"), .closed: .transition(to: "closed"),
+            .screenPoleMove: .rejected(.useGenericProcedure),
         ],
         "rejected": finalRow,
         "cancelled": finalRow,
@@ -95,7 +104,7 @@ struct CommercialWorkOrderMachineTests {
     /// A finished OT is not opened again, its scope no longer changes, and the first final state stays.
     static let finalRow: [Given: Table.Effect] = [
         .open: .rejected(.alreadyExists), .openPaidPoleMove: .rejected(.alreadyExists), .changeScope: .rejected(.invalidTransition),
-        .rejected: .ignored, .cancelled: .ignored, .closed: .ignored,
+        .rejected: .ignored, .cancelled: .ignored, .closed: .ignored, .screenPoleMove: .rejected(.useGenericProcedure),
     ]
 
     /// Coverage, each column's input, every cell against the table, the runtime's acceptance of
@@ -172,3 +181,4 @@ struct PoleMoveRequestMachineTests {
         }
     }
 }
+

@@ -296,4 +296,53 @@ struct CommercialServiceTests {
             #expect(try await system.count("SELECT count(*)::int8 FROM commercial.pole_move_requests WHERE state = 'paid'") == 1)
         }
     }
+
+    /// Issue 7, rule 8: `isExistingCustomer` is checked against the customers the platform knows
+    /// (those of the OTs opened so far), not trusted.
+    @Test func aPoleMoveOfACustomerThePlatformKnowsIsRefusedThoughItsFlagSaysOtherwise() async throws {
+        try await withTestSystem("pole-known") { system in
+            let service = try system.start("commercial")
+            try await service.waitUntilReady()
+            let events = try await EventCollector(system: system, keys: ["workorder.opened", "billing.charge-requested", "command.rejected"])
+            let sender = try await system.sender()
+            var open = openCommand(1, run: "known")
+            open.customer.taxId = "7.654.321 LP"
+            try await sender.publishConfirmed([try CommandSender.message(open)])
+            #expect(await eventually(timeout: .seconds(30)) { events.count("workorder.opened") == 1 })
+            try await sender.publishConfirmed([
+                try CommandSender.message(
+                    RequestPoleMove(requester: Payer(name: "GAMC", idNumber: "7654321LP"), address: "Av. Heroínas 1", isExistingCustomer: false),
+                    id: "pm-known"),
+                try CommandSender.message(
+                    RequestPoleMove(requester: Payer(name: "Rosa Mamani", idNumber: "7788990"), address: "Calle Jordán 120", isExistingCustomer: false),
+                    id: "pm-new"),
+            ])
+            #expect(await eventually(timeout: .seconds(30)) { events.count("command.rejected") == 1 && events.count("billing.charge-requested") == 1 })
+            let rejected = try #require(events.decoded(CommandRejected.self).first)
+            #expect(rejected.data.commandId == "pm-known" && rejected.data.code == "useGenericProcedure")
+            #expect(rejected.data.message.contains(open.customer.id))
+            #expect(events.decoded(ChargeRequested.self).first?.data.payer.idNumber == "7788990")
+            #expect(try await system.count("SELECT count(*)::int8 FROM commercial.pole_move_requests") == 1, "nothing stored for the refused one")
+            #expect(try await system.count("SELECT count(*)::int8 FROM commercial.aliases WHERE alias = 'customer:BO:7654321LP'") == 1)
+
+            // A platform upgraded from before migration 4 knows the customers of its earlier OTs:
+            // the migration files them, in the shape the service reads back.
+            _ = await service.terminate()
+            try await TestSystem.withConnection(database: system.database) { conn in
+                _ = try await conn.query("DELETE FROM commercial.aliases WHERE alias LIKE 'customer:%'", logger: testLogger)
+                _ = try await conn.query("DELETE FROM commercial.schema_migrations WHERE component = 'service' AND version = 4", logger: testLogger)
+            }
+            let upgraded = try system.start("commercial")
+            try await upgraded.waitUntilReady()
+            #expect(try await system.count(
+                "SELECT count(*)::int8 FROM commercial.aliases WHERE alias = 'customer:BO:7654321LP' AND id = '\(open.workOrderId!)'") == 1)
+            try await sender.publishConfirmed([
+                try CommandSender.message(
+                    RequestPoleMove(requester: Payer(name: "GAMC", idNumber: "7654321-LP"), address: "Av. Heroínas 1", isExistingCustomer: false),
+                    id: "pm-known-again")
+            ])
+            #expect(await eventually(timeout: .seconds(30)) { events.count("command.rejected") == 2 })
+            #expect(events.decoded(CommandRejected.self).last?.data.code == "useGenericProcedure")
+        }
+    }
 }

@@ -9,7 +9,10 @@ public enum CommercialService {
         let pm = PoleMoveRequest.self
         r.on(OpenWorkOrder.self, numbers: [ot.numberSequence]) { c, m in [.to(ot, ot.id(for: c, messageId: m.id), .open(c))] }
         r.on(ChangeScope.self) { c, _ in [.to(ot, c.workOrderId, .changeScope(c))] }
-        r.on(RequestPoleMove.self) { c, m in [.to(pm, pm.id(messageId: m.id), .request(c))] }
+        // Screened against the customers the platform knows first (OPE-SUM-GES-P08 step 1).
+        r.on(RequestPoleMove.self) { c, m in
+            [.to(ot, alias: KnownCustomers.alias(requester: c.requester), .screenPoleMove(requestId: pm.id(messageId: m.id), c))]
+        }
         r.on(ChargeCreated.self) { e, _ in e.requestId.map { [.to(pm, $0, .chargeCreated(e))] } ?? [] }
         r.on(ChargePaid.self, numbers: [ot.numberSequence]) { e, _ in [.to(pm, alias: e.chargeId, .chargePaid(e))] }
         r.on(WorkOrderRejected.self) { e, _ in [.to(ot, e.workOrderId, .finished(.rejected))] }

@@ -48,6 +48,9 @@ public enum CommercialWorkOrder: Aggregate {
         case changeScope(ChangeScope)
         /// A final state reported by another service (rejected, cancelled, closed).
         case finished(WorkOrderState)
+        /// A pole-move request naming the customer of this OT (found by its alias), or nobody
+        /// the platform knows (nil state): OPE-SUM-GES-P08 step 1, checked.
+        case screenPoleMove(requestId: String, RequestPoleMove)
     }
 
     public static let machine: StateMachine = {
@@ -95,6 +98,7 @@ public enum CommercialWorkOrder: Aggregate {
                         workOrderId: wo.id, number: number, kind: wo.kind, serviceLine: wo.serviceLine, customer: wo.customer,
                         documents: wo.documents, dueBy: wo.dueBy, purchaseOrder: wo.purchaseOrder, travel: wo.travel)
                 ],
+                aliases: KnownCustomers.counts(wo.customer) ? [KnownCustomers.alias(country: wo.customer.country, taxId: wo.customer.taxId)] : [],
                 note: "work order \(wo.id) opened as \(number)")
 
         case .changeScope(let c):
@@ -106,6 +110,9 @@ public enum CommercialWorkOrder: Aggregate {
             return Decision(
                 state: s, history: [HistoryEntry("scopeChanged", from: s.status, to: s.status, reason: c.document.uri)],
                 events: [WorkOrderScopeChanged(workOrderId: c.workOrderId, changes: c.changes, document: c.document)])
+
+        case .screenPoleMove(let requestId, let request):
+            return Decision(state: nil, followUps: try KnownCustomers.screen(request, requestId: requestId, known: state))
 
         case .finished(let final):
             // Events for OTs this service never opened are ignored.

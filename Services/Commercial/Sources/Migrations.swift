@@ -3,7 +3,8 @@ import Runtime
 /// The `commercial` schema. Since migration 3 the OTs (`workOrder`, with their folder and scope
 /// changes) and the pole-move requests (`poleMoveRequest`) live in the service kit's
 /// `aggregates` table; the views below show them under the names of migrations 1–2, whose
-/// tables are kept as `*_v1`. The sequence `work_order_number` still numbers the OTs.
+/// tables are kept as `*_v1`. The sequence `work_order_number` still numbers the OTs. Since
+/// migration 4 the first OT of each customer carries the alias `customer:<country>:<tax id>`.
 public enum CommercialMigrations {
     public static let all: [Migration] = [
         Migration(
@@ -110,6 +111,25 @@ public enum CommercialMigrations {
                        a.data->>'workOrderId' AS work_order_id, (a.data->>'requestedAt')::timestamptz AS requested_at,
                        (a.data->>'paidAt')::timestamptz AS paid_at
                 FROM commercial.aggregates a WHERE a.kind = 'poleMoveRequest'
+                """,
+            ]),
+        Migration(
+            4, "known customers (OPE-SUM-GES-P08 step 1): the first OT of each customer so far registers its alias",
+            [
+                // The alias of KnownCustomers.alias(country:taxId:): country, then the tax id's
+                // letters and digits in upper case.
+                """
+                INSERT INTO commercial.aliases (kind, alias, id)
+                SELECT DISTINCT ON (alias) 'workOrder', alias, id
+                FROM (
+                    SELECT a.id, a.created_at,
+                           'customer:' || (a.data->'customer'->>'country') || ':'
+                               || upper(regexp_replace(a.data->'customer'->>'taxId', '[^[:alnum:]]', '', 'g')) AS alias
+                    FROM commercial.aggregates a
+                    WHERE a.kind = 'workOrder' AND a.data->'customer'->>'id' <> 'COMTECO-GENERICO'
+                ) w
+                ORDER BY alias, created_at
+                ON CONFLICT (kind, alias) DO NOTHING
                 """,
             ]),
     ]
