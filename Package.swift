@@ -107,7 +107,7 @@ let package = Package(
         .executableTarget(
             name: "OTCtl",
             dependencies: [
-                "AMQP", "Contracts", "Runtime", "Platform", "Approval", "DispatchCenter", "Billing",
+                "AMQP", "Contracts", "Runtime", "Platform", "Commercial", "Approval", "DispatchCenter", "Billing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
@@ -165,7 +165,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "AMQP", "Contracts", "Runtime", "Platform",
+                "AMQP", "Contracts", "Runtime", "Platform", "Commercial",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

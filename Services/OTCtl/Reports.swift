@@ -1,6 +1,7 @@
 import Approval
 import ArgumentParser
 import Billing
+import Commercial
 import Contracts
 import DispatchCenter
 import Foundation
@@ -63,7 +64,8 @@ func parsePeriod(_ text: String) throws -> (start: Date, end: Date) {
 }
 
 /// OPE-SUM-GES-P08 steps 11–14: OTs by state for a period, cancellations with their reasons, and
-/// the pole-move KPI (attended / all × 100; ≥ 98 % approved, otherwise observed).
+/// the pole-move follow-up: requests (paid or not) in the seed's three states and the KPI
+/// (attended / all requests × 100; ≥ 98 % approved, otherwise observed).
 struct Report: OTCtlCommand {
     static let configuration = CommandConfiguration(
         commandName: "report", abstract: "OTs by state (REGISTRADO / ASIGNADO / ATENDIDO / ANULADO …) and the pole-move KPI.")
@@ -95,7 +97,7 @@ struct Report: OTCtlCommand {
         let (report, kpi, surveys) = try await database.withConnection { conn in
             (
                 try await stateReport(on: conn, from: start, to: end, kind: kindFilter),
-                try await poleMoveKPI(on: conn, from: start, to: end),
+                try await poleMoveFollowUp(on: conn, from: start, to: end),
                 try await surveySummary(on: conn, from: start, to: end, logger: Logger(label: "otctl.report"))
             )
         }
@@ -108,7 +110,7 @@ struct Report: OTCtlCommand {
             }
             struct Output: Encodable {
                 var states: StateReport
-                var poleMove: PoleMoveKPI
+                var poleMove: PoleMoveFollowUp
                 var surveys: SurveySummary?
             }
             Console.line(String(decoding: try encoder.encode(Output(states: report, poleMove: kpi, surveys: surveys)), as: UTF8.self))
@@ -126,8 +128,15 @@ struct Report: OTCtlCommand {
             Console.line("ANULADO — reasons (review and corrective action, step 11):")
             for c in report.cancellations { Console.line("  \(c.workOrderId)  \(Wire.timestamp(c.at))  \(c.reason)") }
         }
-        let percent = kpi.percent.map { String(format: "%.1f %%", $0) } ?? "-"
-        Console.line("Pole-move KPI: \(kpi.attended) attended / \(kpi.total) = \(percent) → \(kpi.verdict.rawValue) (≥ 98 % approved)")
+        Console.line("Pole-move requests registered in the period, paid or not (OPE-SUM-GES-P08 step 10.1):")
+        for (label, n) in [("REGISTRADO", kpi.registrado), ("ATENDIDO", kpi.atendido), ("ANULADO", kpi.anulado), ("total", kpi.total)] {
+            Console.line("  \(label.padding(toLength: 22, withPad: " ", startingAt: 0)) \(n)")
+        }
+        for c in kpi.cancellations {
+            Console.line("  ANULADO \(c.workOrderId)  \(c.reason)  — corrective action: \(c.correctiveAction ?? "not recorded yet")")
+        }
+        let percent = kpi.kpi.percent.map { String(format: "%.1f %%", $0) } ?? "-"
+        Console.line("Pole-move KPI: \(kpi.kpi.attended) attended / \(kpi.kpi.total) requests = \(percent) → \(kpi.kpi.verdict.rawValue) (≥ 98 % approved)")
         if let surveys {
             let average = surveys.averageScore.map { String(format: "%.2f", $0) } ?? "-"
             Console.line("Satisfaction surveys (§4.8): \(surveys.requested) requested, \(surveys.answered) answered, average score \(average) / 5")

@@ -71,6 +71,10 @@ extension Int64: ContractValue {
     static var schema: JSONSchema { .integer() }
 }
 
+extension Double: ContractValue {
+    static var schema: JSONSchema { .number(description: nil) }
+}
+
 extension Bool: ContractValue {
     static var schema: JSONSchema { .boolean() }
 }

@@ -169,7 +169,7 @@ struct CommercialDecisionTests {
         #expect(d.events.isEmpty, "the OT's opening is announced by the OT itself")
 
         let followUp = try #require(d.followUps.first)
-        #expect(d.followUps.count == 1)
+        #expect(d.followUps.map(\.aggregate.kind) == [OT.kind, PoleMoveMonth.kind], "the OT, then the month's follow-up")
         #expect(followUp.aggregate.kind == OT.kind && followUp.key == .id("PM-PMR-m-1") && followUp.trigger == nil)
         let opening = try followUp.run(nil, &context)
         let ot = try #require(opening.state as? OT.State)

@@ -128,27 +128,41 @@ struct PoleMoveRequestMachineTests {
     typealias Table = MachineTable<Request, Given>
     typealias F = CommercialFixtures
 
-    enum Given: CaseIterable, Sendable { case request, chargeCreated, chargePaid }
+    enum Given: CaseIterable, Sendable { case request, chargeCreated, chargePaid, attended, closed, cancelled, correctiveAction }
 
     static func column(of input: Request.Input) -> Given {
         switch input {
         case .request: .request
         case .chargeCreated: .chargeCreated
         case .chargePaid: .chargePaid
+        case .attended: .attended
+        case .closed: .closed
+        case .cancelled: .cancelled
+        case .correctiveAction: .correctiveAction
         }
     }
 
     static let requestId = Request.id(messageId: "m-1")
+    static let workOrderId = "PM-\(requestId)"
     static let created = ChargeCreated(
         chargeId: "CXC-2026-000001", amount: PoleMoveRules.fee, payer: F.requester, reason: "Movimiento de poste",
         requestId: requestId)
     static let paid = ChargePaid(chargeId: "CXC-2026-000001", amount: PoleMoveRules.fee, receipt: "R-77")
+    static let attended = WorkOrderAttended(workOrderId: workOrderId, outcome: .resolved)
+    static let closed = WorkOrderClosed(
+        workOrderId: workOrderId, kind: .poleMove, customer: .example, outcome: .resolved, closedAt: F.now)
+    static let cancelled = WorkOrderCancelled(workOrderId: workOrderId, reason: "el poste no era accesible")
+    static let action = RecordCorrectiveAction(workOrderId: workOrderId, action: "nueva visita coordinada", by: "rosa.vargas")
 
     static func input(_ given: Given) -> (input: Request.Input, trigger: String) {
         switch given {
         case .request: (.request(F.poleMove), RequestPoleMove.type)
         case .chargeCreated: (.chargeCreated(created), ChargeCreated.type)
         case .chargePaid: (.chargePaid(paid), ChargePaid.type)
+        case .attended: (.attended(attended), WorkOrderAttended.type)
+        case .closed: (.closed(closed), WorkOrderClosed.type)
+        case .cancelled: (.cancelled(cancelled), WorkOrderCancelled.type)
+        case .correctiveAction: (.correctiveAction(action), RecordCorrectiveAction.type)
         }
     }
 
@@ -156,16 +170,41 @@ struct PoleMoveRequestMachineTests {
         let awaiting = try F.step(Request.self, nil, .request(F.poleMove))
         let charged = try F.step(Request.self, awaiting, .chargeCreated(created))
         let paidRequest = try F.step(Request.self, charged, .chargePaid(paid))
-        return Table(service: CommercialService.definition, states: [awaiting, charged, paidRequest], now: F.now, messageId: "m-1", input: input)
+        let attendedRequest = try F.step(Request.self, paidRequest, .attended(attended))
+        let cancelledRequest = try F.step(Request.self, paidRequest, .cancelled(cancelled))
+        return Table(
+            service: CommercialService.definition, states: [awaiting, charged, paidRequest, attendedRequest, cancelledRequest], now: F.now,
+            messageId: "m-1", input: input)
     }
+
+    static let month = ["poleMoveMonth"]
+    static let notYet: [Given: Table.Effect] = [
+        .attended: .ignored, .closed: .ignored, .cancelled: .ignored, .correctiveAction: .rejected(.invalidTransition),
+    ]
 
     static let expected: [String?: [Given: Table.Effect]] = [
         nil: [
-            .request: .transition(to: "awaitingPayment", emits: [ChargeRequested.type]), .chargeCreated: .ignored, .chargePaid: .ignored,
+            .request: .transition(to: "awaitingPayment", emits: [ChargeRequested.type], followUps: month), .chargeCreated: .ignored,
+            .chargePaid: .ignored, .attended: .ignored, .closed: .ignored, .cancelled: .ignored, .correctiveAction: .rejected(.notFound),
         ],
-        "awaitingPayment": [.request: .ignored, .chargeCreated: .transition(to: "charged"), .chargePaid: .ignored],
-        "charged": [.request: .ignored, .chargeCreated: .ignored, .chargePaid: .transition(to: "paid", followUps: ["workOrder"])],
-        "paid": [.request: .ignored, .chargeCreated: .ignored, .chargePaid: .ignored],
+        "awaitingPayment": notYet.merging([.request: .ignored, .chargeCreated: .transition(to: "charged"), .chargePaid: .ignored]) { $1 },
+        "charged": notYet.merging([
+            .request: .ignored, .chargeCreated: .ignored, .chargePaid: .transition(to: "paid", followUps: ["workOrder"] + month),
+        ]) { $1 },
+        "paid": [
+            .request: .ignored, .chargeCreated: .ignored, .chargePaid: .ignored,
+            .attended: .transition(to: "attended", followUps: month), .closed: .transition(to: "attended", followUps: month),
+            .cancelled: .transition(to: "cancelled", followUps: month), .correctiveAction: .rejected(.invalidTransition),
+        ],
+        "attended": [
+            .request: .ignored, .chargeCreated: .ignored, .chargePaid: .ignored, .attended: .ignored, .closed: .ignored,
+            .cancelled: .transition(to: "cancelled", followUps: month), .correctiveAction: .rejected(.invalidTransition),
+        ],
+        "cancelled": [
+            .request: .ignored, .chargeCreated: .ignored, .chargePaid: .ignored, .attended: .ignored, .closed: .ignored,
+            .cancelled: .ignored,
+            .correctiveAction: .unchanged(emits: [CorrectiveActionRecorded.type], followUps: month),
+        ],
     ]
 
     /// Coverage, each column's input, every cell against the table, the runtime's acceptance of
@@ -174,11 +213,70 @@ struct PoleMoveRequestMachineTests {
         for problem in try Self.table().audit(Self.expected, owner: "commercial", column: Self.column(of:)) { Issue.record("\(problem)") }
     }
 
-    @Test func aPaidRequestAcceptsNoTransition() throws {
-        #expect(Request.machine.states.filter(\.isFinal).map(\.name) == ["paid"])
-        for cell in try Self.table().cells where cell.status == "paid" {
-            if case .transition = cell.effect { Issue.record("\(cell) moves a paid request") }
+    @Test func aCancelledRequestAcceptsNoTransition() throws {
+        #expect(Request.machine.states.filter(\.isFinal).map(\.name) == ["cancelled"])
+        for cell in try Self.table().cells where cell.status == "cancelled" {
+            if case .transition = cell.effect { Issue.record("\(cell) moves a cancelled request") }
         }
+    }
+
+    @Test func theStatesAreTheSeedsThree() {
+        #expect(Request.machine.states.map { $0.seedName ?? "" } == ["REGISTRADO", "REGISTRADO", "REGISTRADO", "ATENDIDO", "ANULADO"])
     }
 }
 
+@Suite("pole moves of a month: every state × every input")
+struct PoleMoveMonthMachineTests {
+    typealias Month = PoleMoveMonth
+    typealias Table = MachineTable<Month, Given>
+    typealias F = CommercialFixtures
+
+    enum Given: CaseIterable, Sendable { case track, ownerAbsent, ensure, reportDue }
+
+    static func column(of input: Month.Input) -> Given {
+        switch input {
+        case .track: .track
+        case .ownerAbsent: .ownerAbsent
+        case .ensure: .ensure
+        case .reportDue: .reportDue
+        }
+    }
+
+    /// The table decides in 2026-12, after November's report is due.
+    static let month = "2026-11"
+    static let entry = Month.Entry(requestId: "PMR-1", state: .registrado)
+    static let absence = RecordReviewerAbsence(
+        from: Date(timeIntervalSince1970: 1_796_083_200), to: Date(timeIntervalSince1970: 1_796_083_200 + 86_400), by: "jefa")
+
+    static func input(_ given: Given) -> (input: Month.Input, trigger: String) {
+        switch given {
+        case .track: (.track(month: month, Month.Entry(requestId: "PMR-2", state: .atendido)), RequestPoleMove.type)
+        case .ownerAbsent: (.ownerAbsent(month: month, absence), RecordReviewerAbsence.type)
+        case .ensure: (.ensure(month: month), StateMachine.timer(Month.reportTimer))
+        case .reportDue: (.reportDue, StateMachine.timer(Month.reportTimer))
+        }
+    }
+
+    static func table() throws -> Table {
+        let open = try F.step(Month.self, nil, .track(month: month, entry))
+        var context = DecisionContext(now: Month.reportDue(month)!)
+        let reported = try #require(try Month.decide(open, .reportDue, &context).state)
+        return Table(service: CommercialService.definition, states: [open, reported], now: F.now.addingTimeInterval(20 * 86_400), input: input)
+    }
+
+    static let expected: [String?: [Given: Table.Effect]] = [
+        nil: [
+            .track: .transition(to: "open", timers: ["+report"]), .ownerAbsent: .transition(to: "open", timers: ["+report"]),
+            .ensure: .transition(to: "open", timers: ["+report"]), .reportDue: .ignored,
+        ],
+        "open": [
+            .track: .unchanged(), .ownerAbsent: .unchanged(), .ensure: .ignored,
+            .reportDue: .transition(to: "reported", emits: [PoleMoveMonthlyReport.type], followUps: ["poleMoveMonth"]),
+        ],
+        "reported": [.track: .unchanged(), .ownerAbsent: .ignored, .ensure: .ignored, .reportDue: .ignored],
+    ]
+
+    @Test func theTableCoversTheMachineAndEveryCellDecidesWhatItSays() throws {
+        for problem in try Self.table().audit(Self.expected, owner: "commercial", column: Self.column(of:)) { Issue.record("\(problem)") }
+    }
+}

@@ -11,7 +11,8 @@ struct RegistryTests {
         "polemove.request", "billing.record-payment", "billing.prefactura-review", "postsale.request",
         "damage.report",
         // Added after CONTRACT.md v1 (new types, listed in the AsyncAPI document):
-        "survey.record-answer", "workorder.deliver-report",
+        "survey.record-answer", "workorder.deliver-report", "polemove.record-corrective-action",
+        "polemove.record-reviewer-absence",
     ]
 
     /// The event types of CONTRACT.md, copied by hand.
@@ -26,6 +27,7 @@ struct RegistryTests {
         "postsale.request-requirements-missing", "damage.registered", "damage.reiterated", "command.rejected",
         // Added after CONTRACT.md v1:
         "survey.answered", "workorder.report-delivered", "workorder.travel-budget-requested",
+        "polemove.corrective-action-recorded", "polemove.monthly-report",
     ]
 
     @Test func everyTypeOfTheContractIsRegisteredWithItsKind() {

@@ -112,26 +112,8 @@ struct DispatchRulesTests {
     }
 }
 
-@Suite("follow-up report and pole-move KPI")
+@Suite("follow-up report")
 struct ReportRulesTests {
-    @Test func ninetyEightPercentIsApproved() {
-        let k = PoleMoveKPI.compute(attended: 49, total: 50)
-        #expect(k.verdict == .approved)
-        #expect(k.percent == 98)
-    }
-
-    @Test func belowNinetyEightPercentIsObserved() {
-        #expect(PoleMoveKPI.compute(attended: 97, total: 99).verdict == .observed)  // 97.98 %
-        #expect(PoleMoveKPI.compute(attended: 0, total: 3).verdict == .observed)
-        #expect(PoleMoveKPI.compute(attended: 100, total: 100).verdict == .approved)
-    }
-
-    @Test func noPoleMovesMeansNoData() {
-        let k = PoleMoveKPI.compute(attended: 0, total: 0)
-        #expect(k.verdict == .noData)
-        #expect(k.percent == nil)
-    }
-
     @Test func statesFallIntoTheSeedBuckets() {
         #expect(ReportBucket.of(state: .opened, outcome: nil) == .registrado)
         #expect(ReportBucket.of(state: .dispatched, outcome: nil) == .registrado)

@@ -1,4 +1,5 @@
 import AMQP
+import Commercial
 import Contracts
 import Foundation
 import Runtime
@@ -343,6 +344,84 @@ struct CommercialServiceTests {
             ])
             #expect(await eventually(timeout: .seconds(30)) { events.count("command.rejected") == 2 })
             #expect(events.decoded(CommandRejected.self).last?.data.code == "useGenericProcedure")
+        }
+    }
+    /// Issue 7, rule 6: the pole-move follow-up as OPE-SUM-GES-P08 counts it, through the
+    /// service: a paid request whose OT is cancelled (ANULADO, with its corrective action) and one
+    /// whose CxC is never paid; at the month's end the durable timer produces the monthly report
+    /// once — naming the backup reviewer, the owner being absent — also across a restart.
+    @Test func theMonthlyPoleMoveReportCountsEveryRequestPaidOrNotOnceTheMonthEnds() async throws {
+        try await withTestSystem("pole-month") { system in
+            let service = try system.start("commercial", environment: ["TIMER_TICK_MS": "200"])
+            try await service.waitUntilReady()
+            let events = try await EventCollector(system: system)
+            let sender = try await system.sender()
+            try await sender.publishConfirmed([
+                try CommandSender.message(
+                    RequestPoleMove(requester: Payer(name: "Rosa Mamani", idNumber: "7788990"), address: "Calle Jordán 120", isExistingCustomer: false)),
+                try CommandSender.message(
+                    RequestPoleMove(requester: Payer(name: "Juan Pérez", idNumber: "5566778"), address: "Av. Petrolera km 3", isExistingCustomer: false)),
+            ])
+            #expect(await eventually(timeout: .seconds(30)) { events.count("billing.charge-requested") == 2 })
+            let paying = try #require(events.decoded(ChargeRequested.self).first { $0.data.payer.idNumber == "7788990" })
+            func event<M: Message>(_ m: M) throws -> OutgoingMessage {
+                try EnvelopeCodec.outgoing(Envelope(source: "/test", correlationId: paying.correlationid, causationId: nil, data: m), appId: "test")
+            }
+            try await sender.publishConfirmed([
+                try event(ChargeCreated(chargeId: "CXC-9", amount: paying.data.amount, payer: paying.data.payer, reason: paying.data.reason, requestId: paying.data.requestId))
+            ])
+            try await Task.sleep(for: .milliseconds(500))
+            try await sender.publishConfirmed([try event(ChargePaid(chargeId: "CXC-9", amount: paying.data.amount, receipt: "R-9"))])
+            #expect(await eventually(timeout: .seconds(30)) { events.count("workorder.opened") == 1 })
+            let ot = try #require(events.decoded(WorkOrderOpened.self).first).data.workOrderId
+
+            // Network management cancels the OT; the customer-service head records the corrective action (step 11).
+            try await sender.publishConfirmed([try event(WorkOrderCancelled(workOrderId: ot, reason: "el poste no era accesible"))])
+            #expect(await eventually(timeout: .seconds(30)) {
+                (try? await system.count("SELECT count(*)::int8 FROM commercial.pole_move_requests WHERE seed_state = 'ANULADO'")) == 1
+            })
+            try await sender.publishConfirmed([
+                try CommandSender.message(RecordCorrectiveAction(workOrderId: ot, action: "nueva visita con el vecino presente", by: "rosa.vargas")),
+                try CommandSender.message(RecordCorrectiveAction(workOrderId: "PM-unknown", action: "x", by: "rosa.vargas"), id: "ca-unknown"),
+            ])
+            #expect(await eventually(timeout: .seconds(30)) {
+                events.count("polemove.corrective-action-recorded") == 1 && events.count("command.rejected") == 1
+            })
+            #expect(events.decoded(CommandRejected.self).first?.data.code == "notFound")
+
+            // The owner is away when the month's report falls due.
+            let month = PoleMoveMonth.key(Date())
+            let due = try #require(PoleMoveMonth.reportDue(month))
+            try await sender.publishConfirmed([
+                try CommandSender.message(RecordReviewerAbsence(from: due.addingTimeInterval(-86_400), to: due.addingTimeInterval(86_400), by: "jefa.division"))
+            ])
+            #expect(await eventually(timeout: .seconds(30)) {
+                (try? await system.count("SELECT count(*)::int8 FROM commercial.aggregates WHERE kind = 'poleMoveMonth' AND jsonb_array_length(data->'absences') = 1")) == 1
+            }, "recorded in the month it starts in, whose report falls in it")
+            try await Task.sleep(for: .seconds(1))
+            #expect(events.count("polemove.monthly-report") == 0, "nothing before the month ends")
+            _ = await service.terminate()
+
+            // The month has ended (the service clock is moved past it).
+            let offset = Int(due.timeIntervalSinceNow) + 120
+            let later = try system.start("commercial", environment: ["CLOCK_OFFSET_SECONDS": "\(offset)", "TIMER_TICK_MS": "200"])
+            try await later.waitUntilReady()
+            #expect(await eventually(timeout: .seconds(30)) { events.count("polemove.monthly-report") >= 1 })
+            let report = try #require(events.decoded(PoleMoveMonthlyReport.self).first { $0.data.month == month }).data
+            #expect(report.total == 2 && report.registrado == 1 && report.atendido == 0 && report.anulado == 1)
+            #expect(report.verdict == "observed" && report.percent == 0)
+            #expect(report.cancellations == [
+                PoleMoveCancellation(workOrderId: ot, reason: "el poste no era accesible", correctiveAction: "nueva visita con el vecino presente")
+            ])
+            #expect(report.preparedBy == PoleMoveMonth.backup && report.byBackup)
+            #expect(try await system.count(
+                "SELECT count(*)::int8 FROM commercial.pole_move_reports WHERE month = '\(month)' AND state = 'reported' AND by_backup AND total = 2") == 1)
+            _ = await later.terminate()
+            let again = try system.start("commercial", environment: ["CLOCK_OFFSET_SECONDS": "\(offset)", "TIMER_TICK_MS": "200"])
+            try await again.waitUntilReady()
+            try await Task.sleep(for: .seconds(2))
+            #expect(events.decoded(PoleMoveMonthlyReport.self).filter { $0.data.month == month }.count == 1, "once, also across a restart")
+            #expect(again.isRunning)
         }
     }
 }

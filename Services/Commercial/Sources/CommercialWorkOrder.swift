@@ -125,13 +125,20 @@ public enum CommercialWorkOrder: Aggregate {
     }
 }
 
-/// A pole-move request from a person with no active service (OPE-SUM-GES-P08 steps 1–7): the CxC
-/// of Bs 1000 is requested from billing; once the cashier has taken the payment, the `poleMove`
-/// OT is opened (a follow-up decision of the OT opening), once.
+/// A pole-move request from a person with no active service (OPE-SUM-GES-P08), from its
+/// registration to the end of its OT: the CxC of Bs 1000 is requested from billing; once the
+/// cashier has taken the payment, the `poleMove` OT is opened (a follow-up decision of the OT
+/// opening), once; then the OT's attendance or cancellation (ANULADO, with its reason and the
+/// corrective action the customer-service head records, step 11) is followed here, and every
+/// change reaches the month's report (``PoleMoveMonth``, step 14) as a follow-up decision.
+///
+/// The seed's three states (step 10.1): REGISTRADO (registered, paid or not, or assigned: the
+/// states up to `paid`), ATENDIDO (`attended`), ANULADO (`cancelled`). The KPI counts requests,
+/// paid or not: one whose CxC is never paid stays REGISTRADO and counts against it.
 public enum PoleMoveRequest: Aggregate {
     public static let kind = "poleMoveRequest"
 
-    public enum Status: String, Codable, Sendable { case awaitingPayment, charged, paid }
+    public enum Status: String, Codable, Sendable { case awaitingPayment, charged, paid, attended, cancelled }
 
     public struct State: AggregateState {
         public var id: String
@@ -142,37 +149,74 @@ public enum PoleMoveRequest: Aggregate {
         public var workOrderId: String?
         public var requestedAt: Date
         public var paidAt: Date?
+        public var attendedAt: Date?
+        public var cancelledAt: Date?
+        public var cancelReason: String?
+        public var correctiveAction: String?
+        public var correctiveActionBy: String?
         public var status: String { state.rawValue }
+
+        /// The seed state of step 10.1.
+        public var seedState: PoleMoveSeedState {
+            switch state {
+            case .awaitingPayment, .charged, .paid: .registrado
+            case .attended: .atendido
+            case .cancelled: .anulado
+            }
+        }
+
+        /// What the month's report keeps of it.
+        var entry: PoleMoveMonth.Entry {
+            PoleMoveMonth.Entry(
+                requestId: id, state: seedState, workOrderId: workOrderId, reason: cancelReason, correctiveAction: correctiveAction)
+        }
     }
 
     public enum Input: Sendable {
         case request(RequestPoleMove)
         case chargeCreated(ChargeCreated)
         case chargePaid(ChargePaid)
+        /// Facts about the pole-move OT (found by its id, an alias of the request).
+        case attended(WorkOrderAttended)
+        case closed(WorkOrderClosed)
+        case cancelled(WorkOrderCancelled)
+        case correctiveAction(RecordCorrectiveAction)
     }
 
     public static let machine = StateMachine(
-        title: "pole-move request", procedure: "OPE-SUM-GES-P08 steps 1–7",
-        states: [.init("awaitingPayment"), .init("charged"), .init("paid", final: true)],
+        title: "pole-move request", procedure: "OPE-SUM-GES-P08 steps 1–13",
+        states: [
+            .init("awaitingPayment", seed: "REGISTRADO"), .init("charged", seed: "REGISTRADO"), .init("paid", seed: "REGISTRADO"),
+            .init("attended", seed: "ATENDIDO"), .init("cancelled", final: true, seed: "ANULADO"),
+        ],
         transitions: [
             .init(nil, "awaitingPayment", on: RequestPoleMove.type), .init("awaitingPayment", "charged", on: ChargeCreated.type),
-            .init("charged", "paid", on: ChargePaid.type),
+            .init("charged", "paid", on: ChargePaid.type), .init("paid", "attended", on: WorkOrderAttended.type),
+            .init("paid", "attended", on: WorkOrderClosed.type), .init("paid", "cancelled", on: WorkOrderCancelled.type),
+            .init("attended", "cancelled", on: WorkOrderCancelled.type),
         ])
 
     /// The request is keyed by the command's id: a redelivery cannot open a second request.
     public static func id(messageId: String) -> String { "PMR-\(messageId)" }
 
+    /// A change the month's report has to know.
+    static func tracked(_ s: State) -> Target {
+        let month = PoleMoveMonth.key(s.requestedAt)
+        return .to(PoleMoveMonth.self, month, .track(month: month, s.entry))
+    }
+
     public static func decide(_ state: State?, _ input: Input, _ context: inout DecisionContext) throws(Rejection) -> Decision<State> {
+        let now = context.now
         switch input {
         case .request(let r):
             try PoleMoveRules.validate(r)
             guard state == nil else { return .ignore("pole-move request already registered") }
             let s = State(
                 id: id(messageId: context.messageId), requester: r.requester, address: r.address, state: .awaitingPayment,
-                requestedAt: context.now)
+                requestedAt: now)
             return Decision(
                 state: s, history: [HistoryEntry("requested", from: nil, to: s.status)],
-                events: [PoleMoveRules.charge(requestId: s.id, for: r)])
+                events: [PoleMoveRules.charge(requestId: s.id, for: r)], followUps: [tracked(s)])
 
         case .chargeCreated(let e):
             guard var s = state, s.state == .awaitingPayment, s.chargeId == nil else {
@@ -190,12 +234,59 @@ public enum PoleMoveRequest: Aggregate {
             let command = PoleMoveRules.workOrder(requestId: s.id, requester: s.requester, address: s.address)
             let workOrderId = CommercialWorkOrder.id(for: command, messageId: context.messageId)
             s.state = .paid
-            s.paidAt = context.now
+            s.paidAt = now
             s.workOrderId = workOrderId
             return Decision(
-                state: s, history: [HistoryEntry("paid", from: "charged", to: s.status, reason: e.receipt)],
-                followUps: [.to(CommercialWorkOrder.self, workOrderId, .open(command))])
+                state: s, history: [HistoryEntry("paid", from: "charged", to: s.status, reason: e.receipt)], aliases: [workOrderId],
+                followUps: [.to(CommercialWorkOrder.self, workOrderId, .open(command)), tracked(s)])
+
+        case .attended(let e):
+            return attend(state, e.outcome.rawValue, now)
+
+        case .closed(let e):
+            // Attended is implied by the closing (its attendance may not have been seen here).
+            return attend(state, e.outcome.rawValue, now)
+
+        case .cancelled(let e):
+            guard var s = state else { return .ignore("not a pole-move OT") }
+            guard s.state == .paid || s.state == .attended else { return .ignore("cancellation of a pole move that is \(s.status)") }
+            let from = s.status
+            s.state = .cancelled
+            s.cancelledAt = now
+            s.cancelReason = e.reason
+            return Decision(state: s, history: [HistoryEntry("cancelled", from: from, to: s.status, reason: e.reason)], followUps: [tracked(s)])
+
+        case .correctiveAction(let c):
+            try Rejection.requireNonEmpty([("data.workOrderId", c.workOrderId), ("data.action", c.action), ("data.by", c.by)])
+            guard var s = state else {
+                throw .notFound(
+                    "\(c.workOrderId) is not a pole-move OT", field: "data.workOrderId", problem: "unknown pole-move OT", mayBeLate: false)
+            }
+            guard s.state == .cancelled, let reason = s.cancelReason else {
+                throw Rejection(
+                    .invalidTransition, "the pole move \(c.workOrderId) is \(s.seedState.rawValue): corrective actions are for ANULADO ones",
+                    errors: [FieldProblem(field: "data.workOrderId", problem: "pole move is \(s.seedState.rawValue)")])
+            }
+            if let done = s.correctiveAction {
+                throw Rejection(
+                    .alreadyDone, "the corrective action of \(c.workOrderId) was recorded already: \(done)",
+                    errors: [FieldProblem(field: "data.workOrderId", problem: "corrective action already recorded")])
+            }
+            s.correctiveAction = c.action
+            s.correctiveActionBy = c.by
+            return Decision(
+                state: s, history: [HistoryEntry(RecordCorrectiveAction.type, from: nil, to: nil, by: c.by, reason: c.action)],
+                events: [CorrectiveActionRecorded(requestId: s.id, workOrderId: c.workOrderId, reason: reason, action: c.action, by: c.by)],
+                followUps: [tracked(s)])
         }
+    }
+
+    static func attend(_ state: State?, _ outcome: String, _ now: Date) -> Decision<State> {
+        guard var s = state else { return .ignore("not a pole-move OT") }
+        guard s.state == .paid else { return .ignore("attendance of a pole move that is \(s.status)") }
+        s.state = .attended
+        s.attendedAt = now
+        return Decision(state: s, history: [HistoryEntry("attended", from: "paid", to: s.status, reason: outcome)], followUps: [tracked(s)])
     }
 }
 

@@ -132,5 +132,30 @@ public enum CommercialMigrations {
                 ON CONFLICT (kind, alias) DO NOTHING
                 """,
             ]),
+        Migration(
+            5, "the pole-move follow-up: the OT's attendance or cancellation per request, the monthly reports",
+            [
+                """
+                CREATE OR REPLACE VIEW commercial.pole_move_requests AS
+                SELECT a.id, a.data->'requester'->>'name' AS requester_name, a.data->'requester'->>'idNumber' AS requester_id_number,
+                       a.data->>'address' AS address, a.status AS state, a.data->>'chargeId' AS charge_id,
+                       a.data->>'workOrderId' AS work_order_id, (a.data->>'requestedAt')::timestamptz AS requested_at,
+                       (a.data->>'paidAt')::timestamptz AS paid_at,
+                       CASE a.status WHEN 'attended' THEN 'ATENDIDO' WHEN 'cancelled' THEN 'ANULADO' ELSE 'REGISTRADO' END AS seed_state,
+                       (a.data->>'attendedAt')::timestamptz AS attended_at, (a.data->>'cancelledAt')::timestamptz AS cancelled_at,
+                       a.data->>'cancelReason' AS cancel_reason, a.data->>'correctiveAction' AS corrective_action,
+                       a.data->>'correctiveActionBy' AS corrective_action_by
+                FROM commercial.aggregates a WHERE a.kind = 'poleMoveRequest'
+                """,
+                """
+                CREATE VIEW commercial.pole_move_reports AS
+                SELECT a.id AS month, a.status AS state, (a.data->'report'->>'registrado')::int AS registrado,
+                       (a.data->'report'->>'atendido')::int AS atendido, (a.data->'report'->>'anulado')::int AS anulado,
+                       (a.data->'report'->>'total')::int AS total, a.data->'report'->>'verdict' AS verdict,
+                       a.data->'report'->>'preparedBy' AS prepared_by, (a.data->'report'->>'byBackup')::boolean AS by_backup,
+                       (a.data->>'reportedAt')::timestamptz AS reported_at, a.data->'report' AS report
+                FROM commercial.aggregates a WHERE a.kind = 'poleMoveMonth'
+                """,
+            ]),
     ]
 }

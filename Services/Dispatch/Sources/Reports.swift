@@ -51,26 +51,6 @@ public enum ReportBucket: String, Sendable, CaseIterable, Codable {
     }
 }
 
-/// The pole-move KPI (OPE-SUM-GES-P08 §III.2): attended / all pole-move OTs × 100;
-/// ≥ 98 % APROBADO, < 98 % OBSERVADO.
-public struct PoleMoveKPI: Sendable, Equatable, Codable {
-    public enum Verdict: String, Sendable, Codable { case approved, observed, noData }
-    public var attended: Int
-    public var total: Int
-    /// Percentage, nil when there were no pole-move OTs.
-    public var percent: Double?
-    public var verdict: Verdict
-
-    /// Pure arithmetic: the comparison is done in integers (attended × 100 ≥ 98 × total), so
-    /// 49/50 = 98 % is approved exactly.
-    public static func compute(attended: Int, total: Int) -> PoleMoveKPI {
-        guard total > 0 else { return PoleMoveKPI(attended: attended, total: 0, percent: nil, verdict: .noData) }
-        return PoleMoveKPI(
-            attended: attended, total: total, percent: Double(attended) * 100 / Double(total),
-            verdict: attended * 100 >= 98 * total ? .approved : .observed)
-    }
-}
-
 /// The state of every OT registered in [from, to) (first known to dispatch then), as of `to`
 /// — replayed from the transition history, so a report of a past month does not move.
 public func stateReport(on conn: PostgresConnection, from: Date, to: Date, kind: WorkOrderKind? = nil, logger: Logger = Logger(label: "ot.dispatch.report")) async throws -> StateReport {
@@ -101,10 +81,3 @@ public func stateReport(on conn: PostgresConnection, from: Date, to: Date, kind:
         anulado: counts[.anulado] ?? 0, rechazado: counts[.rechazado] ?? 0, cerrado: closed, total: total,
         cancellations: cancellations)
 }
-
-/// The pole-move KPI of the OTs registered in [from, to): ATENDIDO pole-move OTs / all of them.
-public func poleMoveKPI(on conn: PostgresConnection, from: Date, to: Date, logger: Logger = Logger(label: "ot.dispatch.report")) async throws -> PoleMoveKPI {
-    let r = try await stateReport(on: conn, from: from, to: to, kind: .poleMove, logger: logger)
-    return PoleMoveKPI.compute(attended: r.atendido, total: r.total)
-}
-

@@ -31,9 +31,12 @@ public enum PlatformCatalog {
     public static let services: [Participant] = [
         .init(
             name: "commercial", role: .service,
-            events: [WorkOrderOpened.type, WorkOrderScopeChanged.type, ChargeRequested.type] + shared,
+            events: [
+                WorkOrderOpened.type, WorkOrderScopeChanged.type, ChargeRequested.type, CorrectiveActionRecorded.type,
+                PoleMoveMonthlyReport.type,
+            ] + shared,
             commands: [], queuePrefixes: [], replaysDeadLetters: false,
-            summary: "OT opening, scope changes, pole-move requests"),
+            summary: "OT opening, scope changes, pole-move requests and their follow-up"),
         .init(
             name: "approval", role: .service,
             events: [
@@ -80,9 +83,10 @@ public enum PlatformCatalog {
             commands: [
                 OpenWorkOrder.type, AttachDocument.type, ApproveWorkOrder.type, RejectWorkOrder.type, ChangeScope.type,
                 RequestPoleMove.type, ReviewPrefactura.type, RecordSurveyAnswer.type, RequestPostSale.type, ReportDamage.type,
+                RecordCorrectiveAction.type, RecordReviewerAbsence.type,
             ],
             queuePrefixes: [], replaysDeadLetters: false,
-            summary: "CRMs and front offices: account managers, quality control, call center, help desk, retention"),
+            summary: "CRMs and front offices: account managers, quality control, customer service, call center, help desk, retention"),
         .init(
             name: "cashier", role: .external, events: [], commands: [RecordPayment.type], queuePrefixes: [],
             replaysDeadLetters: false, summary: "the cashier: payments of CxC"),
