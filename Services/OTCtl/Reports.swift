@@ -110,7 +110,7 @@ struct Report: OTCtlCommand {
             }
             struct Output: Encodable {
                 var states: StateReport
-                var poleMove: PoleMoveFollowUp
+                var poleMove: PoleMoveFollowUp?
                 var surveys: SurveySummary?
             }
             Console.line(String(decoding: try encoder.encode(Output(states: report, poleMove: kpi, surveys: surveys)), as: UTF8.self))
@@ -128,15 +128,19 @@ struct Report: OTCtlCommand {
             Console.line("ANULADO — reasons (review and corrective action, step 11):")
             for c in report.cancellations { Console.line("  \(c.workOrderId)  \(Wire.timestamp(c.at))  \(c.reason)") }
         }
-        Console.line("Pole-move requests registered in the period, paid or not (OPE-SUM-GES-P08 step 10.1):")
-        for (label, n) in [("REGISTRADO", kpi.registrado), ("ATENDIDO", kpi.atendido), ("ANULADO", kpi.anulado), ("total", kpi.total)] {
-            Console.line("  \(label.padding(toLength: 22, withPad: " ", startingAt: 0)) \(n)")
+        if let kpi {
+            Console.line("Pole-move requests registered in the period, paid or not (OPE-SUM-GES-P08 step 10.1):")
+            for (label, n) in [("REGISTRADO", kpi.registrado), ("ATENDIDO", kpi.atendido), ("ANULADO", kpi.anulado), ("total", kpi.total)] {
+                Console.line("  \(label.padding(toLength: 22, withPad: " ", startingAt: 0)) \(n)")
+            }
+            for c in kpi.cancellations {
+                Console.line("  ANULADO \(c.workOrderId)  \(c.reason)  — corrective action: \(c.correctiveAction ?? "not recorded yet")")
+            }
+            let percent = kpi.kpi.percent.map { String(format: "%.1f %%", $0) } ?? "-"
+            Console.line("Pole-move KPI: \(kpi.kpi.attended) attended / \(kpi.kpi.total) requests = \(percent) → \(kpi.kpi.verdict.rawValue) (≥ 98 % approved)")
+        } else {
+            Console.line("Pole-move requests: no commercial schema in this database")
         }
-        for c in kpi.cancellations {
-            Console.line("  ANULADO \(c.workOrderId)  \(c.reason)  — corrective action: \(c.correctiveAction ?? "not recorded yet")")
-        }
-        let percent = kpi.kpi.percent.map { String(format: "%.1f %%", $0) } ?? "-"
-        Console.line("Pole-move KPI: \(kpi.kpi.attended) attended / \(kpi.kpi.total) requests = \(percent) → \(kpi.kpi.verdict.rawValue) (≥ 98 % approved)")
         if let surveys {
             let average = surveys.averageScore.map { String(format: "%.2f", $0) } ?? "-"
             Console.line("Satisfaction surveys (§4.8): \(surveys.requested) requested, \(surveys.answered) answered, average score \(average) / 5")

@@ -147,6 +147,12 @@ public struct PrefacturaIssued: Event {
     public var amount: Money
     /// Lines of the prefactura.
     public var lines: [PrefacturaLine]
+    /// Drafted at 0 without a price: it cannot be approved before `billing.price-prefactura`.
+    ///
+    /// Absent: false.
+    public var needsPricing: Bool?
+    /// The earlier version this one replaces (a returned, priced or re-scoped one), if any.
+    @Field(.identifier) public var corrects: String?
 
     public var correlationKey: String? { workOrderId }
 
@@ -160,7 +166,7 @@ public struct PrefacturaIssued: Event {
             PrefacturaLine(
                 description: "Informe técnico consolidado", quantity: 1,
                 unitPrice: Money(minor: 650_000, currency: .bob), amount: Money(minor: 650_000, currency: .bob)),
-        ])
+        ], needsPricing: false, corrects: "PF-2026-000730")
 }
 
 /// Who issues the invoice: treasury in Chile, the account manager in Colombia, billing in Bolivia.

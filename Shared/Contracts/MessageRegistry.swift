@@ -67,6 +67,8 @@ public enum MessageRegistry {
         DeliverReport.self,
         RecordCorrectiveAction.self,
         RecordReviewerAbsence.self,
+        PricePrefactura.self,
+        CorrectPrefactura.self,
         ChangeScope.self,
         RequestPoleMove.self,
         RecordPayment.self,

@@ -223,6 +223,10 @@ public struct ChangeScope: Command {
     ///
     /// Signed by the customer.
     public var document: Document
+    /// The OT's new amount, when the change alters it.
+    ///
+    /// In the OT's currency; billing drafts (or re-issues) the prefactura with it.
+    @Field(.typeDescription) public var amount: Money?
 
     public var correlationKey: String? { workOrderId }
 
@@ -235,5 +239,6 @@ public struct ChangeScope: Command {
         ],
         document: Document(
             kind: .other, uri: "s3://ot-docs/C-1042/sgc-dc-03-cambios.pdf",
-            sha256: "5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d"))
+            sha256: "5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d"),
+        amount: Money(minor: 5_658_000, currency: .bob))
 }

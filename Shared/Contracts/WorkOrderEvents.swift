@@ -358,10 +358,12 @@ public struct WorkOrderScopeChanged: Event {
     public var changes: JSONObject
     /// The SGC-DC-03 form.
     public var document: Document
+    /// The OT's new amount, when the change alters it.
+    @Field(.typeDescription) public var amount: Money?
 
     public var correlationKey: String? { workOrderId }
 
     public static let example = WorkOrderScopeChanged(
         workOrderId: ChangeScope.example.workOrderId, changes: ChangeScope.example.changes,
-        document: ChangeScope.example.document)
+        document: ChangeScope.example.document, amount: ChangeScope.example.amount)
 }

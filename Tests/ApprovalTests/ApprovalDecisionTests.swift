@@ -152,6 +152,24 @@ struct ApprovalDecisionTests {
         PrefacturaIssued(prefacturaId: id, workOrderId: F.id, amount: .bolivianos(100), lines: [])
     }
 
+    /// Issue 7, rule 5: a prefactura drafted at 0 is priced before it can be approved; it can
+    /// still be returned.
+    @Test func anUnpricedPrefacturaCannotBeApproved() throws {
+        var unpriced = issued("PF-1")
+        unpriced.needsPricing = true
+        let s = try F.step(PrefacturaReview.self, nil, .issued(unpriced))
+        let error = #expect(throws: Rejection.self) {
+            try decide(PrefacturaReview.self, s, .review(ReviewPrefactura(prefacturaId: "PF-1", decision: .approve, by: "carla")))
+        }
+        #expect(error?.code == .invalidTransition && error?.message.contains("billing.price-prefactura") == true)
+        let returned = try decide(PrefacturaReview.self, s, .review(ReviewPrefactura(prefacturaId: "PF-1", decision: .return, by: "carla", notes: "falta precio")))
+        #expect(returned.emitted(PrefacturaReturned.self).count == 1)
+        // The priced version that follows is approved.
+        let priced = try F.step(PrefacturaReview.self, s, .issued(issued("PF-2")))
+        let approved = try decide(PrefacturaReview.self, priced, .review(ReviewPrefactura(prefacturaId: "PF-2", decision: .approve, by: "carla")))
+        #expect(approved.emitted(PrefacturaApproved.self).count == 1)
+    }
+
     @Test func aPrefacturaIsFoundByItsIdForTheReview() throws {
         let d = try decide(PrefacturaReview.self, nil, .issued(issued("PF-1")))
         #expect(d.aliases == ["PF-1"])

@@ -92,42 +92,112 @@ struct BillingDecisionTests {
         #expect(d.state == nil && d.events.isEmpty)
     }
 
-    // MARK: Return
+    // MARK: Return, correction, pricing, scope change (issue 7, rule 5)
 
-    @Test func aReturnedPrefacturaIsReissuedAsTheNextVersionWithANewNumber() throws {
-        let ot = try issued()
-        let d = try F.decide(OT.self, ot, returned("PF-2026-000041"), at: F.now, numbers: [OT.prefacturaNumber: 57])
+    static let corrected = [
+        PrefacturaLine(description: "Reparación de acometida", quantity: 1, unitPrice: .bolivianos(1_000), amount: .bolivianos(1_000)),
+        PrefacturaLine(description: "Materiales", quantity: 4, unitPrice: .bolivianos(25), amount: .bolivianos(100)),
+    ]
+
+    func correct(_ prefacturaId: String, lines: [PrefacturaLine] = Self.corrected) -> OT.Input {
+        .correct(CorrectPrefactura(prefacturaId: prefacturaId, workOrderId: F.id, lines: lines, by: "angie.cruz", notes: "descuento"))
+    }
+
+    func price(_ prefacturaId: String, lines: [PrefacturaLine] = Self.corrected) -> OT.Input {
+        .price(PricePrefactura(prefacturaId: prefacturaId, workOrderId: F.id, lines: lines, by: "angie.cruz"))
+    }
+
+    @Test func aReturnedPrefacturaWaitsForItsCorrections() throws {
+        let d = try F.decide(OT.self, try issued(), returned("PF-2026-000041"), at: F.now)
+        let s = try #require(d.state)
+        #expect(d.events.isEmpty, "not re-issued with the same lines")
+        let old = try #require(s.prefacturas.last)
+        #expect(s.prefacturas.count == 1 && s.status == "returned")
+        #expect(old.status == .returned && old.returnedBy == "carla" && old.returnNotes == "falta el ítem 3" && old.returnedAt == F.now)
+        #expect(try F.decide(OT.self, s, returned("PF-2026-000041")).state == nil, "a second return changes nothing")
+    }
+
+    /// The corrections the review asked for travel in `billing.correct-prefactura`; the new
+    /// version carries them.
+    @Test func aCorrectedPrefacturaIsReissuedWithTheCorrectedLinesAsTheNextVersion() throws {
+        let returned = try F.step(OT.self, try issued(), returned("PF-2026-000041"))
+        let d = try F.decide(OT.self, returned, correct("PF-2026-000041"), at: F.now, numbers: [OT.prefacturaNumber: 57])
         let s = try #require(d.state)
         #expect(s.prefacturas.map(\.id) == ["PF-2026-000041", "PF-2026-000057"])
-        let old = s.prefacturas[0], next = s.prefacturas[1]
-        #expect(old.status == .returned && old.returnedBy == "carla" && old.returnNotes == "falta el ítem 3" && old.returnedAt == F.now)
-        #expect(next.version == 2 && next.status == .issued && next.corrects == "PF-2026-000041")
-        #expect(next.lines == old.lines && next.amount == old.amount)
+        let next = s.prefacturas[1]
+        #expect(next.version == 2 && next.status == .issued && next.corrects == "PF-2026-000041" && next.revisedBy == "angie.cruz")
+        #expect(next.lines == Self.corrected && next.amount == .bolivianos(1_100))
         #expect(
             d.emitted(PrefacturaIssued.self) == [
-                PrefacturaIssued(prefacturaId: "PF-2026-000057", workOrderId: F.id, amount: old.amount, lines: old.lines)
+                PrefacturaIssued(
+                    prefacturaId: "PF-2026-000057", workOrderId: F.id, amount: .bolivianos(1_100), lines: Self.corrected,
+                    corrects: "PF-2026-000041")
             ])
-        #expect(s.status == "issued")
+        #expect(s.prefacturas[0].status == .returned && s.status == "issued")
+        // The returned version is no longer approvable; the corrected one is.
+        #expect(try F.decide(OT.self, s, approved("PF-2026-000041"), numbers: [OT.invoiceNumber: 9]).events.isEmpty)
+        #expect(try F.decide(OT.self, s, approved("PF-2026-000057"), numbers: [OT.invoiceNumber: 9]).emitted(InvoiceIssued.self).first?.amount == .bolivianos(1_100))
+        // Only a returned one is corrected, and only its latest version.
+        let again = #expect(throws: Rejection.self) { try F.decide(OT.self, s, correct("PF-2026-000057"), numbers: [OT.prefacturaNumber: 58]) }
+        #expect(again?.code == .invalidTransition)
+        let stale = #expect(throws: Rejection.self) { try F.decide(OT.self, s, correct("PF-2026-000041"), numbers: [OT.prefacturaNumber: 58]) }
+        #expect(stale?.code == .invalidTransition && stale?.message.contains("replaced by PF-2026-000057") == true)
     }
 
-    @Test func aReissueWithoutANumberDrawnIsAnInternalError() throws {
-        let ot = try issued()
-        let error = #expect(throws: Rejection.self) { try F.decide(OT.self, ot, returned("PF-2026-000041")) }
-        #expect(error?.code == .internalError)
+    @Test func correctedLinesAreCheckedBeforeAnythingIsIssued() throws {
+        let returned = try F.step(OT.self, try issued(), returned("PF-2026-000041"))
+        let wrongTotal = [PrefacturaLine(description: "x", quantity: 2, unitPrice: .bolivianos(10), amount: .bolivianos(25))]
+        let wrongCurrency = [PrefacturaLine(description: "x", quantity: 1, unitPrice: Money(minor: 10, currency: .usd), amount: Money(minor: 10, currency: .usd))]
+        let zero = [PrefacturaLine(description: "x", quantity: 1, unitPrice: .bolivianos(0), amount: .bolivianos(0))]
+        for (lines, field) in [
+            (wrongTotal, "data.lines[0].amount.minor"), (wrongCurrency, "data.lines[0].amount.currency"), (zero, "data.lines"),
+            ([], "data.lines"),
+        ] {
+            let error = #expect(throws: Rejection.self) { try F.decide(OT.self, returned, correct("PF-2026-000041", lines: lines), numbers: [OT.prefacturaNumber: 57]) }
+            #expect(error?.code == .validation && error?.errors.map(\.field) == [field], "\(field)")
+        }
+        let unknown = #expect(throws: Rejection.self) { try F.decide(OT.self, nil, correct("PF-2026-000041"), numbers: [OT.prefacturaNumber: 57]) }
+        #expect(unknown?.code == .notFound)
     }
 
-    @Test func anApprovalOfAReturnedVersionIsIgnoredAndTheNewVersionIsInvoiced() throws {
-        let reissued = try F.step(OT.self, try issued(), returned("PF-2026-000041"), numbers: [OT.prefacturaNumber: 57])
-        let stale = try F.decide(OT.self, reissued, approved("PF-2026-000041"), numbers: [OT.invoiceNumber: 9])
-        #expect(stale.state == nil && stale.events.isEmpty)
-        let d = try F.decide(OT.self, reissued, approved("PF-2026-000057"), numbers: [OT.invoiceNumber: 9])
-        #expect(d.emitted(InvoiceIssued.self).first?.prefacturaId == "PF-2026-000057")
+    /// A prefactura drafted at 0 is priced by the controller before the review can approve it.
+    @Test func aPrefacturaDraftedWithoutAPriceIsPricedIntoTheNextVersion() throws {
+        let unpriced = try issued(F.closing(amount: nil))
+        #expect(unpriced.status == "unpriced")
+        #expect(try F.decide(OT.self, unpriced, approved("PF-2026-000041"), numbers: [OT.invoiceNumber: 9]).events.isEmpty, "never invoiced at 0")
+        let d = try F.decide(OT.self, unpriced, price("PF-2026-000041"), numbers: [OT.prefacturaNumber: 57])
+        let s = try #require(d.state)
+        #expect(s.status == "issued" && s.prefacturas.map(\.status) == [.superseded, .issued])
+        #expect(s.prefacturas[1].amount == .bolivianos(1_100) && !s.prefacturas[1].needsPricing)
+        #expect(d.emitted(PrefacturaIssued.self).first?.corrects == "PF-2026-000041")
+        let twice = #expect(throws: Rejection.self) { try F.decide(OT.self, s, price("PF-2026-000057"), numbers: [OT.prefacturaNumber: 58]) }
+        #expect(twice?.code == .invalidTransition, "a priced prefactura changes through the review")
     }
 
-    @Test func aSecondReturnOfTheSameVersionIssuesNothing() throws {
-        let reissued = try F.step(OT.self, try issued(), returned("PF-2026-000041"), numbers: [OT.prefacturaNumber: 57])
-        let d = try F.decide(OT.self, reissued, returned("PF-2026-000041"), numbers: [OT.prefacturaNumber: 58])
-        #expect(d.state == nil && d.events.isEmpty)
+    @Test func theUnpricedDraftSaysSoToTheReview() throws {
+        let d = try F.decide(OT.self, nil, .closed(F.closing(amount: nil)), numbers: [OT.prefacturaNumber: 41])
+        #expect(d.emitted(PrefacturaIssued.self).first?.needsPricing == true)
+        let priced = try F.decide(OT.self, nil, .closed(F.closing()), numbers: [OT.prefacturaNumber: 41])
+        #expect(priced.emitted(PrefacturaIssued.self).first?.needsPricing == nil)
+    }
+
+    func rescoped(_ amount: Money?) -> OT.Input {
+        .scopeChanged(
+            WorkOrderScopeChanged(workOrderId: F.id, changes: ["sitios": 3], document: Document(kind: .other, uri: "s3://d/dc-03.pdf"), amount: amount))
+    }
+
+    /// SGC-DC-03: a scope change that alters the amount after the closing re-issues the open
+    /// prefactura with the changed amount; an invoiced one is no longer open to it.
+    @Test func aScopeChangeOfTheAmountReissuesTheOpenPrefactura() throws {
+        let d = try F.decide(OT.self, try issued(), rescoped(.bolivianos(1_800)), numbers: [OT.prefacturaNumber: 57])
+        let s = try #require(d.state)
+        #expect(s.prefacturas.map(\.status) == [.superseded, .issued] && s.prefacturas[1].amount == .bolivianos(1_800))
+        #expect(d.emitted(PrefacturaIssued.self).first?.amount == .bolivianos(1_800))
+        #expect(try F.decide(OT.self, s, rescoped(.bolivianos(1_800)), numbers: [OT.prefacturaNumber: 58]).state == nil, "the same amount again")
+        #expect(try F.decide(OT.self, try issued(), rescoped(nil), numbers: [OT.prefacturaNumber: 58]).state == nil)
+        #expect(try F.decide(OT.self, nil, rescoped(.bolivianos(1_800)), numbers: [OT.prefacturaNumber: 58]).state == nil, "not closed yet")
+        let invoiced = try F.step(OT.self, try issued(), approved("PF-2026-000041"), numbers: [OT.invoiceNumber: 9])
+        #expect(try F.decide(OT.self, invoiced, rescoped(.bolivianos(1_800)), numbers: [OT.prefacturaNumber: 58]).state == nil)
     }
 
     // MARK: CxC

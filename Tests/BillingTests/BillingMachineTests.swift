@@ -36,48 +36,84 @@ struct BillingWorkOrderMachineTests {
     typealias Table = MachineTable<OT, Given>
     typealias F = BillingFixtures
 
-    enum Given: CaseIterable, Sendable { case closed, closedPoleMove, approved, returned }
+    enum Given: CaseIterable, Sendable { case closed, closedUnpriced, closedPoleMove, approved, returned, price, correct, scopeChanged }
 
     static func column(of input: OT.Input) -> Given {
         switch input {
-        case .closed(let e): e.kind == .poleMove ? .closedPoleMove : .closed
+        case .closed(let e): e.kind == .poleMove ? .closedPoleMove : e.amount == nil ? .closedUnpriced : .closed
         case .approved: .approved
         case .returned: .returned
+        case .price: .price
+        case .correct: .correct
+        case .scopeChanged: .scopeChanged
         }
     }
 
-    /// Every state's prefactura (when it has one) is PF-2026-000001.
+    static let lines = [
+        PrefacturaLine(description: "Reparación de acometida", quantity: 2, unitPrice: .bolivianos(700), amount: .bolivianos(1_400))
+    ]
+
+    /// Every state's latest prefactura is PF-2026-000001.
     static func input(_ given: Given) -> (input: OT.Input, trigger: String) {
+        let pf = "PF-2026-000001"
         switch given {
-        case .closed: (.closed(F.closing()), WorkOrderClosed.type)
-        case .closedPoleMove: (.closed(F.closing(.poleMove, amount: nil)), WorkOrderClosed.type)
+        case .closed: return (.closed(F.closing()), WorkOrderClosed.type)
+        case .closedUnpriced: return (.closed(F.closing(amount: nil)), WorkOrderClosed.type)
+        case .closedPoleMove: return (.closed(F.closing(.poleMove, amount: nil)), WorkOrderClosed.type)
         case .approved:
-            (.approved(PrefacturaApproved(prefacturaId: "PF-2026-000001", workOrderId: F.id, by: "carla.rojas")), PrefacturaApproved.type)
+            return (.approved(PrefacturaApproved(prefacturaId: pf, workOrderId: F.id, by: "carla.rojas")), PrefacturaApproved.type)
         case .returned:
-            (.returned(PrefacturaReturned(prefacturaId: "PF-2026-000001", workOrderId: F.id, by: "carla.rojas", notes: "precio")),
-             PrefacturaReturned.type)
+            return (.returned(PrefacturaReturned(prefacturaId: pf, workOrderId: F.id, by: "carla.rojas", notes: "precio")), PrefacturaReturned.type)
+        case .price:
+            return (.price(PricePrefactura(prefacturaId: pf, workOrderId: F.id, lines: lines, by: "angie.cruz")), PricePrefactura.type)
+        case .correct:
+            return (.correct(CorrectPrefactura(prefacturaId: pf, workOrderId: F.id, lines: lines, by: "angie.cruz")), CorrectPrefactura.type)
+        case .scopeChanged:
+            return (.scopeChanged(
+                WorkOrderScopeChanged(
+                    workOrderId: F.id, changes: ["sitios": 3], document: Document(kind: .other, uri: "s3://d/sgc-dc-03.pdf"),
+                    amount: .bolivianos(1_800))),
+             WorkOrderScopeChanged.type)
         }
     }
 
     static func table() throws -> Table {
         let settled = try F.step(OT.self, nil, input(.closedPoleMove).input)
         let issued = try F.step(OT.self, nil, input(.closed).input, numbers: [OT.prefacturaNumber: 1])
+        let unpriced = try F.step(OT.self, nil, input(.closedUnpriced).input, numbers: [OT.prefacturaNumber: 1])
+        let returned = try F.step(OT.self, issued, input(.returned).input)
         let invoiced = try F.step(OT.self, issued, input(.approved).input, numbers: [OT.invoiceNumber: 1])
-        return Table(service: BillingService.definition, states: [settled, issued, invoiced], now: F.now, input: input)
+        return Table(service: BillingService.definition, states: [settled, unpriced, issued, returned, invoiced], now: F.now, input: input)
     }
+
+    static let issuedAgain = Table.Effect.transition(to: "issued", emits: [PrefacturaIssued.type])
+    static let finalRow: [Given: Table.Effect] = [
+        .closed: .ignored, .closedUnpriced: .ignored, .closedPoleMove: .ignored, .approved: .ignored, .returned: .ignored,
+        .price: .rejected(.invalidTransition), .correct: .rejected(.invalidTransition), .scopeChanged: .ignored,
+    ]
 
     static let expected: [String?: [Given: Table.Effect]] = [
         nil: [
-            .closed: .transition(to: "issued", emits: [PrefacturaIssued.type]), .closedPoleMove: .transition(to: "settled"),
-            .approved: .ignored, .returned: .ignored,
+            .closed: .transition(to: "issued", emits: [PrefacturaIssued.type]),
+            .closedUnpriced: .transition(to: "unpriced", emits: [PrefacturaIssued.type]), .closedPoleMove: .transition(to: "settled"),
+            .approved: .ignored, .returned: .ignored, .price: .rejected(.notFound), .correct: .rejected(.notFound), .scopeChanged: .ignored,
         ],
-        "settled": [.closed: .ignored, .closedPoleMove: .ignored, .approved: .ignored, .returned: .ignored],
+        "settled": finalRow.merging([.price: .rejected(.notFound), .correct: .rejected(.notFound)]) { $1 },
+        "unpriced": [
+            .closed: .ignored, .closedUnpriced: .ignored, .closedPoleMove: .ignored,
+            .approved: .ignored, .returned: .transition(to: "returned"), .price: issuedAgain, .correct: .rejected(.invalidTransition),
+            .scopeChanged: issuedAgain,
+        ],
         "issued": [
-            .closed: .ignored, .closedPoleMove: .ignored,
-            .approved: .transition(to: "invoiced", emits: [InvoiceIssued.type]),
-            .returned: .transition(to: "issued", emits: [PrefacturaIssued.type]),
+            .closed: .ignored, .closedUnpriced: .ignored, .closedPoleMove: .ignored,
+            .approved: .transition(to: "invoiced", emits: [InvoiceIssued.type]), .returned: .transition(to: "returned"),
+            .price: .rejected(.invalidTransition), .correct: .rejected(.invalidTransition), .scopeChanged: issuedAgain,
         ],
-        "invoiced": [.closed: .ignored, .closedPoleMove: .ignored, .approved: .ignored, .returned: .ignored],
+        "returned": [
+            .closed: .ignored, .closedUnpriced: .ignored, .closedPoleMove: .ignored, .approved: .ignored, .returned: .ignored,
+            .price: .rejected(.invalidTransition), .correct: issuedAgain, .scopeChanged: issuedAgain,
+        ],
+        "invoiced": finalRow,
     ]
 
     /// Coverage, each column's input, every cell against the table, the runtime's acceptance of

@@ -144,6 +144,20 @@ import Testing
         }
     }
 
+    /// Issue 7, rule 5: a change of the amount is positive and in the OT's currency.
+    @Test func aScopeChangeOfTheAmountIsPositiveAndInTheOTsCurrency() {
+        func problems(_ amount: Money) -> [String] {
+            let change = ChangeScope(workOrderId: "W", changes: ["a": .number(1)], document: Document(kind: .other, uri: "s3://f"), amount: amount)
+            do {
+                try ScopeRules.validate(change, state: .assigned, currency: .bob)
+                return []
+            } catch { return error.errors.map(\.field) }
+        }
+        #expect(problems(.bolivianos(1_300)).isEmpty)
+        #expect(problems(.bolivianos(0)) == ["data.amount.minor"])
+        #expect(problems(Money(minor: 100, currency: .usd)) == ["data.amount.currency"])
+    }
+
     @Test func scopeChangesAreRefusedOnFinalOrUnknownWorkOrders() {
         let change = ChangeScope(workOrderId: "W", changes: ["a": .number(1)], document: Document(kind: .other, uri: "s3://f"))
         for state in [WorkOrderState.closed, .cancelled, .rejected] {

@@ -12,7 +12,7 @@ struct RegistryTests {
         "damage.report",
         // Added after CONTRACT.md v1 (new types, listed in the AsyncAPI document):
         "survey.record-answer", "workorder.deliver-report", "polemove.record-corrective-action",
-        "polemove.record-reviewer-absence",
+        "polemove.record-reviewer-absence", "billing.price-prefactura", "billing.correct-prefactura",
     ]
 
     /// The event types of CONTRACT.md, copied by hand.

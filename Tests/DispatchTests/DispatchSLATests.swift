@@ -349,6 +349,26 @@ struct DispatchSLATests {
         #expect(d.state?.closedBy == "diego")
     }
 
+    /// Issue 7, rule 5 (SGC-DC-03): a scope change that alters the amount is what the closing
+    /// bills, whether it comes before or after the approval.
+    @Test func aScopeChangeOfTheAmountIsWhatTheClosingBills() throws {
+        let change = WorkOrderScopeChanged(
+            workOrderId: id, changes: ["sitios": 14], document: Document(kind: .other, uri: "s3://d/dc-03.pdf"), amount: .bolivianos(1_300))
+        let early = try step(nil, .scopeChanged(change), at: t0)
+        #expect(early.state == .opened && early.scopeAmount == .bolivianos(1_300))
+        var ot = try step(
+            early, .approved(WorkOrderApproved(workOrderId: id, approvedBy: "q", customer: .example, kind: .project, amount: .bolivianos(900))),
+            at: t0)
+        ot = try step(try step(ot, assign, at: hours(1)), attend, at: hours(2))
+        let d = try decide(ot, .close(CloseWorkOrder(workOrderId: id, by: "diego")), at: hours(3))
+        #expect(d.emitted(WorkOrderClosed.self).first?.amount == .bolivianos(1_300))
+        let closed = try #require(d.state)
+        #expect(try decide(closed, .scopeChanged(change), at: hours(4)).state == nil, "after the closing billing follows it")
+        var noAmount = change
+        noAmount.amount = nil
+        #expect(try decide(ot, .scopeChanged(noAmount), at: hours(2)).state == nil)
+    }
+
     @Test func closingAnOTThatLacksItsKindCustomerOrOutcomeIsRefused() {
         var context = DecisionContext(now: t0)
         let error = #expect(throws: Rejection.self) {

@@ -13,7 +13,7 @@ struct DispatchWorkOrderMachineTests {
 
     /// One input per case of ``DispatchWorkOrder/Input`` (one per deadline for the timers).
     enum Given: CaseIterable, Sendable {
-        case opened, approvalPending, approved, rejected, prioritized
+        case opened, approvalPending, approved, rejected, prioritized, scopeChanged
         case assign, reportOutcome, close, cancel, deliverReport
         case contactDeadline, dueDeadline, priorityDeadline
     }
@@ -26,6 +26,7 @@ struct DispatchWorkOrderMachineTests {
         case .approved: .approved
         case .rejected: .rejected
         case .prioritized: .prioritized
+        case .scopeChanged: .scopeChanged
         case .assign: .assign
         case .reportOutcome: .reportOutcome
         case .close: .close
@@ -61,6 +62,12 @@ struct DispatchWorkOrderMachineTests {
         case .prioritized:
             (.prioritized(WorkOrderPrioritized(workOrderId: id, level: 1, deadline: now.addingTimeInterval(12 * 3600), reason: "TOP A")),
              WorkOrderPrioritized.type)
+        case .scopeChanged:
+            (.scopeChanged(
+                WorkOrderScopeChanged(
+                    workOrderId: id, changes: ["sitios": 14], document: Document(kind: .other, uri: "s3://d/sgc-dc-03.pdf"),
+                    amount: .bolivianos(56_580))),
+             WorkOrderScopeChanged.type)
         case .assign: (.assign(assignment), AssignWorkOrder.type)
         case .reportOutcome: (.reportOutcome(ReportOutcome(workOrderId: id, outcome: .resolved, notes: "ok")), ReportOutcome.type)
         case .close: (.close(CloseWorkOrder(workOrderId: id, by: "diego.arce")), CloseWorkOrder.type)
@@ -115,7 +122,7 @@ struct DispatchWorkOrderMachineTests {
             .approvalPending: .transition(to: "approvalPending"),
             .approved: .transition(to: "dispatched", emits: onApproval, timers: setOnApproval),
             .rejected: .transition(to: "rejected"),
-            .prioritized: .transition(to: "opened", timers: ["+sla.priority"]),
+            .prioritized: .transition(to: "opened", timers: ["+sla.priority"]), .scopeChanged: .transition(to: "opened"),
             .assign: .rejected(.notFound), .reportOutcome: .rejected(.notFound), .close: .rejected(.notFound),
             .cancel: .rejected(.notFound), .deliverReport: .rejected(.notFound),
             .contactDeadline: .ignored, .dueDeadline: .ignored, .priorityDeadline: .ignored,
@@ -125,7 +132,7 @@ struct DispatchWorkOrderMachineTests {
             .approvalPending: .transition(to: "approvalPending"),
             .approved: .transition(to: "dispatched", emits: onApproval, timers: setOnApproval),
             .rejected: .transition(to: "rejected"),
-            .prioritized: .unchanged(timers: ["+sla.priority"]),
+            .prioritized: .unchanged(timers: ["+sla.priority"]), .scopeChanged: .unchanged(),
             .assign: .rejected(.invalidTransition), .reportOutcome: .rejected(.invalidTransition),
             .close: .rejected(.invalidTransition), .deliverReport: .rejected(.invalidTransition),
             .cancel: .transition(to: "cancelled", emits: [cancelled], timers: clearAll),
@@ -136,7 +143,7 @@ struct DispatchWorkOrderMachineTests {
             .approvalPending: .ignored,
             .approved: .transition(to: "dispatched", emits: onApproval, timers: setOnApproval),
             .rejected: .transition(to: "rejected"),
-            .prioritized: .unchanged(timers: ["+sla.priority"]),
+            .prioritized: .unchanged(timers: ["+sla.priority"]), .scopeChanged: .unchanged(),
             .assign: .rejected(.invalidTransition), .reportOutcome: .rejected(.invalidTransition),
             .close: .rejected(.invalidTransition), .deliverReport: .rejected(.invalidTransition),
             .cancel: .transition(to: "cancelled", emits: [cancelled], timers: clearAll),
@@ -144,7 +151,7 @@ struct DispatchWorkOrderMachineTests {
         ],
         "dispatched": [
             .opened: .ignored, .approvalPending: .ignored, .approved: .ignored, .rejected: .ignored,
-            .prioritized: .unchanged(timers: ["+sla.priority"]),
+            .prioritized: .unchanged(timers: ["+sla.priority"]), .scopeChanged: .unchanged(),
             .assign: .transition(to: "assigned", emits: [assigned], timers: ["-sla.contact"]),
             .reportOutcome: .rejected(.invalidTransition), .close: .rejected(.invalidTransition),
             .deliverReport: .rejected(.invalidTransition),
@@ -154,7 +161,7 @@ struct DispatchWorkOrderMachineTests {
         ],
         "assigned": [
             .opened: .ignored, .approvalPending: .ignored, .approved: .ignored, .rejected: .ignored,
-            .prioritized: .unchanged(timers: ["+sla.priority"]),
+            .prioritized: .unchanged(timers: ["+sla.priority"]), .scopeChanged: .unchanged(),
             .assign: .transition(to: "assigned", emits: [assigned]),
             .reportOutcome: .transition(to: "attended", emits: [attended], timers: ["-sla.due", "-sla.priority"]),
             .close: .rejected(.invalidTransition), .deliverReport: .rejected(.invalidTransition),
@@ -163,7 +170,7 @@ struct DispatchWorkOrderMachineTests {
         ],
         "attended": [
             .opened: .ignored, .approvalPending: .ignored, .approved: .ignored, .rejected: .ignored,
-            .prioritized: .unchanged(),
+            .prioritized: .unchanged(), .scopeChanged: .unchanged(),
             .assign: .rejected(.invalidTransition), .reportOutcome: .rejected(.invalidTransition),
             .close: .transition(to: "closed", emits: [closed]), .deliverReport: .unchanged(emits: [delivered]),
             .cancel: .transition(to: "cancelled", emits: [cancelled], timers: clearAll),
@@ -178,7 +185,7 @@ struct DispatchWorkOrderMachineTests {
     /// level is recorded (and, once closed, the delivery of its report).
     static let finalRow: [Given: Table.Effect] = [
         .opened: .ignored, .approvalPending: .ignored, .approved: .ignored, .rejected: .ignored,
-        .prioritized: .unchanged(),
+        .prioritized: .unchanged(), .scopeChanged: .ignored,
         .assign: .rejected(.invalidTransition), .reportOutcome: .rejected(.invalidTransition),
         .close: .rejected(.invalidTransition), .cancel: .rejected(.invalidTransition),
         .deliverReport: .rejected(.invalidTransition),

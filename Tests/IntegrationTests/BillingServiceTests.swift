@@ -147,7 +147,7 @@ struct BillingServiceTests {
         }
     }
 
-    @Test func anApprovedPrefacturaIsInvoicedOnceByTheCountrysIssuerAndAReturnedOneIsReissued() async throws {
+    @Test func anApprovedPrefacturaIsInvoicedOnceByTheCountrysIssuerAndAReturnedOneIsReissuedWithItsCorrections() async throws {
         try await withTestSystem("bill-review") { system in
             let service = try system.start("billing")
             try await service.waitUntilReady()
@@ -173,10 +173,22 @@ struct BillingServiceTests {
             try await sender.publishConfirmed(approvals)
             #expect(await eventually(timeout: .seconds(30)) { events.count("billing.invoice-issued") >= 3 })
 
-            // Returned: marked returned, a corrected one issued (new id, same OT, version 2).
+            // Returned: marked returned; it waits for the corrections (issue 7, rule 5), which are
+            // then issued as version 2 (new id, same OT).
             let first = try #require(prefactura["WO-ret"])
             let returned = PrefacturaReturned(prefacturaId: first.prefacturaId, workOrderId: "WO-ret", by: "carla.rocha", notes: "precio")
             try await sender.publishConfirmed([try CommandSender.message(returned), try CommandSender.message(returned)])
+            #expect(await eventually(timeout: .seconds(30)) {
+                (try? await system.count("SELECT count(*)::int8 FROM billing.prefacturas WHERE work_order_id = 'WO-ret' AND status = 'returned'")) == 1
+            })
+            #expect(events.count("billing.prefactura-issued") == 4, "not re-issued with the same lines")
+            let corrected = [
+                PrefacturaLine(description: "Reparación con descuento", quantity: 1, unitPrice: .bolivianos(4_500), amount: .bolivianos(4_500))
+            ]
+            try await sender.publishConfirmed([
+                try CommandSender.message(
+                    CorrectPrefactura(prefacturaId: first.prefacturaId, workOrderId: "WO-ret", lines: corrected, by: "angie.cruz", notes: "descuento"))
+            ])
             #expect(await eventually(timeout: .seconds(30)) { events.count("billing.prefactura-issued") >= 5 })
             // The returned one can no longer be approved; the corrected one can.
             let second = try #require(events.decoded(PrefacturaIssued.self).first { $0.data.workOrderId == "WO-ret" && $0.data.prefacturaId != first.prefacturaId }).data
@@ -185,7 +197,7 @@ struct BillingServiceTests {
                 try CommandSender.message(PrefacturaApproved(prefacturaId: second.prefacturaId, workOrderId: "WO-ret", by: "carla.rocha")),
             ])
             #expect(await eventually(timeout: .seconds(30)) { events.count("billing.invoice-issued") >= 4 })
-            #expect(try await eventually(timeout: .seconds(10)) { try await system.count("SELECT count(*)::int8 FROM billing.inbox") == 14 })
+            #expect(try await eventually(timeout: .seconds(10)) { try await system.count("SELECT count(*)::int8 FROM billing.inbox") == 15 })
             try await Task.sleep(for: .seconds(2))
 
             let invoices = Dictionary(grouping: events.decoded(InvoiceIssued.self).map(\.data), by: \.workOrderId)
@@ -197,14 +209,75 @@ struct BillingServiceTests {
             #expect(invoices["WO-cl"]?.first?.amount == Money(minor: 500_000, currency: .clp))
             #expect(invoices["WO-cl"]?.first?.prefacturaId == prefactura["WO-cl"]?.prefacturaId)
             #expect(invoices["WO-ret"]?.first?.prefacturaId == second.prefacturaId)
-            #expect(second.lines == first.lines)
-            #expect(second.amount == first.amount)
+            #expect(second.lines == corrected && second.corrects == first.prefacturaId)
+            #expect(second.amount == .bolivianos(4_500) && invoices["WO-ret"]?.first?.amount == .bolivianos(4_500))
             #expect(events.count("billing.prefactura-issued") == 5)
             #expect(try await system.count("SELECT count(*)::int8 FROM billing.invoices") == 4)
             #expect(try await system.count(
                 "SELECT count(*)::int8 FROM billing.prefacturas WHERE work_order_id = 'WO-ret' AND status = 'returned' AND return_notes = 'precio' AND version = 1") == 1)
             #expect(try await system.count(
                 "SELECT count(*)::int8 FROM billing.prefacturas WHERE work_order_id = 'WO-ret' AND status = 'invoiced' AND version = 2") == 1)
+        }
+    }
+
+    /// Issue 7, rule 5, through billing and approval: a prefactura drafted at 0 is refused by the
+    /// review until the controller prices it; a scope change that alters the amount after the
+    /// closing re-issues the prefactura with the changed amount, which is what is invoiced.
+    @Test func anUnpricedPrefacturaIsPricedBeforeItsApprovalAndAScopeChangeIsBilledWithItsAmount() async throws {
+        try await withTestSystem("bill-price") { system in
+            let billing = try system.start("billing")
+            let approval = try system.start("approval")
+            try await billing.waitUntilReady()
+            try await approval.waitUntilReady()
+            let events = try await EventCollector(system: system)
+            let sender = try await system.sender()
+            try await sender.publishConfirmed([
+                try CommandSender.message(closed("WO-unpriced", amount: nil)),
+                try CommandSender.message(closed("WO-scope", amount: .bolivianos(4_850))),
+            ])
+            #expect(await eventually(timeout: .seconds(30)) { events.count("billing.prefactura-issued") == 2 })
+            let drafts = Dictionary(uniqueKeysWithValues: events.decoded(PrefacturaIssued.self).map { ($0.data.workOrderId, $0.data) })
+            let unpriced = try #require(drafts["WO-unpriced"])
+            #expect(unpriced.needsPricing == true && unpriced.amount.minor == 0)
+            #expect(await eventually(timeout: .seconds(30)) {
+                (try? await system.count("SELECT count(*)::int8 FROM approval.prefacturas")) == 2
+            })
+
+            // The commercial head cannot approve it at 0.
+            try await sender.publishConfirmed([
+                try CommandSender.message(ReviewPrefactura(prefacturaId: unpriced.prefacturaId, decision: .approve, by: "carla.rocha"), id: "approve-at-zero")
+            ])
+            #expect(await eventually(timeout: .seconds(30)) { events.count("command.rejected") == 1 })
+            let refusal = try #require(events.decoded(CommandRejected.self).first).data
+            #expect(refusal.commandId == "approve-at-zero" && refusal.code == "invalidTransition")
+
+            // The controller prices it; the priced version is approved and invoiced.
+            let lines = [PrefacturaLine(description: "Reparación de acometida", quantity: 3, unitPrice: .bolivianos(400), amount: .bolivianos(1_200))]
+            try await sender.publishConfirmed([
+                try CommandSender.message(PricePrefactura(prefacturaId: unpriced.prefacturaId, workOrderId: "WO-unpriced", lines: lines, by: "angie.cruz"))
+            ])
+            // A scope change of the other OT's amount reaches billing after its closing.
+            let change = WorkOrderScopeChanged(
+                workOrderId: "WO-scope", changes: ["sitios": 14], document: Document(kind: .other, uri: "s3://d/sgc-dc-03.pdf"), amount: .bolivianos(5_658))
+            try await sender.publishConfirmed([try CommandSender.message(change)])
+            #expect(await eventually(timeout: .seconds(30)) { events.count("billing.prefactura-issued") == 4 })
+            let latest = Dictionary(events.decoded(PrefacturaIssued.self).map { ($0.data.workOrderId, $0.data) }, uniquingKeysWith: { $1 })
+            let priced = try #require(latest["WO-unpriced"])
+            let rescoped = try #require(latest["WO-scope"])
+            #expect(priced.amount == .bolivianos(1_200) && priced.lines == lines && priced.corrects == unpriced.prefacturaId && priced.needsPricing == nil)
+            #expect(rescoped.amount == .bolivianos(5_658) && rescoped.corrects == drafts["WO-scope"]?.prefacturaId)
+            #expect(await eventually(timeout: .seconds(30)) {
+                (try? await system.count("SELECT count(*)::int8 FROM approval.prefacturas WHERE state = 'pending'")) == 2
+            })
+            try await sender.publishConfirmed([
+                try CommandSender.message(ReviewPrefactura(prefacturaId: priced.prefacturaId, decision: .approve, by: "carla.rocha")),
+                try CommandSender.message(ReviewPrefactura(prefacturaId: rescoped.prefacturaId, decision: .approve, by: "carla.rocha")),
+            ])
+            #expect(await eventually(timeout: .seconds(30)) { events.count("billing.invoice-issued") == 2 })
+            let invoices = Dictionary(uniqueKeysWithValues: events.decoded(InvoiceIssued.self).map { ($0.data.workOrderId, $0.data) })
+            #expect(invoices["WO-unpriced"]?.amount == .bolivianos(1_200))
+            #expect(invoices["WO-scope"]?.amount == .bolivianos(5_658))
+            #expect(events.count("command.rejected") == 1)
         }
     }
 }

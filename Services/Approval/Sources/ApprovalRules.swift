@@ -154,7 +154,9 @@ public enum PrefacturaRules {
     /// `billing.prefactura-review`: the state after the decision, or a ``Rejection``. `by` is
     /// required; a return needs notes; only a pending prefactura (nil = unknown → `notFound`) is
     /// reviewed.
-    public static func review(state: PrefacturaState?, command: ReviewPrefactura) throws(Rejection) -> PrefacturaState {
+    /// A prefactura drafted without a price (`needsPricing`) is returned or priced, never approved
+    /// as it stands (issue 7, rule 5).
+    public static func review(state: PrefacturaState?, command: ReviewPrefactura, needsPricing: Bool = false) throws(Rejection) -> PrefacturaState {
         var problems: [FieldProblem] = []
         if ApprovalRules.blank(command.prefacturaId) {
             problems.append(FieldProblem(field: "data.prefacturaId", problem: "must not be empty"))
@@ -172,6 +174,11 @@ public enum PrefacturaRules {
             throw .invalidTransition(
                 "prefactura \(command.prefacturaId) is \(state.rawValue), not pending review", field: "data.prefacturaId",
                 problem: "prefactura is \(state.rawValue)")
+        }
+        if command.decision == .approve, needsPricing {
+            throw .invalidTransition(
+                "prefactura \(command.prefacturaId) was drafted at 0 without a price: it is priced first (billing.price-prefactura)",
+                field: "data.prefacturaId", problem: "prefactura needs pricing")
         }
         return command.decision == .approve ? .approved : .returned
     }

@@ -266,6 +266,8 @@ public enum PrefacturaReview: Aggregate {
         public var decidedAt: Date?
         public var decidedBy: String?
         public var notes: String?
+        /// Drafted at 0 without a price: not approvable until priced.
+        public var needsPricing: Bool?
     }
 
     public struct State: AggregateState {
@@ -307,14 +309,18 @@ public enum PrefacturaReview: Aggregate {
                 s.prefacturas[i].decidedAt = now
                 s.prefacturas[i].notes = "superseded by " + e.prefacturaId
             }
-            s.prefacturas.append(Entry(prefacturaId: e.prefacturaId, amount: e.amount, lines: e.lines, state: .pending, issuedAt: now))
+            s.prefacturas.append(
+                Entry(
+                    prefacturaId: e.prefacturaId, amount: e.amount, lines: e.lines, state: .pending, issuedAt: now,
+                    needsPricing: e.needsPricing == true ? true : nil))
             return Decision(
                 state: s, history: [HistoryEntry("issued", from: from, to: s.status, reason: e.prefacturaId)],
                 aliases: [e.prefacturaId], note: "prefactura \(e.prefacturaId) waiting for commercial review")
 
         case .review(let c):
             let index = state?.prefacturas.firstIndex { $0.prefacturaId == c.prefacturaId }
-            let next = try PrefacturaRules.review(state: index.flatMap { state?.prefacturas[$0].state }, command: c)
+            let entry = index.flatMap { state?.prefacturas[$0] }
+            let next = try PrefacturaRules.review(state: entry?.state, command: c, needsPricing: entry?.needsPricing == true)
             guard var s = state, let index else { throw Rejection(.internalError, "review: rules accepted an unknown prefactura") }
             let from = s.status
             s.prefacturas[index].state = next

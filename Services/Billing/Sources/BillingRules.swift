@@ -75,6 +75,37 @@ public enum BillingRules {
         return Money(minor: lines.reduce(0) { $0 + $1.amount.minor }, currency: currency)
     }
 
+    /// The lines of `billing.price-prefactura` / `billing.correct-prefactura`: at least one; each
+    /// described, its amount `quantity × unitPrice` (no negative prices), all in the OT's currency;
+    /// a positive total, which is returned.
+    public static func validate(lines: [PrefacturaLine], by: String, currency: Currency) throws(Rejection) -> Money {
+        var problems: [FieldProblem] = []
+        if by.isBlank { problems.append(FieldProblem(field: "data.by", problem: "must not be empty")) }
+        if lines.isEmpty { problems.append(FieldProblem(field: "data.lines", problem: "at least one line")) }
+        for (i, line) in lines.enumerated() {
+            let at = "data.lines[\(i)]"
+            if line.description.isBlank { problems.append(FieldProblem(field: "\(at).description", problem: "must not be empty")) }
+            if line.quantity < 1 { problems.append(FieldProblem(field: "\(at).quantity", problem: "at least 1")) }
+            if line.unitPrice.minor < 0 { problems.append(FieldProblem(field: "\(at).unitPrice.minor", problem: "must not be negative")) }
+            if line.unitPrice.currency != currency || line.amount.currency != currency {
+                problems.append(FieldProblem(field: "\(at).amount.currency", problem: "must be the OT's currency, \(currency.rawValue)"))
+            }
+            let (product, overflow) = Int64(line.quantity).multipliedReportingOverflow(by: line.unitPrice.minor)
+            if overflow || line.amount.minor != product {
+                problems.append(FieldProblem(field: "\(at).amount.minor", problem: "must be quantity × unitPrice"))
+            }
+        }
+        if problems.isEmpty {
+            let (sum, overflow) = lines.reduce((Int64(0), false)) { acc, l in
+                let (v, o) = acc.0.addingReportingOverflow(l.amount.minor)
+                return (v, acc.1 || o)
+            }
+            if overflow || sum <= 0 { problems.append(FieldProblem(field: "data.lines", problem: "the total must be positive")) }
+            if problems.isEmpty { return Money(minor: sum, currency: currency) }
+        }
+        throw Rejection.validation(problems)
+    }
+
     // MARK: CxC
 
     /// Checks `billing.record-payment` on its own (before looking at the charge).

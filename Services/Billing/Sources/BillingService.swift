@@ -9,7 +9,10 @@ public enum BillingService {
         let ot = BillingWorkOrder.self
         r.on(WorkOrderClosed.self, numbers: [ot.prefacturaNumber]) { e, _ in [.to(ot, e.workOrderId, .closed(e))] }
         r.on(PrefacturaApproved.self, numbers: [ot.invoiceNumber]) { e, _ in [.to(ot, e.workOrderId, .approved(e))] }
-        r.on(PrefacturaReturned.self, numbers: [ot.prefacturaNumber]) { e, _ in [.to(ot, e.workOrderId, .returned(e))] }
+        r.on(PrefacturaReturned.self) { e, _ in [.to(ot, e.workOrderId, .returned(e))] }
+        r.on(PricePrefactura.self, numbers: [ot.prefacturaNumber]) { c, _ in [.to(ot, c.workOrderId, .price(c))] }
+        r.on(CorrectPrefactura.self, numbers: [ot.prefacturaNumber]) { c, _ in [.to(ot, c.workOrderId, .correct(c))] }
+        r.on(WorkOrderScopeChanged.self, numbers: [ot.prefacturaNumber]) { e, _ in [.to(ot, e.workOrderId, .scopeChanged(e))] }
         r.on(ChargeRequested.self, numbers: [Charge.chargeNumber]) { e, _ in [.to(Charge.self, e.requestId, .requested(e))] }
         r.on(RecordPayment.self) { c, _ in [.to(Charge.self, alias: c.chargeId, .payment(c))] }
     }

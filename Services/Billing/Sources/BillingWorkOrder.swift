@@ -3,16 +3,19 @@ import Foundation
 import Runtime
 
 /// A closed OT in billing (SGC-PC-07 §4.6–4.7), as a state machine value: its prefactura —
-/// drafted once per OT, re-issued as a new version when the commercial review returns it — and
-/// its invoice, issued once the review approves it, by the country's issuer. A pole move, paid
-/// up front by its CxC, gets no prefactura.
+/// drafted once per OT; re-issued as a new version when the process and quality controller
+/// prices one drafted without a price (`billing.price-prefactura`), corrects one the commercial
+/// review returned (`billing.correct-prefactura`, with the corrected lines), or a scope change
+/// (SGC-DC-03) alters the OT's amount — and its invoice, issued once the review approves it, by
+/// the country's issuer. A pole move, paid up front by its CxC, gets no prefactura.
 ///
 /// A closed OT is one aggregate, so a second `workorder.closed` (a redelivery, a replay with a
 /// new id) finds it and bills nothing twice.
 public enum BillingWorkOrder: Aggregate {
     public static let kind = "workOrder"
 
-    public enum PrefacturaStatus: String, Codable, Sendable { case issued, returned, invoiced }
+    /// `superseded`: replaced by a newer version before any review decided it (priced, re-scoped).
+    public enum PrefacturaStatus: String, Codable, Sendable { case issued, returned, invoiced, superseded }
 
     public struct Prefactura: Codable, Sendable, Equatable {
         public var id: String
@@ -27,6 +30,9 @@ public enum BillingWorkOrder: Aggregate {
         public var returnedAt: Date?
         public var returnedBy: String?
         public var returnNotes: String?
+        /// Who priced or corrected it into this version, and why.
+        public var revisedBy: String?
+        public var revisionNotes: String?
     }
 
     public struct Invoice: Codable, Sendable, Equatable {
@@ -52,10 +58,13 @@ public enum BillingWorkOrder: Aggregate {
         public var invoice: Invoice?
 
         public var country: Country { customer.country }
-        /// `settled` (by its CxC), `issued` (a prefactura waits for review) or `invoiced`.
+        /// `settled` (by its CxC), `unpriced` (drafted at 0, waiting for its price), `issued` (a
+        /// prefactura waits for review), `returned` (it waits for its corrections) or `invoiced`.
         public var status: String {
             if invoice != nil { return "invoiced" }
-            return prefacturas.isEmpty ? "settled" : "issued"
+            guard let current = prefacturas.last else { return "settled" }
+            if current.status == .returned { return "returned" }
+            return current.needsPricing ? "unpriced" : "issued"
         }
         var current: Prefactura? { prefacturas.last }
     }
@@ -64,6 +73,9 @@ public enum BillingWorkOrder: Aggregate {
         case closed(WorkOrderClosed)
         case approved(PrefacturaApproved)
         case returned(PrefacturaReturned)
+        case price(PricePrefactura)
+        case correct(CorrectPrefactura)
+        case scopeChanged(WorkOrderScopeChanged)
     }
 
     /// Sequences its routes draw numbers from.
@@ -71,10 +83,17 @@ public enum BillingWorkOrder: Aggregate {
 
     public static let machine = StateMachine(
         title: "closed OT in billing", procedure: "SGC-PC-07 §4.6–4.7, OPE-SUM-GES-P08 steps 3–5",
-        states: [.init("settled", final: true), .init("issued"), .init("invoiced", final: true)],
+        states: [
+            .init("settled", final: true), .init("unpriced"), .init("issued"), .init("returned"), .init("invoiced", final: true),
+        ],
         transitions: [
             .init(nil, "settled", on: WorkOrderClosed.type), .init(nil, "issued", on: WorkOrderClosed.type),
-            .init("issued", "issued", on: PrefacturaReturned.type), .init("issued", "invoiced", on: PrefacturaApproved.type),
+            .init(nil, "unpriced", on: WorkOrderClosed.type),
+            .init("unpriced", "issued", on: PricePrefactura.type), .init("unpriced", "returned", on: PrefacturaReturned.type),
+            .init("issued", "returned", on: PrefacturaReturned.type), .init("issued", "invoiced", on: PrefacturaApproved.type),
+            .init("returned", "issued", on: CorrectPrefactura.type),
+            .init("unpriced", "issued", on: WorkOrderScopeChanged.type), .init("issued", "issued", on: WorkOrderScopeChanged.type),
+            .init("returned", "issued", on: WorkOrderScopeChanged.type),
         ])
 
     public static func decide(_ state: State?, _ input: Input, _ context: inout DecisionContext) throws(Rejection) -> Decision<State> {
@@ -99,7 +118,11 @@ public enum BillingWorkOrder: Aggregate {
             ]
             return Decision(
                 state: s, history: [HistoryEntry("closed", from: nil, to: s.status, reason: id)],
-                events: [PrefacturaIssued(prefacturaId: id, workOrderId: e.workOrderId, amount: draft.amount, lines: draft.lines)],
+                events: [
+                    PrefacturaIssued(
+                        prefacturaId: id, workOrderId: e.workOrderId, amount: draft.amount, lines: draft.lines,
+                        needsPricing: draft.needsPricing ? true : nil)
+                ],
                 note: draft.needsPricing ? "closed work order has no amount and no list price: prefactura \(id) issued at 0, needs pricing" : nil)
 
         case .approved(let e):
@@ -107,6 +130,7 @@ public enum BillingWorkOrder: Aggregate {
                 return .ignore("approval of an unknown prefactura (or of another work order); ignored")
             }
             guard pf.status == .issued, s.invoice == nil else { return .ignore("approval of a prefactura that is \(pf.status.rawValue); ignored") }
+            guard !pf.needsPricing else { return .ignore("approval of prefactura \(pf.id), which was never priced; not invoiced") }
             let issuer = BillingRules.issuer(for: s.country)
             let id = BillingRules.invoiceId(try context.next(invoiceNumber), country: s.country, at: now)
             s.invoice = Invoice(
@@ -122,23 +146,95 @@ public enum BillingWorkOrder: Aggregate {
                 return .ignore("return of an unknown prefactura (or of another work order); ignored")
             }
             guard pf.status == .issued else { return .ignore("return of a prefactura that is \(pf.status.rawValue); ignored") }
-            // The correction itself is made out of band by the quality controller; the platform
-            // records the notes and puts a new version back into review.
+            // It waits for the corrections the review asked for (billing.correct-prefactura).
+            let from = s.status
             let last = s.prefacturas.count - 1
             s.prefacturas[last].status = .returned
             s.prefacturas[last].returnedAt = now
             s.prefacturas[last].returnedBy = e.by
             s.prefacturas[last].returnNotes = e.notes
-            let id = BillingRules.prefacturaId(try context.next(prefacturaNumber), at: now)
-            s.prefacturas.append(
-                Prefactura(
-                    id: id, version: pf.version + 1, status: .issued, lines: pf.lines, amount: pf.amount, needsPricing: pf.needsPricing,
-                    corrects: pf.id, issuedAt: now))
             return Decision(
-                state: s, history: [HistoryEntry("returned", from: "issued", to: s.status, by: e.by, reason: e.notes)],
-                events: [PrefacturaIssued(prefacturaId: id, workOrderId: s.workOrderId, amount: pf.amount, lines: pf.lines)],
-                note: "prefactura \(pf.id) returned and re-issued as \(id) (version \(pf.version + 1))")
+                state: s, history: [HistoryEntry("returned", from: from, to: s.status, by: e.by, reason: e.notes)],
+                note: "prefactura \(pf.id) returned; waiting for its corrections")
+
+        case .price(let c):
+            var s = try revisable(state, c.prefacturaId, c.workOrderId, expecting: .issued, what: "priced")
+            let pf = s.prefacturas[s.prefacturas.count - 1]
+            guard pf.needsPricing else {
+                throw Rejection(
+                    .invalidTransition, "prefactura \(pf.id) has its price already: a change goes through the review",
+                    errors: [FieldProblem(field: "data.prefacturaId", problem: "prefactura is priced")])
+            }
+            let amount = try BillingRules.validate(lines: c.lines, by: c.by, currency: pf.amount.currency)
+            return try reissue(&s, lines: c.lines, amount: amount, previous: .superseded, by: c.by, notes: nil, trigger: "priced", context: &context)
+
+        case .correct(let c):
+            var s = try revisable(state, c.prefacturaId, c.workOrderId, expecting: .returned, what: "corrected")
+            let pf = s.prefacturas[s.prefacturas.count - 1]
+            let amount = try BillingRules.validate(lines: c.lines, by: c.by, currency: pf.amount.currency)
+            return try reissue(&s, lines: c.lines, amount: amount, previous: .returned, by: c.by, notes: c.notes, trigger: "corrected", context: &context)
+
+        case .scopeChanged(let e):
+            guard let amount = e.amount else { return .ignore("scope change without a new amount") }
+            guard var s = state else { return .ignore("scope change of a work order not closed yet: its closing carries the amount") }
+            guard s.invoice == nil, let pf = s.current else {
+                return .ignore("scope change of a work order already \(s.status): the prefactura is no longer open to it")
+            }
+            guard pf.amount != amount || pf.needsPricing else { return .ignore("the prefactura has the changed amount already") }
+            guard amount.currency == pf.amount.currency else {
+                return .ignore("scope change in \(amount.currency.rawValue) for a prefactura in \(pf.amount.currency.rawValue); ignored")
+            }
+            let line = PrefacturaLine(
+                description: BillingRules.lineDescription(kind: s.kind, workOrderId: s.workOrderId) + " (alcance modificado, SGC-DC-03)",
+                quantity: 1, unitPrice: amount, amount: amount)
+            return try reissue(
+                &s, lines: [line], amount: amount, previous: pf.status == .returned ? .returned : .superseded, by: nil,
+                notes: "scope change \(e.document.uri)", trigger: "rescoped", context: &context)
         }
+    }
+
+    /// The OT's latest prefactura, named by a command, in the status the command needs.
+    static func revisable(
+        _ state: State?, _ prefacturaId: String, _ workOrderId: String, expecting: PrefacturaStatus, what: String
+    ) throws(Rejection) -> State {
+        try Rejection.requireNonEmpty([("data.prefacturaId", prefacturaId), ("data.workOrderId", workOrderId)])
+        guard let s = state, let pf = s.current, s.prefacturas.contains(where: { $0.id == prefacturaId }) else {
+            throw .notFound(
+                "prefactura \(prefacturaId) of work order \(workOrderId) is unknown to billing", field: "data.prefacturaId",
+                problem: "unknown prefactura", mayBeLate: false)
+        }
+        guard pf.id == prefacturaId else {
+            throw Rejection(
+                .invalidTransition, "prefactura \(prefacturaId) was replaced by \(pf.id)",
+                errors: [FieldProblem(field: "data.prefacturaId", problem: "replaced by \(pf.id)")])
+        }
+        guard pf.status == expecting, s.invoice == nil else {
+            throw Rejection(
+                .invalidTransition, "prefactura \(pf.id) is \(pf.status.rawValue): only a \(expecting.rawValue) one is \(what)",
+                errors: [FieldProblem(field: "data.prefacturaId", problem: "prefactura is \(pf.status.rawValue)")])
+        }
+        return s
+    }
+
+    /// A new version of the OT's prefactura with `lines`, for review; the current one becomes
+    /// `previous` (returned stays returned, an unreviewed one is superseded).
+    static func reissue(
+        _ s: inout State, lines: [PrefacturaLine], amount: Money, previous: PrefacturaStatus, by: String?, notes: String?,
+        trigger: String, context: inout DecisionContext
+    ) throws(Rejection) -> Decision<State> {
+        let last = s.prefacturas.count - 1
+        let pf = s.prefacturas[last]
+        let from = s.status
+        s.prefacturas[last].status = previous
+        let id = BillingRules.prefacturaId(try context.next(prefacturaNumber), at: context.now)
+        s.prefacturas.append(
+            Prefactura(
+                id: id, version: pf.version + 1, status: .issued, lines: lines, amount: amount, needsPricing: false, corrects: pf.id,
+                issuedAt: context.now, revisedBy: by, revisionNotes: notes))
+        return Decision(
+            state: s, history: [HistoryEntry(trigger, from: from, to: s.status, by: by, reason: "\(pf.id) → \(id)")],
+            events: [PrefacturaIssued(prefacturaId: id, workOrderId: s.workOrderId, amount: amount, lines: lines, corrects: pf.id)],
+            note: "prefactura \(pf.id) \(trigger) as \(id) (version \(pf.version + 1))")
     }
 }
 

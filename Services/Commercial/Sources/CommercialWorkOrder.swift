@@ -20,6 +20,8 @@ public enum CommercialWorkOrder: Aggregate {
         public var documentUri: String
         public var changedAt: Date
         public var byMessage: String
+        /// The OT's new amount, when the change alters it.
+        public var amount: Money?
     }
 
     public struct State: AggregateState {
@@ -102,14 +104,14 @@ public enum CommercialWorkOrder: Aggregate {
                 note: "work order \(wo.id) opened as \(number)")
 
         case .changeScope(let c):
-            try ScopeRules.validate(c, state: state?.state)
+            try ScopeRules.validate(c, state: state?.state, currency: state.map { $0.purchaseOrder?.amount.currency ?? ScopeRules.currency(of: $0.customer.country) })
             guard var s = state else { throw Rejection(.internalError, "change-scope: rules accepted an unknown OT") }
             s.scopeChanges.append(
-                ScopeChangeRecord(changes: c.changes, documentUri: c.document.uri, changedAt: now, byMessage: context.messageId))
+                ScopeChangeRecord(changes: c.changes, documentUri: c.document.uri, changedAt: now, byMessage: context.messageId, amount: c.amount))
             s.documents.append(FolderDocument(document: c.document, addedAt: now))
             return Decision(
                 state: s, history: [HistoryEntry("scopeChanged", from: s.status, to: s.status, reason: c.document.uri)],
-                events: [WorkOrderScopeChanged(workOrderId: c.workOrderId, changes: c.changes, document: c.document)])
+                events: [WorkOrderScopeChanged(workOrderId: c.workOrderId, changes: c.changes, document: c.document, amount: c.amount)])
 
         case .screenPoleMove(let requestId, let request):
             return Decision(state: nil, followUps: try KnownCustomers.screen(request, requestId: requestId, known: state))

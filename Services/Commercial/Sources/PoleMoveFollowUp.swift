@@ -237,9 +237,12 @@ public struct PoleMoveFollowUp: Sendable, Equatable, Codable {
     }
 }
 
+/// Nil where the commercial schema does not exist (a database of other services only).
 public func poleMoveFollowUp(
     on conn: PostgresConnection, from: Date, to: Date, logger: Logger = Logger(label: "ot.commercial.report")
-) async throws -> PoleMoveFollowUp {
+) async throws -> PoleMoveFollowUp? {
+    let present = try await conn.query("SELECT to_regclass('commercial.pole_move_requests') IS NOT NULL", logger: logger).collect()
+    guard try present.first?.decode(Bool.self) == true else { return nil }
     let rows = try await conn.query(
         """
         SELECT state, COALESCE(work_order_id, id), COALESCE(cancel_reason, ''), corrective_action

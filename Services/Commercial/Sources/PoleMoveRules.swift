@@ -50,9 +50,19 @@ public enum PoleMoveRules {
     }
 }
 
-/// SGC-PC-07 §4.9: scope changes are formalised with the SGC-DC-03 form.
+/// SGC-PC-07 §4.9: scope changes are formalised with the SGC-DC-03 form; a change that alters the
+/// OT's amount names the new amount, in the OT's currency.
 public enum ScopeRules {
-    public static func validate(_ command: ChangeScope, state: WorkOrderState?) throws(Rejection) {
+    /// The currency of an OT without a purchase order: its country's.
+    public static func currency(of country: Country) -> Currency {
+        switch country {
+        case .bo: .bob
+        case .cl: .clp
+        case .co: .cop
+        }
+    }
+
+    public static func validate(_ command: ChangeScope, state: WorkOrderState?, currency: Currency? = nil) throws(Rejection) {
         guard let state else {
             throw .notFound(
                 "work order \(command.workOrderId) does not exist", field: "data.workOrderId", problem: "unknown work order",
@@ -67,6 +77,12 @@ public enum ScopeRules {
         if command.changes.isEmpty { problems.append(FieldProblem(field: "data.changes", problem: "must list at least one change")) }
         if command.document.uri.isBlank {
             problems.append(FieldProblem(field: "data.document.uri", problem: "the signed SGC-DC-03 form is required"))
+        }
+        if let amount = command.amount {
+            if amount.minor <= 0 { problems.append(FieldProblem(field: "data.amount.minor", problem: "must be positive")) }
+            if let currency, amount.currency != currency {
+                problems.append(FieldProblem(field: "data.amount.currency", problem: "must be the OT's currency, \(currency.rawValue)"))
+            }
         }
         if !problems.isEmpty { throw Rejection.validation(problems) }
     }

@@ -12,6 +12,7 @@ public enum DispatchService {
         r.on(WorkOrderApproved.self) { e, _ in [.to(ot, e.workOrderId, .approved(e))] }
         r.on(WorkOrderRejected.self) { e, _ in [.to(ot, e.workOrderId, .rejected(e))] }
         r.on(WorkOrderPrioritized.self) { e, _ in [.to(ot, e.workOrderId, .prioritized(e))] }
+        r.on(WorkOrderScopeChanged.self) { e, _ in [.to(ot, e.workOrderId, .scopeChanged(e))] }
         r.on(AssignWorkOrder.self) { c, _ in [.to(ot, c.workOrderId, .assign(c))] }
         r.on(ReportOutcome.self) { c, _ in [.to(ot, c.workOrderId, .reportOutcome(c))] }
         r.on(CloseWorkOrder.self) { c, _ in [.to(ot, c.workOrderId, .close(c))] }

@@ -35,6 +35,9 @@ public enum DispatchWorkOrder: Aggregate {
         public var serviceLine: ServiceLine?
         public var dueBy: Date?
         public var amount: Money?
+        /// The amount of the latest scope change (SGC-DC-03) that altered it: wins over the
+        /// opening's and the approval's.
+        public var scopeAmount: Money?
         public var approvedAt: Date?
         public var approvedBy: String?
         public var priority: Int?
@@ -77,6 +80,7 @@ public enum DispatchWorkOrder: Aggregate {
         case approved(WorkOrderApproved)
         case rejected(WorkOrderRejected)
         case prioritized(WorkOrderPrioritized)
+        case scopeChanged(WorkOrderScopeChanged)
         case assign(AssignWorkOrder)
         case reportOutcome(ReportOutcome)
         case close(CloseWorkOrder)
@@ -96,12 +100,14 @@ public enum DispatchWorkOrder: Aggregate {
 
     static let opened = WorkOrderOpened.type, pending = WorkOrderApprovalPending.type, approvedType = WorkOrderApproved.type
     static let rejectedType = WorkOrderRejected.type, prioritizedType = WorkOrderPrioritized.type
+    static let scopeType = WorkOrderScopeChanged.type
 
     public static let machine: StateMachine = {
         let s = WorkOrderState.self
         var t: [StateMachine.Transition] = [
             .init(nil, s.opened.rawValue, on: opened),
             .init(nil, s.opened.rawValue, on: prioritizedType),
+            .init(nil, s.opened.rawValue, on: scopeType),
             .init(nil, s.approvalPending.rawValue, on: pending),
             .init(nil, s.rejected.rawValue, on: rejectedType),
             .init(nil, s.approved.rawValue, on: approvedType),
@@ -264,6 +270,20 @@ public enum DispatchWorkOrder: Aggregate {
             }
             return Decision(state: s, history: history, timers: timers)
 
+        case .scopeChanged(let e):
+            // SGC-DC-03: a change that alters the amount is what the closing bills.
+            guard let amount = e.amount else { return .ignore("scope change without a new amount") }
+            guard var s = state else {
+                var s = State(id: e.workOrderId, state: .opened)
+                s.scopeAmount = amount
+                return Decision(state: s, history: [HistoryEntry(scopeType, from: nil, to: "opened", reason: "first known from workorder.scope-changed")])
+            }
+            guard !s.state.isFinal else { return .ignore("scope change of a work order already \(s.state.rawValue): billing follows it") }
+            guard s.scopeAmount != amount else { return .ignore("scope amount already recorded") }
+            s.scopeAmount = amount
+            return Decision(
+                state: s, history: [HistoryEntry(scopeType, from: nil, to: nil, reason: "amount \(amount.minor) \(amount.currency.rawValue) (minor units)")])
+
         case .assign(let c):
             try DispatchRules.validate(c)
             var s = try existing(state, c.workOrderId, .assign)
@@ -309,7 +329,8 @@ public enum DispatchWorkOrder: Aggregate {
                 state: s, history: [HistoryEntry(CloseWorkOrder.type, from: from, to: s.status, by: c.by)],
                 events: [
                     WorkOrderClosed(
-                        workOrderId: c.workOrderId, kind: kind, customer: customer, outcome: outcome, closedAt: now, amount: s.amount)
+                        workOrderId: c.workOrderId, kind: kind, customer: customer, outcome: outcome, closedAt: now,
+                        amount: s.scopeAmount ?? s.amount)
                 ], timers: timers)
 
         case .cancel(let c):

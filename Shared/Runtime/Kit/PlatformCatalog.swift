@@ -83,7 +83,7 @@ public enum PlatformCatalog {
             commands: [
                 OpenWorkOrder.type, AttachDocument.type, ApproveWorkOrder.type, RejectWorkOrder.type, ChangeScope.type,
                 RequestPoleMove.type, ReviewPrefactura.type, RecordSurveyAnswer.type, RequestPostSale.type, ReportDamage.type,
-                RecordCorrectiveAction.type, RecordReviewerAbsence.type,
+                RecordCorrectiveAction.type, RecordReviewerAbsence.type, PricePrefactura.type, CorrectPrefactura.type,
             ],
             queuePrefixes: [], replaysDeadLetters: false,
             summary: "CRMs and front offices: account managers, quality control, customer service, call center, help desk, retention"),
