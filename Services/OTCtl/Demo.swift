@@ -79,12 +79,18 @@ struct DemoScript {
     func say(_ text: String) { Console.line("\n\(text)") }
 
     func send<M: Message>(_ command: M, correlation: String? = nil) async throws {
+        _ = try await sendReturningId(command, correlation: correlation)
+    }
+
+    /// Sends a command and returns its envelope id (what a `command.rejected` names).
+    func sendReturningId<M: Message>(_ command: M, correlation: String? = nil) async throws -> String {
         let envelope = Envelope(source: "/ot/otctl", correlationId: correlation, causationId: nil, data: command)
         Console.line("  → \(M.type)  \(JSONText.summary(try? JSONText.parse(Data(try Wire.encodeBytes(envelope)))["data"], limit: 110))")
         var message = try EnvelopeCodec.outgoing(envelope, appId: "otctl")
         message.properties.userId = user
         let outcome = try await connection.publish(message)
         guard outcome == .confirmed else { throw CLIError("\(M.type) not accepted by the broker: \(outcome)") }
+        return envelope.id
     }
 
     /// The correlation id of an OT's case, to send follow-up commands in the same case.
@@ -148,6 +154,11 @@ struct DemoScript {
         let poleMove = try await watch.first(WorkOrderOpened.self, timeout: timeout) { $0.kind == .poleMove && $0.customer.taxId == "7788990" }
         let pm = poleMove.data.workOrderId
         _ = try await watch.first(WorkOrderDispatched.self, timeout: timeout) { $0.workOrderId == pm }
+        say("   a pole move asked under the NIT of Cooperativa Andina, whose OT was opened in step 1: the platform knows it, so the generic procedure applies (step 1)")
+        let known = RequestPoleMove(requester: Payer(name: "Cooperativa Andina", idNumber: "1020304050"), address: "Av. América 300, Cochabamba", isExistingCustomer: false)
+        let knownId = try await sendReturningId(known)
+        let refusal = try await watch.first(CommandRejected.self, timeout: timeout) { $0.commandId == knownId }
+        say("   refused: \(refusal.data.code) — \(refusal.data.message)")
 
         say("4. The client of \(gone) withdraws: the OT is cancelled (ANULADO)")
         try await send(CancelWorkOrder(workOrderId: gone, reason: "el cliente desiste del servicio"), correlation: correlation(gone))
@@ -169,10 +180,28 @@ struct DemoScript {
         }
 
         say("6. Billing drafts the prefacturas; the commercial head reviews them (§4.6); invoices follow (§4.7)")
-        for id in [cl, co, late] {
+        for id in [cl, co] {
             let p = try await watch.first(PrefacturaIssued.self, timeout: timeout) { $0.workOrderId == id }
             try await send(ReviewPrefactura(prefacturaId: p.data.prefacturaId, decision: .approve, by: "commercial.head"), correlation: correlation(id))
         }
+        let draft = try await watch.first(PrefacturaIssued.self, timeout: timeout) { $0.workOrderId == late }.data
+        say("   the prefactura of \(late) is returned: the agreed discount is missing; the quality controller sends the corrected lines")
+        try await send(
+            ReviewPrefactura(prefacturaId: draft.prefacturaId, decision: .return, by: "commercial.head", notes: "Falta el descuento acordado del 10 %"),
+            correlation: correlation(late))
+        _ = try await watch.first(PrefacturaReturned.self, timeout: timeout) { $0.prefacturaId == draft.prefacturaId }
+        let discounted = draft.lines.map { line in
+            var l = line
+            l.unitPrice.minor = line.unitPrice.minor * 9 / 10
+            l.amount.minor = l.unitPrice.minor * Int64(l.quantity)
+            return l
+        }
+        try await send(
+            CorrectPrefactura(prefacturaId: draft.prefacturaId, workOrderId: late, lines: discounted, by: "quality.controller", notes: "descuento del 10 %"),
+            correlation: correlation(late))
+        let corrected = try await watch.first(PrefacturaIssued.self, timeout: timeout) { $0.workOrderId == late && $0.corrects == draft.prefacturaId }
+        try await send(
+            ReviewPrefactura(prefacturaId: corrected.data.prefacturaId, decision: .approve, by: "commercial.head"), correlation: correlation(late))
         var invoices: [InvoiceIssued] = []
         for id in [cl, co, late] {
             invoices.append(try await watch.first(InvoiceIssued.self, timeout: timeout) { $0.workOrderId == id }.data)
@@ -194,7 +223,9 @@ struct DemoScript {
             Console.line("  \(i.invoiceId)  \(i.workOrderId)  \(i.amount.minor) \(i.amount.currency.rawValue) (minor units)  issued by \(i.issuer.rawValue)")
         }
         Console.line("  pole move \(pm): settled by CxC \(charge.data.chargeId) (Bs \(charge.data.amount.minor / 100))")
-        Console.line("\nSurveys requested: \(watch.events(SurveyRequested.self).count); rejected commands: \(watch.events(CommandRejected.self).count)")
+        Console.line(
+            "\nSurveys requested: \(watch.events(SurveyRequested.self).count); rejected commands: \(watch.events(CommandRejected.self).count) "
+                + "(the known customer's pole move)")
     }
 
     /// `type  key fields` for an event line.
