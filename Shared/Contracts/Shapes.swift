@@ -54,6 +54,17 @@ public enum Country: String, Codable, Sendable, CaseIterable {
     case co = "CO"
 }
 
+extension Country {
+    /// The currency work of the country is priced and billed in.
+    public var currency: Currency {
+        switch self {
+        case .bo: .bob
+        case .cl: .clp
+        case .co: .cop
+        }
+    }
+}
+
 /// A customer as the CRM knows it.
 @Contract("a customer")
 public struct Customer: Codable, Sendable, Equatable, Hashable {

@@ -17,13 +17,7 @@ public enum BillingRules {
     }
 
     /// The currency an OT of a country is billed in when its closed event carries no amount.
-    public static func currency(for country: Country) -> Currency {
-        switch country {
-        case .bo: .bob
-        case .cl: .clp
-        case .co: .cop
-        }
-    }
+    public static func currency(for country: Country) -> Currency { country.currency }
 
     // MARK: Prefacturas
 

@@ -104,7 +104,7 @@ public enum CommercialWorkOrder: Aggregate {
                 note: "work order \(wo.id) opened as \(number)")
 
         case .changeScope(let c):
-            try ScopeRules.validate(c, state: state?.state, currency: state.map { $0.purchaseOrder?.amount.currency ?? ScopeRules.currency(of: $0.customer.country) })
+            try ScopeRules.validate(c, state: state?.state, currency: state.map { $0.purchaseOrder?.amount.currency ?? $0.customer.country.currency })
             guard var s = state else { throw Rejection(.internalError, "change-scope: rules accepted an unknown OT") }
             s.scopeChanges.append(
                 ScopeChangeRecord(changes: c.changes, documentUri: c.document.uri, changedAt: now, byMessage: context.messageId, amount: c.amount))

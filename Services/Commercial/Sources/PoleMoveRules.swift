@@ -53,15 +53,6 @@ public enum PoleMoveRules {
 /// SGC-PC-07 §4.9: scope changes are formalised with the SGC-DC-03 form; a change that alters the
 /// OT's amount names the new amount, in the OT's currency.
 public enum ScopeRules {
-    /// The currency of an OT without a purchase order: its country's.
-    public static func currency(of country: Country) -> Currency {
-        switch country {
-        case .bo: .bob
-        case .cl: .clp
-        case .co: .cop
-        }
-    }
-
     public static func validate(_ command: ChangeScope, state: WorkOrderState?, currency: Currency? = nil) throws(Rejection) {
         guard let state else {
             throw .notFound(
