@@ -183,8 +183,8 @@ struct Reconcile: OTCtlCommand {
             switch d {
             case .unpaid(let id, let amount): Console.line("  unpaid charge \(id): \(money(amount)) not paid by the end of the month")
             case .paidWithoutWorkOrder(let id, let wo, let amount, let paidAt):
-                let what = wo.map { "its OT \($0) was not opened" } ?? "it names no OT"
-                Console.line("  paid charge with no OT \(id): \(money(amount)) paid \(Wire.timestamp(paidAt)), \(what) within \(grace) h")
+                let what = wo.map { "its OT \($0) is not opened" } ?? "it names no OT"
+                Console.line("  paid charge with no OT \(id): \(money(amount)) paid \(Wire.timestamp(paidAt)), over \(grace) h ago; \(what)")
             case .refundDue(let id, let wo, let amount, let reason, let paidAt, let cancelledAt):
                 Console.line(
                     "  refund due for charge \(id): \(money(amount)) paid \(Wire.timestamp(paidAt)), its OT \(wo) cancelled \(Wire.timestamp(cancelledAt)): \(reason)")

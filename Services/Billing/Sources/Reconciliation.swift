@@ -101,9 +101,9 @@ public struct Reconciliation: Sendable, Equatable, Encodable {
     public enum Difference: Sendable, Equatable, Encodable {
         /// A charge created in the month and not paid by its end (the last millisecond counts).
         case unpaid(chargeId: String, amount: Money)
-        /// A charge paid in the month whose OT was not opened: none within ``workOrderGrace`` of
-        /// the payment, that grace over when the reconciliation is made (`asOf`). `workOrderId`
-        /// nil: the charge names no OT at all. The money was taken, no work is under way.
+        /// A charge paid in the month whose OT was not opened (nor cancelled) by the time the
+        /// reconciliation is made (`asOf`), ``workOrderGrace`` or more after the payment.
+        /// `workOrderId` nil: the charge names no OT at all. The money was taken, no work is under way.
         case paidWithoutWorkOrder(chargeId: String, workOrderId: String?, amount: Money, paidAt: Date)
         /// A paid charge whose OT was cancelled (ANULADO): the payer is owed the amount back.
         /// Reported in the month of the later of payment and cancellation.
