@@ -159,10 +159,23 @@ struct DemoScript {
         let knownId = try await sendReturningId(known)
         let refusal = try await watch.first(CommandRejected.self, timeout: timeout) { $0.commandId == knownId }
         say("   refused: \(refusal.data.code) — \(refusal.data.message)")
+        say("   a second pole move, paid too: its CxC names its OT, which billing sees opened")
+        try await send(RequestPoleMove(requester: Payer(name: "Juan Quispe", idNumber: "6655443"), address: "Av. Petrolera km 3, Cochabamba", isExistingCustomer: false))
+        let charge2 = try await watch.first(ChargeCreated.self, timeout: timeout) { $0.payer.idNumber == "6655443" }
+        try await send(RecordPayment(chargeId: charge2.data.chargeId, amount: charge2.data.amount, receipt: "CAJA-\(run)-2"), correlation: charge2.correlationid)
+        let pm2 = try await watch.first(WorkOrderOpened.self, timeout: timeout) { $0.kind == .poleMove && $0.customer.taxId == "6655443" }.data.workOrderId
+        _ = try await watch.first(WorkOrderDispatched.self, timeout: timeout) { $0.workOrderId == pm2 }
 
-        say("4. The client of \(gone) withdraws: the OT is cancelled (ANULADO)")
+        say("4. The client of \(gone) withdraws, and the pole of \(pm2) turns out to be on private land: both OTs are cancelled (ANULADO)")
         try await send(CancelWorkOrder(workOrderId: gone, reason: "el cliente desiste del servicio"), correlation: correlation(gone))
         _ = try await watch.first(WorkOrderCancelled.self, timeout: timeout) { $0.workOrderId == gone }
+        try await send(CancelWorkOrder(workOrderId: pm2, reason: "el poste está en propiedad privada: no procede"), correlation: correlation(pm2))
+        _ = try await watch.first(WorkOrderCancelled.self, timeout: timeout) { $0.workOrderId == pm2 }
+        say("   the customer-service head records the corrective action of the ANULADO pole move (OPE-SUM-GES-P08 step 11)")
+        try await send(
+            RecordCorrectiveAction(workOrderId: pm2, action: "se orientó al solicitante a tramitar el permiso del propietario", by: "resp.atencion"),
+            correlation: correlation(pm2))
+        _ = try await watch.first(CorrectiveActionRecorded.self, timeout: timeout) { $0.workOrderId == pm2 }
 
         say("5. Operations: inspectors assigned, field work done, OTs closed by the heads (§4.5–4.6)")
         for id in [cl, co, late, pm] {
@@ -223,6 +236,7 @@ struct DemoScript {
             Console.line("  \(i.invoiceId)  \(i.workOrderId)  \(i.amount.minor) \(i.amount.currency.rawValue) (minor units)  issued by \(i.issuer.rawValue)")
         }
         Console.line("  pole move \(pm): settled by CxC \(charge.data.chargeId) (Bs \(charge.data.amount.minor / 100))")
+        Console.line("  pole move \(pm2): cancelled after its CxC \(charge2.data.chargeId) was paid — a refund of Bs \(charge2.data.amount.minor / 100) is due (otctl reconcile)")
         Console.line(
             "\nSurveys requested: \(watch.events(SurveyRequested.self).count); rejected commands: \(watch.events(CommandRejected.self).count) "
                 + "(the known customer's pole move)")

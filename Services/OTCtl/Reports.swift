@@ -148,39 +148,63 @@ struct Report: OTCtlCommand {
     }
 }
 
-/// OPE-SUM-GES-P08 step 15: the monthly CxC reconciliation — charges, payments and invoices of a
-/// month, totals per currency, and every difference.
+/// OPE-SUM-GES-P08 step 15: the monthly CxC reconciliation — charges (each with its OT),
+/// payments and invoices of a month, totals per currency, and every difference.
 struct Reconcile: OTCtlCommand {
     static let configuration = CommandConfiguration(
-        commandName: "reconcile", abstract: "Monthly CxC reconciliation: charges vs payments vs invoices, with differences.")
+        commandName: "reconcile",
+        abstract: "Monthly CxC reconciliation: charges vs payments vs invoices and the charges' OTs, with differences.")
 
     @OptionGroup var database: DatabaseOptions
 
     @Argument(help: "The month, e.g. 2026-11.")
     var month: String
 
+    @Flag(help: "Print JSON.")
+    var json = false
+
     func execute() async throws {
         let parts = month.split(separator: "-").compactMap { Int($0) }
         guard parts.count == 2, (1...12).contains(parts[1]) else { throw CLIError("not a month: \(month) (use 2026-11)", exitCode: 64) }
         let r = try await database.withConnection { conn in try await reconciliation(on: conn, month: (parts[0], parts[1])) }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.dateEncodingStrategy = .custom { date, enc in
+                var c = enc.singleValueContainer()
+                try c.encode(Wire.timestamp(date))
+            }
+            Console.line(String(decoding: try encoder.encode(r), as: UTF8.self))
+            return
+        }
+        func money(_ m: Money) -> String { "\(m.minor) \(m.currency.rawValue)" }
         func money(_ minor: Int64, _ c: Currency) -> String { "\(minor) \(c.rawValue)" }
-        Console.line("CxC reconciliation \(month): \(r.charges.count) charges, \(r.payments.count) payments, \(r.invoices.count) invoices")
+        let linked = r.charges.filter { $0.workOrderId != nil }.count
+        Console.line(
+            "CxC reconciliation \(month) as of \(Wire.timestamp(r.asOf)): \(r.charges.count) charges (\(linked) naming their OT), \(r.payments.count) payments, \(r.invoices.count) invoices")
         for (currency, t) in r.totals.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             Console.line(
-                "  \(currency.rawValue): charged \(money(t.charged, currency)), paid \(money(t.paid, currency)), outstanding \(money(t.outstanding, currency)), invoiced \(money(t.invoiced, currency)) (minor units)")
+                "  \(currency.rawValue): charged \(money(t.charged, currency)), paid \(money(t.paid, currency)), outstanding \(money(t.outstanding, currency)), refund due \(money(t.refundDue, currency)), invoiced \(money(t.invoiced, currency)) (minor units)")
         }
         if r.differences.isEmpty {
             Console.line("No differences.")
             return
         }
         Console.line("Differences:")
+        let grace = Int(Reconciliation.workOrderGrace / 3600)
         for d in r.differences {
             switch d {
-            case .unpaid(let id, let amount): Console.line("  unpaid charge \(id): \(money(amount.minor, amount.currency))")
+            case .unpaid(let id, let amount): Console.line("  unpaid charge \(id): \(money(amount)) not paid by the end of the month")
+            case .paidWithoutWorkOrder(let id, let wo, let amount, let paidAt):
+                let what = wo.map { "its OT \($0) is not opened" } ?? "it names no OT"
+                Console.line("  paid charge with no OT \(id): \(money(amount)) paid \(Wire.timestamp(paidAt)), over \(grace) h ago; \(what)")
+            case .refundDue(let id, let wo, let amount, let reason, let paidAt, let cancelledAt):
+                Console.line(
+                    "  refund due for charge \(id): \(money(amount)) paid \(Wire.timestamp(paidAt)), its OT \(wo) cancelled \(Wire.timestamp(cancelledAt)): \(reason)")
             case .amountDiffers(let id, let charged, let paid):
-                Console.line("  charge \(id): charged \(money(charged.minor, charged.currency)), paid \(money(paid.minor, paid.currency))")
-            case .paymentWithoutInvoice(let id, let amount): Console.line("  payment for \(id) without a CxC invoice (receipt): \(money(amount.minor, amount.currency))")
-            case .paymentWithoutCharge(let id, let amount): Console.line("  payment for unknown charge \(id): \(money(amount.minor, amount.currency))")
+                Console.line("  payment not matching charge \(id): charged \(money(charged)), paid \(money(paid))")
+            case .receiptReused(let receipt, let id, let first, let amount):
+                Console.line("  receipt \(receipt) recorded for charge \(id) (\(money(amount))) was already recorded for charge \(first)")
             case .invoiceNeedsPricing(let invoice, let wo): Console.line("  invoice \(invoice) (OT \(wo)) issued without a price")
             }
         }

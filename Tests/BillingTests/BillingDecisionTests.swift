@@ -265,4 +265,61 @@ struct BillingDecisionTests {
         }
         #expect(error?.code == .validation)
     }
+
+    // MARK: A charge and its OT (issue 7, rule 7)
+
+    let poleMove = ChargeRequested(
+        requestId: "PMR-m-1", amount: .bolivianos(1_000), payer: .example, reason: "Movimiento de poste", workOrderId: "PM-PMR-m-1")
+
+    func paidPoleMove() throws -> Charge.State {
+        let created = try F.step(Charge.self, nil, .requested(poleMove), numbers: [Charge.chargeNumber: 12])
+        return try F.step(
+            Charge.self, created, .payment(RecordPayment(chargeId: "CXC-2026-000012", amount: .bolivianos(1_000), receipt: "R-1")))
+    }
+
+    func opened(_ id: String = "PM-PMR-m-1") -> WorkOrderOpened {
+        var e = WorkOrderOpened.example
+        e.workOrderId = id
+        e.kind = .poleMove
+        return e
+    }
+
+    @Test func aChargeIsAlsoFoundByTheOTItPaysFor() throws {
+        let d = try F.decide(Charge.self, nil, .requested(poleMove), numbers: [Charge.chargeNumber: 12])
+        #expect(d.aliases == ["CXC-2026-000012", "PM-PMR-m-1"])
+        #expect(d.emitted(ChargeCreated.self).first?.workOrderId == "PM-PMR-m-1")
+        #expect(BillingRules.chargeAliases(chargeId: "CXC-1", workOrderId: " ") == ["CXC-1"])
+        #expect(BillingService.routes.aggregateKinds(for: opened()) == [Charge.kind])
+        #expect(BillingService.routes.aggregateKinds(for: WorkOrderCancelled(workOrderId: "PM-PMR-m-1", reason: "x")) == [Charge.kind])
+    }
+
+    @Test func theOpeningOfAPaidChargesOTIsRecordedAtTheEventsTime() throws {
+        let eventTime = F.t0.addingTimeInterval(5)
+        var context = DecisionContext(now: F.t0.addingTimeInterval(60), messageId: "m-9", messageTime: eventTime)
+        let d = try Charge.decide(try paidPoleMove(), .workOrderOpened(opened()), &context)
+        #expect(d.state?.workOrderOpenedAt == eventTime)
+        #expect(d.state?.status == "paid")
+        #expect(d.events.isEmpty)
+        // Once: a second opening (a replay) changes nothing.
+        let withOT = try F.step(Charge.self, try paidPoleMove(), .workOrderOpened(opened()))
+        let again = try F.decide(Charge.self, withOT, .workOrderOpened(opened()))
+        #expect(again.state == nil)
+    }
+
+    @Test func theCancellationOfAPaidChargesOTMakesItsRefundDueWithTheReason() throws {
+        let eventTime = F.t0.addingTimeInterval(3_600)
+        var context = DecisionContext(now: F.t0.addingTimeInterval(3_700), messageId: "m-9", messageTime: eventTime)
+        let withOT = try F.step(Charge.self, try paidPoleMove(), .workOrderOpened(opened()))
+        let d = try Charge.decide(withOT, .workOrderCancelled(WorkOrderCancelled(workOrderId: "PM-PMR-m-1", reason: "no procede")), &context)
+        #expect(d.state?.status == "refundDue")
+        #expect(d.state?.workOrderCancelledAt == eventTime && d.state?.workOrderCancelReason == "no procede")
+        #expect(d.history.map(\.to) == ["refundDue"])
+        #expect(d.events.isEmpty, "billing owns no refund event: the reconciliation reports it")
+    }
+
+    @Test func theOTOfAnUnpaidChargeChangesNothing() throws {
+        let created = try F.step(Charge.self, nil, .requested(poleMove), numbers: [Charge.chargeNumber: 12])
+        #expect(try F.decide(Charge.self, created, .workOrderOpened(opened())).state == nil)
+        #expect(try F.decide(Charge.self, created, .workOrderCancelled(WorkOrderCancelled(workOrderId: "PM-PMR-m-1", reason: "x"))).state == nil)
+    }
 }

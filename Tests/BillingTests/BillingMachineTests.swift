@@ -136,37 +136,63 @@ struct ChargeMachineTests {
     typealias Table = MachineTable<Charge, Given>
     typealias F = BillingFixtures
 
-    enum Given: CaseIterable, Sendable { case requested, payment }
+    enum Given: CaseIterable, Sendable { case requested, payment, workOrderOpened, workOrderCancelled }
 
     static func column(of input: Charge.Input) -> Given {
         switch input {
         case .requested: .requested
         case .payment: .payment
+        case .workOrderOpened: .workOrderOpened
+        case .workOrderCancelled: .workOrderCancelled
         }
     }
 
+    /// A pole move's charge, naming the OT it pays for.
     static let request = ChargeRequested(
-        requestId: "PMR-m-1", amount: .bolivianos(1_000), payer: .example, reason: "Movimiento de poste (OPE-SUM-GES-P08)")
+        requestId: "PMR-m-1", amount: .bolivianos(1_000), payer: .example, reason: "Movimiento de poste (OPE-SUM-GES-P08)",
+        workOrderId: "PM-PMR-m-1")
     /// The charge every state has: CXC-2026-000001.
     static let payment = RecordPayment(chargeId: "CXC-2026-000001", amount: .bolivianos(1_000), receipt: "R-77")
+    static let opened: WorkOrderOpened = {
+        var e = WorkOrderOpened.example
+        e.workOrderId = "PM-PMR-m-1"
+        e.kind = .poleMove
+        return e
+    }()
+    static let cancelled = WorkOrderCancelled(workOrderId: "PM-PMR-m-1", reason: "poste en propiedad privada, no procede")
 
     static func input(_ given: Given) -> (input: Charge.Input, trigger: String) {
         switch given {
         case .requested: (.requested(request), ChargeRequested.type)
         case .payment: (.payment(payment), RecordPayment.type)
+        case .workOrderOpened: (.workOrderOpened(opened), WorkOrderOpened.type)
+        case .workOrderCancelled: (.workOrderCancelled(cancelled), WorkOrderCancelled.type)
         }
     }
 
     static func table() throws -> Table {
         let created = try F.step(Charge.self, nil, .requested(request), numbers: [Charge.chargeNumber: 1])
         let paid = try F.step(Charge.self, created, .payment(payment))
-        return Table(service: BillingService.definition, states: [created, paid], now: F.now, input: input)
+        let refundDue = try F.step(Charge.self, try F.step(Charge.self, paid, .workOrderOpened(opened)), .workOrderCancelled(cancelled))
+        return Table(service: BillingService.definition, states: [created, paid, refundDue], now: F.now, input: input)
     }
 
     static let expected: [String?: [Given: Table.Effect]] = [
-        nil: [.requested: .transition(to: "created", emits: [ChargeCreated.type]), .payment: .rejected(.notFound)],
-        "created": [.requested: .ignored, .payment: .transition(to: "paid", emits: [ChargePaid.type])],
-        "paid": [.requested: .ignored, .payment: .rejected(.alreadyDone)],
+        // Every OT's opening and cancellation reach billing: one that is no charge's is ignored.
+        nil: [
+            .requested: .transition(to: "created", emits: [ChargeCreated.type]), .payment: .rejected(.notFound),
+            .workOrderOpened: .ignored, .workOrderCancelled: .ignored,
+        ],
+        // A CxC's OT opens only once it is paid (steps 5–6).
+        "created": [
+            .requested: .ignored, .payment: .transition(to: "paid", emits: [ChargePaid.type]), .workOrderOpened: .ignored,
+            .workOrderCancelled: .ignored,
+        ],
+        "paid": [
+            .requested: .ignored, .payment: .rejected(.alreadyDone), .workOrderOpened: .transition(to: "paid"),
+            .workOrderCancelled: .transition(to: "refundDue"),
+        ],
+        "refundDue": [.requested: .ignored, .payment: .rejected(.alreadyDone), .workOrderOpened: .ignored, .workOrderCancelled: .ignored],
     ]
 
     /// Coverage, each column's input, every cell against the table, the runtime's acceptance of
@@ -175,10 +201,10 @@ struct ChargeMachineTests {
         for problem in try Self.table().audit(Self.expected, owner: "billing", column: Self.column(of:)) { Issue.record("\(problem)") }
     }
 
-    @Test func aPaidChargeAcceptsNoTransition() throws {
-        #expect(Charge.machine.states.filter(\.isFinal).map(\.name) == ["paid"])
-        for cell in try Self.table().cells where cell.status == "paid" {
-            if case .transition = cell.effect { Issue.record("\(cell) moves a paid charge") }
+    @Test func aChargeWhoseRefundIsDueAcceptsNoTransition() throws {
+        #expect(Charge.machine.states.filter(\.isFinal).map(\.name) == ["refundDue"])
+        for cell in try Self.table().cells where cell.status == "refundDue" {
+            if case .transition = cell.effect { Issue.record("\(cell) moves a charge whose refund is due") }
         }
     }
 }

@@ -125,6 +125,9 @@ import Testing
         let charge = PoleMoveRules.charge(requestId: "R1", for: request)
         #expect(charge.amount == Money(minor: 100_000, currency: .bob))
         #expect(charge.payer == requester)
+        // The charge names the OT it pays for, the one opened once it is paid (billing's link).
+        #expect(charge.workOrderId == "PM-R1")
+        #expect(charge.workOrderId == PoleMoveRules.workOrder(requestId: "R1", requester: requester, address: "Av. Ayacucho 1").workOrderId)
     }
 
     @Test func thePoleMoveWorkOrderNeedsNoDocumentsAndCarriesTheActivityCodes() throws {

@@ -1,4 +1,5 @@
 import AMQP
+import Billing
 import Contracts
 import Foundation
 import Runtime
@@ -278,6 +279,173 @@ struct BillingServiceTests {
             #expect(invoices["WO-unpriced"]?.amount == .bolivianos(1_200))
             #expect(invoices["WO-scope"]?.amount == .bolivianos(5_658))
             #expect(events.count("command.rejected") == 1)
+        }
+    }
+
+    // MARK: Issue 7, rule 7: the monthly reconciliation and the charges' OTs
+
+    /// The month of `date` in UTC.
+    static func month(of date: Date) -> (year: Int, month: Int) {
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(identifier: "UTC")!
+        let c = cal.dateComponents([.year, .month], from: date)
+        return (c.year!, c.month!)
+    }
+
+    /// A pole move through the real services — commercial, approval, dispatch, billing: its CxC
+    /// paid, its OT opened and dispatched, then cancelled (ANULADO) by operations. Billing learns
+    /// it, and the month's reconciliation reports the Bs 1000 to refund.
+    @Test func aPaidPoleMoveWhoseOTIsCancelledIsARefundDueInTheReconciliation() async throws {
+        try await withTestSystem("bill-refund") { system in
+            var processes: [ServiceProcess] = []
+            for s in ["commercial", "approval", "dispatch", "billing"] { processes.append(try system.start(s)) }
+            for p in processes { try await p.waitUntilReady() }
+            let events = try await EventCollector(system: system)
+            let sender = try await system.sender()
+
+            try await sender.publishConfirmed([
+                try CommandSender.message(
+                    RequestPoleMove(requester: Payer(name: "Rosa Mamani", idNumber: "7788990"), address: "Calle Jordán 120", isExistingCustomer: false))
+            ])
+            #expect(await eventually(timeout: .seconds(30)) { events.count("billing.charge-created") == 1 })
+            let charge = try #require(events.decoded(ChargeCreated.self).first).data
+            let workOrderId = try #require(charge.workOrderId, "the charge names the OT it pays for")
+            #expect(workOrderId == "PM-\(try #require(charge.requestId))")
+            try await sender.publishConfirmed([
+                try CommandSender.message(RecordPayment(chargeId: charge.chargeId, amount: charge.amount, receipt: "CAJA-77"))
+            ])
+            #expect(await eventually(timeout: .seconds(30)) { events.decoded(WorkOrderDispatched.self).contains { $0.data.workOrderId == workOrderId } })
+            #expect(events.decoded(WorkOrderOpened.self).map(\.data.workOrderId) == [workOrderId])
+            #expect(try await eventually(timeout: .seconds(10)) {
+                try await system.count("SELECT count(*)::int8 FROM billing.charges WHERE work_order_opened_at IS NOT NULL AND status = 'paid'") == 1
+            })
+
+            try await sender.publishConfirmed([
+                try CommandSender.message(CancelWorkOrder(workOrderId: workOrderId, reason: "poste en propiedad privada, no procede"))
+            ])
+            #expect(await eventually(timeout: .seconds(30)) { events.count("workorder.cancelled") == 1 })
+            #expect(try await eventually(timeout: .seconds(10)) {
+                try await system.count(
+                    "SELECT count(*)::int8 FROM billing.charges WHERE status = 'refundDue' AND work_order_cancel_reason = 'poste en propiedad privada, no procede'") == 1
+            })
+
+            let now = Date()
+            let r = try await TestSystem.withConnection(database: system.database) { conn in
+                try await reconciliation(on: conn, month: Self.month(of: now), asOf: now)
+            }
+            let refund = try #require(r.differences.first)
+            #expect(r.differences.count == 1, "\(r.differences)")
+            guard case .refundDue(let chargeId, let ot, let amount, let reason, let paidAt, let cancelledAt) = refund else {
+                Issue.record("not a refund: \(refund)")
+                return
+            }
+            #expect(chargeId == charge.chargeId && ot == workOrderId && amount == .bolivianos(1000))
+            #expect(reason == "poste en propiedad privada, no procede" && paidAt <= cancelledAt)
+            #expect(r.totals[.bob]?.refundDue == 100_000)
+            // A day later the charge still has its (cancelled) OT: no "paid with no OT".
+            let dayLater = try await TestSystem.withConnection(database: system.database) { conn in
+                try await reconciliation(on: conn, month: Self.month(of: now), asOf: now.addingTimeInterval(2 * 86_400))
+            }
+            #expect(dayLater.differences.map(\.check) == ["refundDue"])
+
+            // As the billing clerk sees it.
+            let otctl = packageRoot.appendingPathComponent(".build/debug/otctl").path
+            let month = String(format: "%04d-%02d", Self.month(of: now).year, Self.month(of: now).month)
+            let text = try shell([otctl, "reconcile", month, "--database-url", system.databaseURL])
+            #expect(text.status == 0, "\(text.output)")
+            #expect(text.output.contains("refund due for charge \(charge.chargeId): 100000 BOB"), "\(text.output)")
+            #expect(text.output.contains("its OT \(workOrderId) cancelled"))
+            let json = try shell([otctl, "reconcile", month, "--json", "--database-url", system.databaseURL])
+            #expect(json.status == 0, "\(json.output)")
+            let object = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any]
+            let differences = object?["differences"] as? [[String: Any]]
+            #expect(differences?.count == 1)
+            #expect(differences?.first?["check"] as? String == "refundDue")
+            #expect(differences?.first?["workOrderId"] as? String == workOrderId)
+            #expect((object?["charges"] as? [[String: Any]])?.first?["workOrderId"] as? String == workOrderId)
+            #expect(events.count("command.rejected") == 0)
+            for p in processes { #expect(p.isRunning) }
+        }
+    }
+
+    /// Charges paid whose OT never opens (they name the OT commercial would open once paid;
+    /// commercial is not running here, so nobody opens it), one paid with the receipt of
+    /// another, and one whose OT does open. Then the upgrade path of migration 3.
+    @Test func paidChargesWithNoOTAndAReusedReceiptAreReconciledOnceTheGraceIsOver() async throws {
+        try await withTestSystem("bill-noot") { system in
+            let service = try system.start("billing")
+            try await service.waitUntilReady()
+            let events = try await EventCollector(system: system, keys: ["billing.charge-created", "billing.charge-paid", "command.rejected"])
+            let sender = try await system.sender()
+            let payer = Payer(name: "Rodrigo Choque", idNumber: "4829173 LP")
+            let requests = ["PMR-lost-1", "PMR-lost-2", "PMR-ok-3"].map {
+                ChargeRequested(requestId: $0, amount: .bolivianos(1000), payer: payer, reason: "Traslado de poste", workOrderId: "PM-\($0)")
+            }
+            try await sender.publishConfirmed(try requests.map { try CommandSender.message($0) })
+            #expect(await eventually(timeout: .seconds(30)) { events.count("billing.charge-created") == 3 })
+            let chargeOf = Dictionary(uniqueKeysWithValues: events.decoded(ChargeCreated.self).map { ($0.data.requestId ?? "", $0.data.chargeId) })
+            let lost1 = try #require(chargeOf["PMR-lost-1"]), lost2 = try #require(chargeOf["PMR-lost-2"]), ok3 = try #require(chargeOf["PMR-ok-3"])
+            try await sender.publishConfirmed([
+                try CommandSender.message(RecordPayment(chargeId: lost1, amount: .bolivianos(1000), receipt: "CAJA-7")),
+                try CommandSender.message(RecordPayment(chargeId: ok3, amount: .bolivianos(1000), receipt: "CAJA-8")),
+            ])
+            #expect(await eventually(timeout: .seconds(30)) { events.count("billing.charge-paid") == 2 })
+            // The cashier types the receipt of the first payment again for the second.
+            try await sender.publishConfirmed([try CommandSender.message(RecordPayment(chargeId: lost2, amount: .bolivianos(1000), receipt: " caja-7"))])
+            #expect(await eventually(timeout: .seconds(30)) { events.count("billing.charge-paid") == 3 })
+            var opened = WorkOrderOpened.example
+            opened.workOrderId = "PM-PMR-ok-3"
+            opened.kind = .poleMove
+            var other = WorkOrderOpened.example
+            other.workOrderId = "WO-no-charge"
+            try await sender.publishConfirmed([
+                try CommandSender.message(opened), try CommandSender.message(other),
+                try CommandSender.message(WorkOrderCancelled(workOrderId: "WO-no-charge", reason: "x")),
+            ])
+            #expect(try await eventually(timeout: .seconds(10)) { try await system.count("SELECT count(*)::int8 FROM billing.inbox") == 9 })
+            #expect(try await system.count("SELECT count(*)::int8 FROM billing.charges WHERE work_order_opened_at IS NOT NULL") == 1)
+            #expect(try await system.count("SELECT count(*)::int8 FROM billing.inbox WHERE outcome = 'handled'") == 9, "an OT that is no charge's is no error")
+
+            func reconcile(asOf: Date) async throws -> Reconciliation {
+                try await TestSystem.withConnection(database: system.database) { conn in
+                    try await reconciliation(on: conn, month: Self.month(of: Date()), asOf: asOf)
+                }
+            }
+            let now = Date()
+            let today = try await reconcile(asOf: now)
+            #expect(today.differences.map(\.check) == ["receiptReused"], "within the grace an OT may still come: \(today.differences)")
+            guard case .receiptReused(let receipt, let second, let first, _)? = today.differences.first else { return }
+            #expect(receipt == " caja-7" && second == lost2 && first == lost1)
+            let tomorrow = try await reconcile(asOf: now.addingTimeInterval(Reconciliation.workOrderGrace + 60))
+            let missing = tomorrow.differences.compactMap { d -> String? in
+                if case .paidWithoutWorkOrder(let id, let wo, _, _) = d { return "\(id) \(wo ?? "-")" }
+                return nil
+            }
+            #expect(missing.sorted() == ["\(lost1) PM-PMR-lost-1", "\(lost2) PM-PMR-lost-2"].sorted())
+            #expect(tomorrow.differences.count == 3)
+
+            // Upgraded from before migration 3: the charges named no OT and had no such alias.
+            // The migration links them again; the paid ones are untracked (their OTs' openings
+            // went by unseen) and no longer reported as lacking one, and an OT's cancellation
+            // reaches its charge.
+            _ = await service.terminate()
+            try await TestSystem.withConnection(database: system.database) { conn in
+                _ = try await conn.query("DELETE FROM billing.aliases WHERE alias LIKE 'PM-%'", logger: testLogger)
+                _ = try await conn.query(
+                    "UPDATE billing.aggregates SET data = data - 'workOrderId' - 'workOrderOpenedAt' WHERE kind = 'charge'", logger: testLogger)
+                _ = try await conn.query("DELETE FROM billing.schema_migrations WHERE component = 'service' AND version = 3", logger: testLogger)
+            }
+            let upgraded = try system.start("billing")
+            try await upgraded.waitUntilReady()
+            #expect(try await system.count("SELECT count(*)::int8 FROM billing.aliases WHERE alias LIKE 'PM-PMR-%'") == 3)
+            #expect(try await system.count("SELECT count(*)::int8 FROM billing.charges WHERE work_order_id = 'PM-' || request_id AND work_order_untracked") == 3)
+            #expect(try await reconcile(asOf: now.addingTimeInterval(2 * 86_400)).differences.map(\.check) == ["receiptReused"])
+            try await sender.publishConfirmed([
+                try CommandSender.message(WorkOrderCancelled(workOrderId: "PM-PMR-ok-3", reason: "el usuario desiste"))
+            ])
+            #expect(try await eventually(timeout: .seconds(10)) { try await system.count("SELECT count(*)::int8 FROM billing.charges WHERE status = 'refundDue'") == 1 })
+            #expect(try await reconcile(asOf: Date()).differences.map(\.check) == ["receiptReused", "refundDue"])
+            #expect(events.count("command.rejected") == 0)
         }
     }
 }

@@ -137,8 +137,14 @@ struct LifecycleTests {
             #expect(kpi?["atendido"] as? Int == 1 && kpi?["total"] as? Int == 1, "the one pole-move request, attended")
             let reconcile = try shell([otctl, "reconcile", String(day.prefix(7)), "--database-url", system.databaseURL])
             #expect(reconcile.status == 0, "\(reconcile.output)")
-            #expect(reconcile.output.contains("1 charges, 1 payments"))
+            #expect(reconcile.output.contains("1 charges (1 naming their OT), 1 payments"))
             #expect(reconcile.output.contains("No differences."))
+            // The pole move's charge is linked to its OT, opened after the payment and closed.
+            let linked = try shell([otctl, "reconcile", String(day.prefix(7)), "--json", "--database-url", system.databaseURL])
+            let charges = (try JSONSerialization.jsonObject(with: Data(linked.output.utf8)) as? [String: Any])?["charges"] as? [[String: Any]]
+            #expect(charges?.count == 1)
+            #expect(charges?.first?["workOrderId"] as? String == poleMoveId)
+            #expect(charges?.first?["workOrderOpenedAt"] is String)
             for p in processes { #expect(p.isRunning) }
         }
     }

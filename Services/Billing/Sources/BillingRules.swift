@@ -134,6 +134,13 @@ public enum BillingRules {
         }
     }
 
+    /// The secondary keys of a charge: its id (the cashier's payment names it) and the OT it pays
+    /// for (that OT's opening and cancellation name it).
+    public static func chargeAliases(chargeId: String, workOrderId: String?) -> [String] {
+        guard let workOrderId, !workOrderId.isBlank, workOrderId != chargeId else { return [chargeId] }
+        return [chargeId, workOrderId]
+    }
+
     /// `PF-<year>-<n, 6 digits>`: a prefactura's number.
     public static func prefacturaId(_ n: Int64, at date: Date) -> String { "PF-\(year(of: date))-\(padded(n, 6))" }
     /// `FAC-<country>-<year>-<n, 7 digits>`: an invoice's number.

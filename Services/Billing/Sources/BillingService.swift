@@ -2,7 +2,8 @@ import Contracts
 import Runtime
 
 /// The billing service: CxC charges and payments, the prefactura of every closed OT (consumed in
-/// large batches), invoices after the commercial review, the monthly reconciliation
+/// large batches), invoices after the commercial review, the link of every charge to its OT
+/// (opened, cancelled), the monthly reconciliation
 /// (SGC-PC-07 §4.6–4.7, OPE-SUM-GES-P08).
 public enum BillingService {
     public static let routes = Routes { r in
@@ -15,6 +16,10 @@ public enum BillingService {
         r.on(WorkOrderScopeChanged.self, numbers: [ot.prefacturaNumber]) { e, _ in [.to(ot, e.workOrderId, .scopeChanged(e))] }
         r.on(ChargeRequested.self, numbers: [Charge.chargeNumber]) { e, _ in [.to(Charge.self, e.requestId, .requested(e))] }
         r.on(RecordPayment.self) { c, _ in [.to(Charge.self, alias: c.chargeId, .payment(c))] }
+        // A charge names the OT it pays for: what happens to that OT decides whether the money
+        // stays (OPE-SUM-GES-P08 step 15, the monthly reconciliation).
+        r.on(WorkOrderOpened.self) { e, _ in [.to(Charge.self, alias: e.workOrderId, .workOrderOpened(e))] }
+        r.on(WorkOrderCancelled.self) { e, _ in [.to(Charge.self, alias: e.workOrderId, .workOrderCancelled(e))] }
     }
 
     public static let definition = ServiceDefinition(

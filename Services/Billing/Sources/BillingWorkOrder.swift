@@ -239,7 +239,11 @@ public enum BillingWorkOrder: Aggregate {
 }
 
 /// A CxC (cuenta por cobrar) charge and its payment at the cashier (OPE-SUM-GES-P08 steps 3–5):
-/// created once per request, paid once, for exactly its amount.
+/// created once per request, paid once, for exactly its amount — and linked to the OT it pays
+/// for. The request names that OT (`workOrderId`; a pole move's is `PM-<requestId>`, opened once
+/// the charge is paid); the charge registers it as an alias, so the OT's `workorder.opened` and
+/// `workorder.cancelled` reach it: a paid charge whose OT is cancelled is owed back (`refundDue`),
+/// which the monthly reconciliation reports.
 public enum Charge: Aggregate {
     public static let kind = "charge"
     public static let chargeNumber = "charge_number"
@@ -257,22 +261,42 @@ public enum Charge: Aggregate {
         public var amount: Money
         public var payer: Payer
         public var reason: String
+        /// The OT the charge pays for, as the request names it.
         public var workOrderId: String?
         public var createdAt: Date
         public var createdByMessage: String
         public var payment: Payment?
-        public var status: String { payment == nil ? "created" : "paid" }
+        /// When its OT was opened (the `workorder.opened` event's time), once paid.
+        public var workOrderOpenedAt: Date?
+        /// When its OT was cancelled (the `workorder.cancelled` event's time), once paid, and why.
+        public var workOrderCancelledAt: Date?
+        public var workOrderCancelReason: String?
+        /// Paid before billing learned the OTs of its charges (billing migration 3): whether its OT
+        /// was opened is not known here, so the reconciliation does not report it as missing.
+        public var workOrderUntracked: Bool?
+
+        public var status: String {
+            if payment == nil { return "created" }
+            return workOrderCancelledAt == nil ? "paid" : "refundDue"
+        }
     }
 
     public enum Input: Sendable {
         case requested(ChargeRequested)
         case payment(RecordPayment)
+        /// The OT of a charge (by its alias) was opened.
+        case workOrderOpened(WorkOrderOpened)
+        /// The OT of a charge (by its alias) was cancelled.
+        case workOrderCancelled(WorkOrderCancelled)
     }
 
     public static let machine = StateMachine(
-        title: "CxC charge", procedure: "OPE-SUM-GES-P08 steps 3–5",
-        states: [.init("created"), .init("paid", final: true)],
-        transitions: [.init(nil, "created", on: ChargeRequested.type), .init("created", "paid", on: RecordPayment.type)])
+        title: "CxC charge", procedure: "OPE-SUM-GES-P08 steps 3–6 and 15",
+        states: [.init("created"), .init("paid"), .init("refundDue", final: true)],
+        transitions: [
+            .init(nil, "created", on: ChargeRequested.type), .init("created", "paid", on: RecordPayment.type),
+            .init("paid", "paid", on: WorkOrderOpened.type), .init("paid", "refundDue", on: WorkOrderCancelled.type),
+        ])
 
     public static func decide(_ state: State?, _ input: Input, _ context: inout DecisionContext) throws(Rejection) -> Decision<State> {
         switch input {
@@ -289,7 +313,7 @@ public enum Charge: Aggregate {
                 events: [
                     ChargeCreated(
                         chargeId: id, amount: r.amount, payer: r.payer, reason: r.reason, workOrderId: r.workOrderId, requestId: r.requestId)
-                ], aliases: [id])
+                ], aliases: BillingRules.chargeAliases(chargeId: id, workOrderId: r.workOrderId))
 
         case .payment(let p):
             try BillingRules.validate(p)
@@ -301,6 +325,25 @@ public enum Charge: Aggregate {
             return Decision(
                 state: s, history: [HistoryEntry("paid", from: "created", to: s.status, reason: p.receipt)],
                 events: [ChargePaid(chargeId: p.chargeId, amount: p.amount, receipt: p.receipt)])
+
+        case .workOrderOpened(let e):
+            // Every OT's opening reaches billing; only a charge's own OT finds one (its alias).
+            guard var s = state else { return .ignore("work order \(e.workOrderId) is no charge's; ignored") }
+            // A CxC's OT is opened once it is paid (steps 5–6); commercial opens it no earlier.
+            guard s.payment != nil else { return .ignore("work order \(e.workOrderId) opened before charge \(s.chargeId) was paid; ignored") }
+            guard s.workOrderOpenedAt == nil, s.workOrderCancelledAt == nil else { return .ignore("work order \(e.workOrderId) already known; ignored") }
+            s.workOrderOpenedAt = context.messageTime
+            return Decision(state: s, history: [HistoryEntry("workOrderOpened", from: "paid", to: s.status, reason: e.workOrderId)])
+
+        case .workOrderCancelled(let e):
+            guard var s = state else { return .ignore("work order \(e.workOrderId) is no charge's; ignored") }
+            guard s.payment != nil else { return .ignore("work order \(e.workOrderId) cancelled before charge \(s.chargeId) was paid; ignored") }
+            guard s.workOrderCancelledAt == nil else { return .ignore("work order \(e.workOrderId) already cancelled; ignored") }
+            s.workOrderCancelledAt = context.messageTime
+            s.workOrderCancelReason = e.reason
+            return Decision(
+                state: s, history: [HistoryEntry("workOrderCancelled", from: "paid", to: s.status, reason: e.reason)],
+                note: "charge \(s.chargeId) was paid and its OT \(e.workOrderId) cancelled: \(s.amount.minor) \(s.amount.currency.rawValue) (minor units) to refund")
         }
     }
 }

@@ -11,6 +11,13 @@ import Runtime
 /// - `invoices.work_order_id` and `invoices.prefactura_id` are unique: one invoice per OT;
 /// - `charges.request_id` is unique: one CxC per request; `payments.charge_id` is the primary
 ///   key: one payment per charge.
+///
+/// Migration 3 links the charges filed before it to their OTs: a pole move's request
+/// (`PMR-…`) named no OT, whose id is `PM-<requestId>` (`PoleMoveRules.workOrderId` in commercial);
+/// every charge's OT becomes its alias (the first charge keeps it), so that OT's opening and
+/// cancellation reach it from now on. The openings of the OTs of charges already paid went by
+/// unseen: those charges are marked `workOrderUntracked` (the reconciliation cannot say they lack
+/// an OT). `billing.charges` shows the link.
 public enum BillingMigrations {
     public static let all: [Migration] = [
         Migration(
@@ -137,6 +144,39 @@ public enum BillingMigrations {
                        a.data->'payment'->'amount'->>'currency' AS currency, a.data->'payment'->>'receipt' AS receipt,
                        (a.data->'payment'->>'paidAt')::timestamptz AS paid_at, a.data->'payment'->>'recordedByMessage' AS recorded_by_message
                 FROM billing.aggregates a WHERE a.kind = 'charge' AND a.data ? 'payment'
+                """,
+            ]),
+        Migration(
+            3, "charges linked to their OTs: the OT of a pole move's charge, its alias, what billing learns of it",
+            [
+                """
+                UPDATE billing.aggregates SET data = jsonb_set(data, '{workOrderId}', to_jsonb('PM-' || id))
+                WHERE kind = 'charge' AND id LIKE 'PMR-%' AND data->>'workOrderId' IS NULL
+                """,
+                """
+                UPDATE billing.aggregates SET data = data || '{"workOrderUntracked": true}'::jsonb
+                WHERE kind = 'charge' AND data ? 'payment' AND data->>'workOrderId' IS NOT NULL
+                """,
+                """
+                INSERT INTO billing.aliases (kind, alias, id)
+                SELECT DISTINCT ON (data->>'workOrderId') 'charge', data->>'workOrderId', id
+                FROM billing.aggregates
+                WHERE kind = 'charge' AND coalesce(data->>'workOrderId', '') <> ''
+                ORDER BY data->>'workOrderId', created_at
+                ON CONFLICT (kind, alias) DO NOTHING
+                """,
+                """
+                CREATE OR REPLACE VIEW billing.charges AS
+                SELECT a.data->>'chargeId' AS id, a.id AS request_id, (a.data->'amount'->>'minor')::bigint AS amount_minor,
+                       a.data->'amount'->>'currency' AS currency, a.data->'payer'->>'name' AS payer_name,
+                       a.data->'payer'->>'idNumber' AS payer_id_number, a.data->>'reason' AS reason,
+                       a.data->>'workOrderId' AS work_order_id, (a.data->>'createdAt')::timestamptz AS created_at,
+                       a.data->>'createdByMessage' AS created_by_message, a.status,
+                       (a.data->>'workOrderOpenedAt')::timestamptz AS work_order_opened_at,
+                       (a.data->>'workOrderCancelledAt')::timestamptz AS work_order_cancelled_at,
+                       a.data->>'workOrderCancelReason' AS work_order_cancel_reason,
+                       coalesce((a.data->>'workOrderUntracked')::boolean, false) AS work_order_untracked
+                FROM billing.aggregates a WHERE a.kind = 'charge'
                 """,
             ]),
     ]

@@ -32,17 +32,22 @@ public enum PoleMoveRules {
         if !problems.isEmpty { throw Rejection.validation(problems) }
     }
 
-    /// Step 3: the CxC in the requester's name.
+    /// The id of the OT a pole-move request leads to once its CxC is paid: known from the
+    /// request on, so the charge names it (billing links the two with it).
+    public static func workOrderId(requestId: String) -> String { "PM-\(requestId)" }
+
+    /// Step 3: the CxC in the requester's name, for the OT it pays for (opened after payment).
     public static func charge(requestId: String, for request: RequestPoleMove) -> ChargeRequested {
         ChargeRequested(
             requestId: requestId, amount: fee, payer: request.requester,
-            reason: "Movimiento de poste para usuario sin servicios activos (OPE-SUM-GES-P08)")
+            reason: "Movimiento de poste para usuario sin servicios activos (OPE-SUM-GES-P08)",
+            workOrderId: workOrderId(requestId: requestId))
     }
 
     /// Steps 6–7, once the CxC is paid: the OT, with no document gate.
     public static func workOrder(requestId: String, requester: Payer, address: String) -> OpenWorkOrder {
         OpenWorkOrder(
-            workOrderId: "PM-\(requestId)", kind: .poleMove,
+            workOrderId: workOrderId(requestId: requestId), kind: .poleMove,
             customer: Customer(
                 id: genericCustomerId, name: requester.name, taxId: requester.idNumber, sector: .private,
                 segment: .residential, country: .bo),
