@@ -49,18 +49,21 @@ public enum Wire {
 
     // MARK: Encoding
 
+    /// The hand-written encoder that writes what ``encoder`` writes, byte for byte, faster.
+    public static let fastEncoder = ContractJSONEncoder()
+
     /// The UTF-8 JSON body of `envelope`.
     public static func encode<P: Message>(_ envelope: Envelope<P>) throws(ContractError) -> Data {
-        do {
-            return try encoder.encode(envelope)
-        } catch {
-            throw ContractError(.invalidValue, message: "cannot encode \(P.type): \(error)")
-        }
+        Data(try encodeBytes(envelope))
     }
 
     /// The UTF-8 JSON body of `envelope`, as bytes.
     public static func encodeBytes<P: Message>(_ envelope: Envelope<P>) throws(ContractError) -> [UInt8] {
-        try [UInt8](encode(envelope))
+        do {
+            return try fastEncoder.encode(envelope)
+        } catch {
+            throw ContractError(.invalidValue, message: "cannot encode \(P.type): \(error)")
+        }
     }
 
     // MARK: Decoding

@@ -607,7 +607,7 @@ struct Engine: Sendable {
             save.upsert.kinds.append(k.kind)
             save.upsert.ids.append(k.id)
             save.upsert.statuses.append(state.status)
-            save.upsert.data.append(String(decoding: try Wire.encoder.encode(state), as: UTF8.self))
+            save.upsert.data.append(String(decoding: try Wire.fastEncoder.encode(state), as: UTF8.self))
             save.upsert.versions.append(slot.version + 1)
             save.upsert.correlations.append(slot.correlationId ?? "")
             save.upsert.lastMessages.append(slot.lastMessageId ?? "")
