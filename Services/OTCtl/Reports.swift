@@ -45,6 +45,17 @@ struct DatabaseOptions: ParsableArguments {
     }
 }
 
+/// The `--json` output of the reports: pretty, keys sorted, timestamps as the contract writes them.
+func reportJSONEncoder() -> JSONEncoder {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.dateEncodingStrategy = .custom { date, enc in
+        var c = enc.singleValueContainer()
+        try c.encode(Wire.timestamp(date))
+    }
+    return encoder
+}
+
 /// A day or a month on the command line: `2026-11` (the whole month) or `2026-11-22`.
 func parsePeriod(_ text: String) throws -> (start: Date, end: Date) {
     var cal = Calendar(identifier: .gregorian)
@@ -102,12 +113,7 @@ struct Report: OTCtlCommand {
             )
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.dateEncodingStrategy = .custom { date, enc in
-                var c = enc.singleValueContainer()
-                try c.encode(Wire.timestamp(date))
-            }
+            let encoder = reportJSONEncoder()
             struct Output: Encodable {
                 var states: StateReport
                 var poleMove: PoleMoveFollowUp?
@@ -168,12 +174,7 @@ struct Reconcile: OTCtlCommand {
         guard parts.count == 2, (1...12).contains(parts[1]) else { throw CLIError("not a month: \(month) (use 2026-11)", exitCode: 64) }
         let r = try await database.withConnection { conn in try await reconciliation(on: conn, month: (parts[0], parts[1])) }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.dateEncodingStrategy = .custom { date, enc in
-                var c = enc.singleValueContainer()
-                try c.encode(Wire.timestamp(date))
-            }
+            let encoder = reportJSONEncoder()
             Console.line(String(decoding: try encoder.encode(r), as: UTF8.self))
             return
         }
