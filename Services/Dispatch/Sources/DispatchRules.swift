@@ -29,7 +29,7 @@ public enum DispatchRules {
     public static let reportDeliverableFrom: Set<WorkOrderState> = [.attended, .closed]
 
     public static func checkReportDelivery(
-        _ c: DeliverReport, state: WorkOrderState, deliveredBefore: Date?, now: Date
+        _ c: DeliverReport, state: WorkOrderState, deliveredBefore: Date?
     ) throws(Rejection) {
         guard reportDeliverableFrom.contains(state) else {
             throw Rejection(

@@ -350,7 +350,7 @@ public enum DispatchWorkOrder: Aggregate {
             guard var s = state else {
                 throw .notFound("work order \(c.workOrderId) is not known to dispatch", field: "data.workOrderId", problem: "unknown work order")
             }
-            try DispatchRules.checkReportDelivery(c, state: s.state, deliveredBefore: s.reportDeliveredAt, now: now)
+            try DispatchRules.checkReportDelivery(c, state: s.state, deliveredBefore: s.reportDeliveredAt)
             guard let kind = s.kind, let customer = s.customer else {
                 throw Rejection(.invalidTransition, "work order \(c.workOrderId) lacks its kind or customer")
             }
