@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "approval", targets: ["ApprovalService"]),
         .executable(name: "dispatch", targets: ["DispatchService"]),
         .executable(name: "billing", targets: ["BillingService"]),
+        .executable(name: "postsale", targets: ["PostSaleService"]),
         .executable(name: "otctl", targets: ["OTCtl"]),
         .executable(name: "otbench", targets: ["OTBench"]),
         .executable(name: "amqp-c-baseline", targets: ["AMQPCBaseline"]),
@@ -94,11 +95,12 @@ let package = Package(
         + service("Approval", library: "Approval")
         + service("Dispatch", library: "DispatchCenter")  // not "Dispatch": that is libdispatch's module
         + service("Billing", library: "Billing")
+        + service("PostSale", library: "PostSale")
         + [
         // MARK: The platform as a whole (every service's definition), for tools and tests
         .target(
             name: "Platform",
-            dependencies: ["Commercial", "Approval", "DispatchCenter", "Billing", "Runtime"],
+            dependencies: ["Commercial", "Approval", "DispatchCenter", "Billing", "PostSale", "Runtime"],
             path: "Services/Platform",
             swiftSettings: strict
         ),
@@ -107,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "OTCtl",
             dependencies: [
-                "AMQP", "Contracts", "Runtime", "Platform", "Commercial", "Approval", "DispatchCenter", "Billing",
+                "AMQP", "Contracts", "Runtime", "Platform", "Commercial", "Approval", "DispatchCenter", "Billing", "PostSale",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
@@ -163,9 +165,12 @@ let package = Package(
             name: "BillingTests", dependencies: ["Billing", "Contracts", "Runtime"], path: "Tests/BillingTests",
             swiftSettings: strict),
         .testTarget(
+            name: "PostSaleTests", dependencies: ["PostSale", "Contracts", "Runtime"], path: "Tests/PostSaleTests",
+            swiftSettings: strict),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "AMQP", "Contracts", "Runtime", "Platform", "Commercial",
+                "AMQP", "Contracts", "Runtime", "Platform", "Commercial", "PostSale",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -229,6 +229,7 @@ struct DemoScript {
         for id in [cl, co, late] {
             _ = try await watch.first(SurveyRequested.self, timeout: timeout) { $0.workOrderId == id }
         }
+        try await postSale()
         try await Task.sleep(for: .milliseconds(500))
 
         say("Invoices")

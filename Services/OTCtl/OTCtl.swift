@@ -15,7 +15,7 @@ struct OTCtl: AsyncParsableCommand {
             64 invalid usage.
             """,
         subcommands: [
-            Send.self, Tail.self, Dead.self, Demo.self, Report.self, Reconcile.self, AsyncAPI.self, Definitions.self,
+            Send.self, Tail.self, Dead.self, Demo.self, Report.self, Reconcile.self, KPI.self, AsyncAPI.self, Definitions.self,
             Permissions.self, Machines.self,
         ])
 

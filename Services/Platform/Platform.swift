@@ -3,6 +3,7 @@ import Billing
 import Commercial
 import Contracts
 import DispatchCenter
+import PostSale
 import Runtime
 
 /// The platform as a whole: the definition of every service. What is derived from all of them
@@ -12,6 +13,7 @@ public enum Platform {
     /// Every service, in the order the platform starts them.
     public static let services: [ServiceDefinition] = [
         CommercialService.definition, ApprovalService.definition, DispatchService.definition, BillingService.definition,
+        PostSaleService.definition,
     ]
 
     /// The service called `name`.

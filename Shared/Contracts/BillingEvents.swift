@@ -215,12 +215,12 @@ public struct ProrationComputed: Event {
     @Field(min: 0, max: 31) public var days: Int
     /// Days of the month.
     @Field(min: 28, max: 31) public var daysInMonth: Int
-    /// The rule applied: `flatMonth`, `proratedToRequestDate`, `multipackBasicNotProrated`, …
+    /// The rule applied: `fullMonth`, `prorated`, `multipackBasicNotProrated`.
     public var rule: String
 
     public var correlationKey: String? { requestId }
 
     public static let example = ProrationComputed(
         requestId: "PV-2026-003040", productId: "INT-4410982", charged: Money(minor: 22_516, currency: .bob),
-        days: 20, daysInMonth: 31, rule: "proratedToRequestDate")
+        days: 20, daysInMonth: 31, rule: "prorated")
 }

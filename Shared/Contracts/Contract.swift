@@ -105,6 +105,10 @@ extension PostSaleFlow: ContractValue {}
 extension DamageChannel: ContractValue {}
 extension SLATarget: ContractValue {}
 extension InvoiceIssuer: ContractValue {}
+extension Technology: ContractValue {}
+extension ProductStatus: ContractValue {}
+extension ProductChange: ContractValue {}
+extension ReconnectionHow: ContractValue {}
 
 extension JSONSchema {
     /// The schema of one field of type `T`, as `@Contract` writes it: `T`'s schema, refined by the

@@ -159,9 +159,14 @@ public struct ReportDamage: Command {
     public var address: String?
     /// A phone to reach the customer.
     public var referencePhone: String?
+    /// Who reports it.
+    public var reporter: Payer?
+    /// The help desk fixed it on the line (closed infundado, no OT).
+    public var resolvedRemotely: Bool?
 
     public static let example = ReportDamage(
         customer: .residentialExample, product: .example, channel: .callCenter,
         fault: "Sin conexión a internet, luz LOS roja en el router",
-        address: "Calle Jordán 0457, Cochabamba", referencePhone: "+591 71234567")
+        address: "Calle Jordán 0457, Cochabamba", referencePhone: "+591 71234567",
+        reporter: Payer(name: "María Fernanda Quispe Mamani", idNumber: "6543210 CB"), resolvedRemotely: false)
 }

@@ -15,6 +15,10 @@ public struct PostSaleRequestReceived: Event {
     @Field(.identifier) public var requestId: String
     /// Its flow.
     @Field(.typeDescription) public var flow: PostSaleFlow
+    /// The contract concerned.
+    @Field(.identifier) public var contractId: String
+    /// When the request was received (its KPI timeliness counts from then).
+    public var receivedAt: Date
     /// Why, for rejections.
     ///
     /// Not used on receipt; present for symmetry with the other post-sale events.
@@ -27,7 +31,8 @@ public struct PostSaleRequestReceived: Event {
     public var correlationKey: String? { requestId }
 
     public static let example = PostSaleRequestReceived(
-        requestId: "PV-2026-002918", flow: .suspension, reason: "Solicitud ingresada por WhatsApp", missing: [],
+        requestId: "PV-2026-002918", flow: .suspension, contractId: "CT-2019-33710",
+        receivedAt: ExampleTime.at("2026-11-24T13:05:00Z"), reason: "Solicitud ingresada por WhatsApp", missing: [],
         details: RequestPostSale.example.details)
 }
 
@@ -40,6 +45,10 @@ public struct PostSaleRequestCompleted: Event {
     @Field(.identifier) public var requestId: String
     /// Its flow.
     @Field(.typeDescription) public var flow: PostSaleFlow
+    /// When it completed (after the quality-control call).
+    public var completedAt: Date
+    /// What the quality-control call found: the service works and the client agrees.
+    public var qualityOk: Bool
     /// Why, for rejections.
     ///
     /// On completion, a note on how it ended.
@@ -56,7 +65,8 @@ public struct PostSaleRequestCompleted: Event {
     public var correlationKey: String? { requestId }
 
     public static let example = PostSaleRequestCompleted(
-        requestId: "PV-2026-002918", flow: .suspension, reason: "Suspensión temporal aplicada", missing: [],
+        requestId: "PV-2026-002918", flow: .suspension, completedAt: ExampleTime.at("2026-11-24T16:40:00Z"), qualityOk: true,
+        reason: "Suspensión temporal aplicada", missing: [],
         details: ["from": "2026-12-01", "to": "2027-02-28"])
 }
 
@@ -69,6 +79,10 @@ public struct PostSaleRequestRejected: Event {
     @Field(.identifier) public var requestId: String
     /// Its flow.
     @Field(.typeDescription) public var flow: PostSaleFlow
+    /// Why the procedure turns it down: `suspensionAlreadyThisYear`, `suspensionTooLong`,
+    /// `accountNotUpToDate`, `notFeasible`, `penaltyRefused`, `retained`, `abandoned`,
+    /// `unknownContract`, `unknownProduct`, …
+    @Field(.identifier) public var code: String
     /// Why, for rejections.
     public var reason: String?
     /// Requirements the customer must still provide.
@@ -83,7 +97,7 @@ public struct PostSaleRequestRejected: Event {
     public var correlationKey: String? { requestId }
 
     public static let example = PostSaleRequestRejected(
-        requestId: "PV-2026-003115", flow: .suspension,
+        requestId: "PV-2026-003115", flow: .suspension, code: "suspensionAlreadyThisYear",
         reason: "Ya se aplicó una suspensión temporal en el año calendario", missing: [],
         details: ["previousSuspension": "2026-03-01"])
 }
@@ -113,4 +127,90 @@ public struct PostSaleRequirementsMissing: Event {
     public static let example = PostSaleRequirementsMissing(
         requestId: "PV-2026-003201", flow: .withdrawal, reason: "Falta la carta de solicitud firmada",
         missing: ["requestLetter", "accountsUpToDate"], details: ["contractId": "CT-2019-33710"])
+}
+
+/// `postsale.quality-check-requested`: the flow's own steps are done; the executive's
+/// quality-control call is due.
+@Contract("a post-sale request awaits its quality-control call")
+public struct PostSaleQualityCheckRequested: Event {
+    public static let type = "postsale.quality-check-requested"
+
+    /// The post-sale request.
+    @Field(.identifier) public var requestId: String
+    /// Its flow.
+    @Field(.typeDescription) public var flow: PostSaleFlow
+    /// When the call should be made by (24 h after the steps were done).
+    public var dueBy: Date?
+    /// What was done, for the executive's call.
+    public var details: JSONObject?
+
+    public var correlationKey: String? { requestId }
+
+    public static let example = PostSaleQualityCheckRequested(
+        requestId: "PV-2026-002918", flow: .suspension, dueBy: ExampleTime.at("2026-11-25T13:10:00Z"),
+        details: ["from": "2026-12-01", "to": "2027-02-28"])
+}
+
+/// `postsale.service-suspended`: a temporary suspension was accepted (at most once a calendar
+/// year, at most four months).
+@Contract("products were suspended temporarily")
+public struct ServiceSuspended: Event {
+    public static let type = "postsale.service-suspended"
+
+    /// The post-sale request.
+    @Field(.identifier) public var requestId: String
+    /// The contract.
+    @Field(.identifier) public var contractId: String
+    /// The products suspended.
+    public var productIds: [String]
+    /// First suspended day.
+    public var from: Day
+    /// Last suspended day (the service is back the day after).
+    public var to: Day
+
+    public var correlationKey: String? { requestId }
+
+    public static let example = ServiceSuspended(
+        requestId: "PV-2026-002918", contractId: "CT-2019-33710", productIds: ["LIN-4251187", "INT-4410982"],
+        from: Day(2026, 12, 1)!, to: Day(2027, 2, 28)!)
+}
+
+/// How a product comes back after a suspension (seed D step 8.1).
+public enum ReconnectionHow: String, Codable, Sendable, CaseIterable {
+    /// At once, by the system (internet and line; everything on fiber).
+    case automatic
+    /// Cable TV on copper: within 24 hours.
+    case within24h
+}
+
+/// One product back in service.
+@Contract("a product back in service")
+public struct ReconnectedProduct: Codable, Sendable, Equatable, Hashable {
+    /// Product id.
+    @Field(.identifier) public var id: String
+    /// Automatic, or within 24 h.
+    @Field(.typeDescription) public var how: ReconnectionHow
+}
+
+/// `postsale.service-reconnected`: suspended products are back (at the suspension's end, or
+/// earlier on a reconnection request).
+@Contract("suspended products were reconnected")
+public struct ServiceReconnected: Event {
+    public static let type = "postsale.service-reconnected"
+
+    /// The post-sale request (the reconnection, or the suspension that ended).
+    @Field(.identifier) public var requestId: String
+    /// The contract.
+    @Field(.identifier) public var contractId: String
+    /// The products, each with how it comes back.
+    public var products: [ReconnectedProduct]
+    /// The day they are back.
+    public var on: Day
+
+    public var correlationKey: String? { requestId }
+
+    public static let example = ServiceReconnected(
+        requestId: "PV-2026-002918", contractId: "CT-2019-33710",
+        products: [ReconnectedProduct(id: "LIN-4251187", how: .automatic), ReconnectedProduct(id: "TV-1190022", how: .within24h)],
+        on: Day(2027, 3, 1)!)
 }

@@ -81,7 +81,7 @@ struct ContractMacroTests {
         _ = OpenWorkOrder(kind: .repair, customer: .example, documents: [], description: "x")
         _ = RecordSurveyAnswer(surveyId: "SV-1", score: 5, by: "angie.cruz")
         _ = WorkOrderOpened(workOrderId: "w", number: "n", kind: .visit, customer: .example, documents: [])
-        _ = PostSaleRequestRejected(requestId: "r", flow: .suspension)
+        _ = PostSaleRequestRejected(requestId: "r", flow: .suspension, code: "retained")
         _ = Document(kind: .offer, uri: "u")
         _ = CommandRejected(commandId: "c", commandType: "t", code: "x", message: "m", errors: [])
         #expect(ReportDamage(customer: .example, product: .example, channel: .helpDesk, fault: "f").address == nil)

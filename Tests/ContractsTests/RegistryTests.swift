@@ -13,6 +13,12 @@ struct RegistryTests {
         // Added after CONTRACT.md v1 (new types, listed in the AsyncAPI document):
         "survey.record-answer", "workorder.deliver-report", "polemove.record-corrective-action",
         "polemove.record-reviewer-absence", "billing.price-prefactura", "billing.correct-prefactura",
+        // CONTRACT.md "Post-sale, contracts and recurring billing":
+        "contract.register", "postsale.complete-requirements", "postsale.abandon", "postsale.record-feasibility",
+        "postsale.record-retention", "postsale.record-penalty-decision", "postsale.record-equipment",
+        "postsale.record-diagnosis", "postsale.record-quality-check", "billing.run-cycle", "billing.record-proforma-payment",
+        // Added for post-sale flows F and K (new types):
+        "postsale.record-client-decision", "postsale.record-claim-resolution",
     ]
 
     /// The event types of CONTRACT.md, copied by hand.
@@ -28,6 +34,12 @@ struct RegistryTests {
         // Added after CONTRACT.md v1:
         "survey.answered", "workorder.report-delivered", "workorder.travel-budget-requested",
         "polemove.corrective-action-recorded", "polemove.monthly-report",
+        // CONTRACT.md "Post-sale, contracts and recurring billing":
+        "contract.registered", "postsale.quality-check-requested", "postsale.service-suspended",
+        "postsale.service-reconnected", "billing.recurring-charge-added", "billing.proforma-issued", "billing.proforma-paid",
+        "billing.cycle-completed",
+        // Added for billing's recurring invoices (new type):
+        "contract.product-changed",
     ]
 
     @Test func everyTypeOfTheContractIsRegisteredWithItsKind() {

@@ -42,6 +42,11 @@ public struct DecisionContext: Sendable {
     public var messageTime: Date
     /// The broker user that published the message (provenance), when known.
     public var sender: String?
+    /// Whether a ``Rejection/mayBeLate`` `notFound` parks the message (a command that has not
+    /// waited its `PARK_TIMEOUT_MS` yet). When false, a subject still unknown is unknown for
+    /// good: a decision that answers that case itself (a post-sale request naming an unknown
+    /// contract is turned down, not rejected) does so now.
+    public var mayWait: Bool = false
     var numbers: [String: [Int64]]
     /// The runtime's first pass over a batch: numbers not in `numbers` are counted, not refused.
     var drawsOnDemand = false

@@ -299,6 +299,7 @@ struct Engine: Sendable {
                 now: now, messageId: item.messageId, messageTime: item.header?.time ?? now, sender: item.sender,
                 numbers: numbers[i] ?? [:])
             context.drawsOnDemand = numbers.isEmpty
+            context.mayWait = item.isCommand && !item.isExpired && item.raw != nil
             do {
                 try await decide(item, targets[i], &context, work, now: now, conn, log)
                 demand[i] = context.demanded

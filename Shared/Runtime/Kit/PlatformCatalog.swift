@@ -55,18 +55,21 @@ public enum PlatformCatalog {
             summary: "operations: dispatch, assignment, outcome, closing, SLA timers"),
         .init(
             name: "billing", role: .service,
-            events: [ChargeCreated.type, ChargePaid.type, PrefacturaIssued.type, InvoiceIssued.type, ProrationComputed.type]
-                + shared,
+            events: [
+                ChargeCreated.type, ChargePaid.type, PrefacturaIssued.type, InvoiceIssued.type, ProrationComputed.type,
+                ProformaIssued.type, ProformaPaid.type, BillingCycleCompleted.type,
+            ] + shared,
             commands: [], queuePrefixes: [], replaysDeadLetters: false,
             summary: "CxC, prefacturas, invoices, recurring billing"),
         .init(
             name: "postsale", role: .service,
             events: [
                 PostSaleRequestReceived.type, PostSaleRequestCompleted.type, PostSaleRequestRejected.type,
-                PostSaleRequirementsMissing.type,
+                PostSaleRequirementsMissing.type, PostSaleQualityCheckRequested.type, ServiceSuspended.type, ServiceReconnected.type,
+                ContractRegistered.type, ContractProductChanged.type, RecurringChargeAdded.type, ChargeRequested.type,
             ] + shared,
             commands: [OpenWorkOrder.type, ReportDamage.type], queuePrefixes: [], replaysDeadLetters: false,
-            summary: "post-sale flows A–L"),
+            summary: "enterprise contracts and the post-sale flows A–L"),
         .init(
             name: "priority", role: .service,
             events: [WorkOrderPrioritized.type, WorkOrderEscalated.type, DamageRegistered.type, DamageReiterated.type] + shared,
@@ -84,11 +87,14 @@ public enum PlatformCatalog {
                 OpenWorkOrder.type, AttachDocument.type, ApproveWorkOrder.type, RejectWorkOrder.type, ChangeScope.type,
                 RequestPoleMove.type, ReviewPrefactura.type, RecordSurveyAnswer.type, RequestPostSale.type, ReportDamage.type,
                 RecordCorrectiveAction.type, RecordReviewerAbsence.type, PricePrefactura.type, CorrectPrefactura.type,
+                RegisterContract.type, CompletePostSaleRequirements.type, AbandonPostSale.type, RecordFeasibility.type,
+                RecordRetention.type, RecordPenaltyDecision.type, RecordEquipment.type, RecordDiagnosis.type,
+                RecordPostSaleQualityCheck.type, RecordClientDecision.type, RecordClaimResolution.type, RunBillingCycle.type,
             ],
             queuePrefixes: [], replaysDeadLetters: false,
             summary: "CRMs and front offices: account managers, quality control, customer service, call center, help desk, retention"),
         .init(
-            name: "cashier", role: .external, events: [], commands: [RecordPayment.type], queuePrefixes: [],
+            name: "cashier", role: .external, events: [], commands: [RecordPayment.type, RecordProformaPayment.type], queuePrefixes: [],
             replaysDeadLetters: false, summary: "the cashier: payments of CxC"),
         .init(
             name: "operations", role: .external, events: [],

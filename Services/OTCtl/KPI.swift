@@ -1,0 +1,37 @@
+import ArgumentParser
+import Contracts
+import Foundation
+import PostSale
+
+/// The monthly KPIs of a procedure, from live data: `otctl kpi postsale 2026-11`.
+struct KPI: OTCtlCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kpi", abstract: "A procedure's monthly KPIs from live data (postsale: efficacy ≥ 98 %, timeliness ≥ 95 %).")
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Argument(help: "The procedure: postsale.")
+    var procedure: String
+
+    @Argument(help: "The month, YYYY-MM (UTC).")
+    var month: String
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func execute() async throws {
+        guard let m = YearMonth(month) else { throw CLIError("not a month YYYY-MM: \(month)", exitCode: 64) }
+        guard procedure == "postsale" else { throw CLIError("unknown procedure \(procedure) (known: postsale)", exitCode: 64) }
+        guard let kpi = try await database.withConnection({ try await postSaleKPI(on: $0, month: m) }) else {
+            throw CLIError("the postsale schema does not exist in this database")
+        }
+        if json {
+            Console.line(String(decoding: try reportJSONEncoder().encode(kpi), as: UTF8.self))
+            return
+        }
+        func percent(_ p: Double?) -> String { p.map { String(format: "%.1f %%", $0) } ?? "—" }
+        Console.line("Post-sale requests received in \(m) (GC-PRC-OPE-ASE-04 §III.2): \(kpi.total)")
+        Console.line("  efficacy     \(kpi.effective)/\(kpi.total) attended effectively  \(percent(kpi.efficacyPercent))  (≥ 98 %)  \(kpi.efficacy.rawValue)")
+        Console.line("  timeliness   \(kpi.onTime)/\(kpi.total) attended in under 24 h  \(percent(kpi.timelinessPercent))  (≥ 95 %)  \(kpi.timeliness.rawValue)")
+    }
+}
