@@ -170,7 +170,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "AMQP", "Contracts", "Runtime", "Platform", "Commercial", "PostSale",
+                "AMQP", "Contracts", "Runtime", "Platform", "Commercial", "PostSale", "Billing",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -36,14 +36,15 @@ extension DemoScript {
                              earlyTerminationPenalty: .bolivianos(900)))
         _ = try await watch.first(ContractRegistered.self, timeout: timeout) { $0.contractId == contractId }
 
-        let from = today.yearMonth.adding(months: 1).firstDay
-        let to = from.adding(months: 2).adding(days: -1)
+        // January of next year, so that a second suspension later that year shows the once-a-year rule.
+        let from = Day(today.year + 1, 1, 1)!
+        let to = Day(today.year + 1, 1, 31)!
         say("   D: a temporary suspension from \(from) to \(to) (accounts up to date, first this year, at most 4 months): accepted")
         try await send(request(1, .suspension, ["from": .string("\(from)"), "to": .string("\(to)"), "productIds": [.string("LIN-\(run)"), .string("TV-\(run)")]]))
         _ = try await watch.first(ServiceSuspended.self, timeout: timeout) { $0.requestId == "PV-\(run)-1" }
         try await qualityCall("PV-\(run)-1")
         say("   D: a second suspension in \(from.year): refused (once per calendar year)")
-        try await send(request(2, .suspension, ["from": .string("\(from.adding(days: 10))"), "to": .string("\(from.adding(days: 20))")]))
+        try await send(request(2, .suspension, ["from": .string("\(Day(from.year, 3, 1)!)"), "to": .string("\(Day(from.year, 3, 15)!)")]))
         let refused = try await watch.first(PostSaleRequestRejected.self, timeout: timeout) { $0.requestId == "PV-\(run)-2" }.data
         say("   refused: \(refused.code) — \(refused.reason ?? "")")
 
@@ -61,8 +62,20 @@ extension DemoScript {
         try await send(RecordRetention(requestId: "PV-\(run)-4", accepted: false, offer: "tres meses al 50 %"), correlation: "PV-\(run)-4")
         try await send(RecordEquipment(requestId: "PV-\(run)-4", complete: true, damaged: false, notes: "router ONT y decodificador"), correlation: "PV-\(run)-4")
         _ = try await watch.first(ContractProductChanged.self, timeout: timeout) { $0.requestId == "PV-\(run)-4" && $0.change == .withdrawn }
+        let proration = try await watch.first(ProrationComputed.self, timeout: timeout) { $0.requestId == "PV-\(run)-4" }.data
+        say("   billing prorates its last month (H step 7.3): Bs 70 of basic telephony in full, the rest for \(proration.days) of \(proration.daysInMonth) days = Bs \(Self.bolivianos(proration.charged)) (\(proration.rule))")
         try await qualityCall("PV-\(run)-4")
+
+        say("   I: billing runs the month's cycle for the contract: one proforma, with the fee and the proration; post-sale learns it for collections")
+        try await send(RunBillingCycle(month: today.yearMonth, contractIds: [contractId]))
+        let proforma = try await watch.first(ProformaIssued.self, timeout: timeout) { $0.contractId == contractId }.data
+        for line in proforma.lines { Console.line("     \(line.description): Bs \(Self.bolivianos(line.amount))") }
+        Console.line("     total Bs \(Self.bolivianos(proforma.total)), due \(proforma.dueBy)  (\(proforma.proformaId))")
+        _ = try await watch.first(BillingCycleCompleted.self, timeout: timeout) { $0.month == today.yearMonth }
         let kinds = Dictionary(grouping: watch.events(PostSaleRequestCompleted.self).map(\.data.flow), by: { $0 }).mapValues(\.count)
         Console.line("  post-sale requests completed: \(kinds.map { "\($0.key) \($0.value)" }.sorted().joined(separator: ", ")); refused by the procedure: 1")
     }
+
+    /// `12.34` for 1234 minor units.
+    static func bolivianos(_ m: Money) -> String { String(format: "%lld.%02lld", m.minor / 100, m.minor % 100) }
 }

@@ -42,7 +42,13 @@ struct BillingRulesTests {
 
     @Test func aPoleMoveIsSettledByItsCxCAndNeverDraftedAgain() {
         #expect(BillingRules.settledByCxC(.poleMove))
-        for kind in WorkOrderKind.allCases where kind != .poleMove { #expect(!BillingRules.settledByCxC(kind)) }
+        for kind in [WorkOrderKind.project, .repair, .installation] { #expect(!BillingRules.settledByCxC(kind)) }
+    }
+
+    /// GC-PRC-OPE-ASE-04: the OTs post-sale opens are billed through the recurring invoice or a
+    /// CxC, never through a prefactura.
+    @Test func theOTsPostSaleOpensGetNoPrefactura() {
+        for kind in [WorkOrderKind.transfer, .visit, .withdrawal] { #expect(BillingRules.settledByCxC(kind)) }
     }
 
     @Test func aClosedOTWithoutAnyPriceIsBilledAtZeroInTheCountryCurrencyAndFlagged() {

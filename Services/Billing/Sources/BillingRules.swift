@@ -21,10 +21,12 @@ public enum BillingRules {
 
     // MARK: Prefacturas
 
-    /// Whether an OT of this kind was already billed before its work began, so that closing it
-    /// drafts no prefactura: the pole move is paid up front as a CxC of Bs 1000 whose invoice the
-    /// cashier hands over (OPE-SUM-GES-P08 steps 3–5); billing it again would charge twice.
-    public static func settledByCxC(_ kind: WorkOrderKind) -> Bool { kind == .poleMove }
+    /// Whether an OT of this kind is billed elsewhere, so that closing it drafts no prefactura:
+    /// the pole move is paid up front as a CxC of Bs 1000 whose invoice the cashier hands over
+    /// (OPE-SUM-GES-P08 steps 3–5); the OTs post-sale opens (a transfer's installation, a
+    /// support visit, a withdrawal) are billed through the contract's recurring invoice or a CxC
+    /// (GC-PRC-OPE-ASE-04 C, H, L). Billing them again would charge twice.
+    public static func settledByCxC(_ kind: WorkOrderKind) -> Bool { [.poleMove, .transfer, .visit, .withdrawal].contains(kind) }
 
     /// What a line of an OT of this kind says on the prefactura.
     public static func lineDescription(kind: WorkOrderKind, workOrderId: String) -> String {

@@ -179,5 +179,32 @@ public enum BillingMigrations {
                 FROM billing.aggregates a WHERE a.kind = 'charge'
                 """,
             ]),
+        Migration(
+            4, "recurring invoices: contracts, their products and proformas",
+            [
+                """
+                CREATE VIEW billing.contracts AS
+                SELECT a.id, a.status AS state, a.data->'customer'->>'id' AS customer_id, a.data->'customer'->>'name' AS customer_name,
+                       jsonb_array_length(a.data->'products') AS products, jsonb_array_length(a.data->'fees') AS fees,
+                       (a.data->>'registeredAt')::timestamptz AS registered_at
+                FROM billing.aggregates a WHERE a.kind = 'contract'
+                """,
+                """
+                CREATE VIEW billing.proformas AS
+                SELECT p.e->'issued'->>'proformaId' AS id, a.id AS contract_id, p.e->'issued'->>'month' AS month,
+                       (p.e->'issued'->'total'->>'minor')::bigint AS total_minor, p.e->'issued'->'total'->>'currency' AS currency,
+                       (p.e->'issued'->>'dueBy')::date AS due_by, (p.e->>'issuedAt')::timestamptz AS issued_at,
+                       p.e->'paid'->>'receipt' AS receipt, (p.e->>'paidAt')::timestamptz AS paid_at, p.e->'issued'->'lines' AS lines
+                FROM billing.aggregates a CROSS JOIN LATERAL jsonb_array_elements(a.data->'proformas') AS p(e)
+                WHERE a.kind = 'contract'
+                """,
+                """
+                CREATE VIEW billing.billing_cycles AS
+                SELECT a.id AS month, a.status AS state, r.n AS run, (r.e->>'proformas')::int AS proformas,
+                       (r.e->>'requestedAt')::timestamptz AS requested_at, (r.e->>'completedAt')::timestamptz AS completed_at
+                FROM billing.aggregates a CROSS JOIN LATERAL jsonb_array_elements(a.data->'runs') WITH ORDINALITY AS r(e, n)
+                WHERE a.kind = 'cycle'
+                """,
+            ]),
     ]
 }

@@ -72,6 +72,16 @@ struct OTBenchCommand: AsyncParsableCommand {
     var skipLifecycle = false
     @Flag(help: "Skip the billing batch.")
     var skipBilling = false
+    @Option(help: "Post-sale: requests driven through to completion.")
+    var postsaleRequests = 5_000
+    @Option(help: "Post-sale: contracts the requests are spread over.")
+    var postsaleContracts = 500
+    @Option(help: "Billing cycle: contracts billed by one run.")
+    var cycleContracts = 100_000
+    @Flag(help: "Skip the post-sale requests.")
+    var skipPostsale = false
+    @Flag(help: "Skip the billing cycle.")
+    var skipCycle = false
 
     func validate() throws {
         guard messages > 0, size >= 0, confirmBatch > 0, prefetch > 0, commands > 0, lifecycles > 0, closed > 0 else {
@@ -163,10 +173,41 @@ struct OTBenchCommand: AsyncParsableCommand {
                 serviceEnvironment: env, logger: logger)
             print(billingReport(try await bench.run(janitor: janitor)))
         }
+        let postSale = PostSaleBench(
+            amqpURL: url, managementURL: managementURL, postgres: pg, requests: postsaleRequests, contracts: postsaleContracts, cycleContracts: cycleContracts,
+            confirmBatch: confirmBatch, serviceEnvironment: env, logger: logger)
+        if !skipPostsale {
+            print("")
+            progress("post-sale: starting postsale; \(fmtInt(Double(postsaleRequests))) requests …")
+            let r = try await postSale.runRequests(janitor: janitor)
+            var rows = [["", "value"]]
+            rows.append(["requests/s (first publish → last request-completed)", fmtInt(r.rate)])
+            rows.append(["  requests / seconds", "\(fmtInt(Double(r.requests))) / \(fmt(r.seconds, 2))"])
+            rows.append(["  check (each completed once)", r.completed == r.requests ? "pass" : "FAIL"])
+            print("Post-sale: \(fmtInt(Double(r.requests))) call-detail requests over \(postsaleContracts) contracts → postsale alone, each with its quality-control call → request-completed")
+            print(table(rows))
+            print("CPU during the run: \(r.cpu.summary)")
+        }
+        if !skipCycle {
+            print("")
+            progress("billing cycle: starting billing; \(fmtInt(Double(cycleContracts))) contracts …")
+            let r = try await postSale.runCycle(janitor: janitor)
+            var rows = [["", "value"]]
+            rows.append(["proformas/s (run-cycle → cycle-completed)", fmtInt(r.rate)])
+            rows.append(["  contracts / seconds", "\(fmtInt(Double(r.contracts))) / \(fmt(r.seconds, 2))"])
+            rows.append(["  bar ≥ \(fmtInt(Self.cycleBar))/s", r.rate >= Self.cycleBar ? "met" : "NOT met"])
+            rows.append(["  contract.registered learnt by billing, s", fmt(r.registerSeconds, 1)])
+            rows.append(["  proforma-issued, distinct contracts, cycle-completed says", "\(fmtInt(Double(r.proformas))), \(fmtInt(Double(r.distinct))), \(r.reported)"])
+            rows.append(["  check (exactly one per contract)", r.proformas == r.contracts && r.distinct == r.contracts && r.reported == r.contracts ? "pass" : "FAIL"])
+            print("Billing cycle: \(fmtInt(Double(r.contracts))) contracts → billing alone → one billing.run-cycle")
+            print(table(rows))
+            print("CPU during the run: \(r.cpu.summary)")
+        }
     }
 
     static let lifecycleBar = 400.0
     static let billingBar = 10_000.0
+    static let cycleBar = 5_000.0
 
     private func lifecycleReport(_ r: LifecycleBench.Result) -> String {
         var lines = [

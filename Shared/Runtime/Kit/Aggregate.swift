@@ -115,6 +115,28 @@ public enum TimerChange: Sendable, Equatable {
     }
 }
 
+/// A timer set at once on every aggregate of a kind (optionally only those in a state, or only
+/// those ids): one set-based statement however many there are, each then fired on its own by the
+/// shared timers, a round of them per transaction. How a billing cycle reaches 100,000 contracts.
+public struct Broadcast: Sendable, Equatable {
+    public var kind: String
+    /// Only aggregates in this state (nil: all).
+    public var status: String?
+    /// Only these ids (nil: all).
+    public var ids: [String]?
+    /// The timer's name (with its parameter, `bill#2026-11`).
+    public var timer: String
+    public var at: Date
+
+    public init(kind: String, status: String? = nil, ids: [String]? = nil, timer: String, at: Date) {
+        self.kind = kind
+        self.status = status
+        self.ids = ids
+        self.timer = timer
+        self.at = at
+    }
+}
+
 /// What one input does to one aggregate: its new state, the history lines, the messages to
 /// publish, the timers to set or clear, secondary keys, and inputs for other aggregates.
 public struct Decision<State: AggregateState>: Sendable {
@@ -128,13 +150,16 @@ public struct Decision<State: AggregateState>: Sendable {
     public var aliases: [String]
     /// Inputs for other aggregates, decided right after this one in the same transaction.
     public var followUps: [Target]
+    /// Timers to set on every aggregate of a kind (see ``Broadcast``).
+    public var broadcasts: [Broadcast] = []
     /// Why nothing changed (a stale or duplicate fact), for the log.
     public var note: String?
 
     public init(
         state: State?, history: [HistoryEntry] = [], events: [any Message] = [], timers: [TimerChange] = [],
-        aliases: [String] = [], followUps: [Target] = [], note: String? = nil
+        aliases: [String] = [], followUps: [Target] = [], broadcasts: [Broadcast] = [], note: String? = nil
     ) {
+        self.broadcasts = broadcasts
         self.state = state
         self.history = history
         self.events = events

@@ -123,6 +123,7 @@ struct Engine: Sendable {
         var parkDeletes: [String] = []
         var parkSleeps: [String] = []
         var inboxOutcomes: [(String, String)] = []
+        var broadcasts: [Broadcast] = []
         init(now: Date) {
             history = HistoryRows(at: now)
             parks = ParkRows(now: now)
@@ -350,6 +351,7 @@ struct Engine: Sendable {
         var events: [any Message] = []
         var timers: [(Key, TimerChange)] = []
         var aliases: [(AliasKey, String)] = []
+        var broadcasts: [Broadcast] = []
         var firstKey: Key?
         var steps = 0
         if case .timer(let kind, let id, let name, _) = item.origin {
@@ -410,6 +412,7 @@ struct Engine: Sendable {
                 for a in decision.aliases { aliases.append((AliasKey(kind: kind, alias: a), key.id)) }
             }
             events += decision.events
+            broadcasts += decision.broadcasts
             pending += decision.followUps
         }
 
@@ -438,6 +441,7 @@ struct Engine: Sendable {
             work.history.messageIds.append(item.messageId)
         }
         for (k, t) in timers { work.timers[k, default: [:]][t.name] = t }
+        work.broadcasts += broadcasts
         for (a, id) in aliases where work.aliasMap[a] == nil {
             work.aliasMap[a] = id
             work.newAliases.append((a, id))
@@ -664,6 +668,17 @@ struct Engine: Sendable {
             woken += Int(k)
         }
         if written != save.upsert.kinds.count { throw ConcurrentModification() }
+        for b in work.broadcasts {
+            // Rare (a billing cycle): one set-based statement each, in the batch's transaction.
+            let ids = b.ids ?? []
+            let query: PostgresQuery = """
+                INSERT INTO timers (kind, id, name, due_at)
+                SELECT kind, id, \(b.timer), \(b.at) FROM aggregates
+                WHERE kind = \(b.kind) AND (\(b.status ?? "") = '' OR status = \(b.status ?? "")) AND (\(b.ids == nil) OR id = ANY(\(ids)))
+                ON CONFLICT (kind, id, name) DO UPDATE SET due_at = excluded.due_at
+                """
+            try await conn.query(query, logger: logger)
+        }
         return (written, woken)
     }
 }

@@ -97,9 +97,11 @@ struct AnyDecision: Sendable {
     var timers: [TimerChange]
     var aliases: [String]
     var followUps: [Target]
+    var broadcasts: [Broadcast]
     var note: String?
 
     init<S: AggregateState>(_ d: Decision<S>) {
+        broadcasts = d.broadcasts
         state = d.state
         history = d.history
         events = d.events

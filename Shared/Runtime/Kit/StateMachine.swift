@@ -53,8 +53,19 @@ public struct StateMachine: Sendable, Equatable {
         }
     }
 
-    /// The name of the trigger of a timer.
-    public static func timer(_ name: String) -> String { "timer:\(name)" }
+    /// The name of the trigger of a timer. A timer's name may carry a parameter after `#`
+    /// (`bill#2026-11`): each value is a timer of its own, and the machine declares the name
+    /// before the `#` (`timer:bill`).
+    public static func timer(_ name: String) -> String { "timer:\(timerBase(name))" }
+
+    /// A timer's name without its parameter.
+    public static func timerBase(_ name: String) -> Substring { name.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0] }
+
+    /// A timer's parameter (after `#`), if any.
+    public static func timerParameter(_ name: String) -> String? {
+        let parts = name.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)
+        return parts.count == 2 ? String(parts[1]) : nil
+    }
 
     /// Whether the machine allows this step.
     public func allows(from: String?, to: String, on trigger: String) -> Bool {
