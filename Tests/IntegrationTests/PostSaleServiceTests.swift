@@ -300,4 +300,118 @@ struct PostSaleServiceTests {
             #expect(damages.first?.reporter?.idNumber == Self.customer.taxId)
         }
     }
+
+    @Test func everyOtherFlowReachesItsEndAndEveryProcedureCodeComesAsACaseOutcome() async throws {
+        try await withTestSystem("ps-flows") { system in
+            let (_, events, sender) = try await Self.start(system)
+            let today = Day(Date())
+            try await Self.send(sender, Self.register("o1"))
+            try await Self.send(sender, Self.register("o2", permanenceUntil: today.adding(months: 6)))
+            #expect(await eventually(timeout: .seconds(30)) { events.count("contract.registered") >= 2 })
+            func due(_ id: String) async -> Bool { await eventually(timeout: .seconds(30)) { Self.qualityDue(events, id) } }
+            func turnedDown(_ id: String) async -> String? {
+                _ = await eventually(timeout: .seconds(30)) { Self.rejected(events, id) != nil }
+                return Self.rejected(events, id)?.code
+            }
+            func changed(_ id: String, _ change: ProductChange) -> ContractProductChanged? {
+                events.decoded(ContractProductChanged.self).first { $0.data.requestId == id && $0.data.change == change }?.data
+            }
+
+            // A: Caller ID enabled; its fee goes on the next recurring invoice.
+            try await Self.send(sender, Self.request("PV-A", "o1", .supplementaryService, ["productId": "LIN-o1", "service": "callerId", "action": "enable"]))
+            #expect(await due("PV-A"))
+            #expect(events.decoded(RecurringChargeAdded.self).first { $0.data.requestId == "PV-A" }?.data.amount == Tariff().supplementaryService)
+            #expect(changed("PV-A", .servicesChanged)?.details?["services"] == ["callerId"])
+
+            // B: a higher plan, from today.
+            try await Self.send(sender, Self.request("PV-B", "o1", .planChange, ["productId": "INT-o1", "newPlan": "Fibra 200", "newMonthly": ["minor": 44_900, "currency": "BOB"]]))
+            #expect(await due("PV-B"))
+            let plan = try #require(changed("PV-B", .planChanged))
+            #expect(plan.product.monthly == .bolivianos(449) && plan.on == today)
+
+            // F: a new claim goes to UTAR; the client is not satisfied once, then is.
+            let claim: JSONObject = ["month": .string("\(today.yearMonth.adding(months: -1))"), "claim": "cobro duplicado"]
+            try await Self.send(sender, Self.request("PV-F1", "o1", .billingClaim, claim, documents: []))
+            #expect(await Self.received(events, "PV-F1"))
+            try await Self.send(sender, RecordClaimResolution(requestId: "PV-F1", resolution: "se anula un cobro"))
+            #expect(await eventually(timeout: .seconds(30)) {
+                (try? await system.count("SELECT count(*)::int8 FROM postsale.requests WHERE id = 'PV-F1' AND step = 'clientDecision'")) == 1
+            })
+            try await Self.send(sender, RecordClientDecision(requestId: "PV-F1", accepted: false, notes: "quiere la nota de crédito"))
+            #expect(await eventually(timeout: .seconds(30)) {
+                (try? await system.count("SELECT count(*)::int8 FROM postsale.requests WHERE id = 'PV-F1' AND step = 'claimResolution' AND results->>'escalations' = '1'")) == 1
+            })
+            try await Self.send(sender, RecordClaimResolution(requestId: "PV-F1", resolution: "nota de crédito emitida"))
+            #expect(await eventually(timeout: .seconds(30)) {
+                (try? await system.count("SELECT count(*)::int8 FROM postsale.requests WHERE id = 'PV-F1' AND step = 'clientDecision'")) == 1
+            })
+            try await Self.send(sender, RecordClientDecision(requestId: "PV-F1", accepted: true))
+            #expect(await due("PV-F1"))
+            // A second call about the same month: the attended claim's resolution is informed.
+            try await Self.send(sender, Self.request("PV-F2", "o1", .billingClaim, claim, documents: []))
+            #expect(await Self.received(events, "PV-F2"))
+            try await Self.send(sender, RecordClientDecision(requestId: "PV-F2", accepted: true))
+            #expect(await due("PV-F2"))
+
+            // I: a pending proforma, a promise to pay; the payment ends the follow-up.
+            let proforma = ProformaIssued(
+                proformaId: "PRF-o1", contractId: "CT-o1", month: today.yearMonth,
+                lines: [ProformaLine(productId: "INT-o1", description: "Internet", amount: .bolivianos(349))], total: .bolivianos(349),
+                dueBy: today.adding(days: 10))
+            try await Self.send(sender, proforma)
+            #expect(await eventually(timeout: .seconds(30)) {
+                (try? await system.count("SELECT count(*)::int8 FROM postsale.contracts WHERE id = 'CT-o1' AND unpaid_proformas = 1")) == 1
+            })
+            try await Self.send(sender, Self.request("PV-I", "o1", .collection, ["month": .string("\(today.yearMonth)"), "promisedBy": .string("\(today.adding(days: 3))")], documents: []))
+            #expect(await eventually(timeout: .seconds(30)) {
+                (try? await system.count("SELECT count(*)::int8 FROM postsale.requests WHERE id = 'PV-I' AND step = 'promisedPayment'")) == 1
+            })
+            #expect(try await system.count("SELECT count(*)::int8 FROM postsale.timers WHERE name = 'collection.recheck'") == 1)
+            try await Self.send(sender, ProformaPaid(proformaId: "PRF-o1", contractId: "CT-o1", amount: .bolivianos(349), receipt: "R-9"))
+            #expect(await due("PV-I"))
+            #expect(try await system.count("SELECT count(*)::int8 FROM postsale.timers WHERE name = 'collection.recheck'") == 0)
+
+            // J: services work; K: a fiber migration with surplus cable the client accepts.
+            try await Self.send(sender, Self.request("PV-J", "o1", .loyaltyCall, [:], documents: []))
+            #expect(await due("PV-J"))
+            try await Self.send(sender, Self.request("PV-K", "o1", .preventiveCheck, ["finding": "fiberMigration", "productId": "INT-o1", "surplusCable": ["minor": 30_000, "currency": "BOB"]], documents: []))
+            #expect(await Self.received(events, "PV-K"))
+            try await Self.send(sender, RecordFeasibility(requestId: "PV-K", feasible: true))
+            #expect(await eventually(timeout: .seconds(30)) {
+                (try? await system.count("SELECT count(*)::int8 FROM postsale.requests WHERE id = 'PV-K' AND step = 'clientDecision'")) == 1
+            })
+            try await Self.send(sender, RecordClientDecision(requestId: "PV-K", accepted: true))
+            #expect(await due("PV-K"))
+            #expect(events.decoded(RecurringChargeAdded.self).first { $0.data.requestId == "PV-K" }?.data.amount == .bolivianos(300))
+
+            // D: a running suspension, ended early by a reconnection request.
+            try await Self.send(sender, Self.request("PV-S", "o1", .suspension, [
+                "from": .string("\(today.adding(days: -5))"), "to": .string("\(today.adding(days: 20))"), "productIds": ["LIN-o1", "TV-o1"],
+            ]))
+            #expect(await due("PV-S"))
+            try await Self.send(sender, Self.request("PV-R", "o1", .reconnection, [:], documents: []))
+            #expect(await due("PV-R"))
+            let back = try #require(events.decoded(ServiceReconnected.self).first?.data)
+            #expect(back.requestId == "PV-R" && back.on == today)
+            #expect(Dictionary(uniqueKeysWithValues: back.products.map { ($0.id, $0.how) }) == ["LIN-o1": .automatic, "TV-o1": .within24h])
+
+            // The procedure's own answers.
+            try await Self.send(sender, Self.request("PV-X1", "o2", .suspension, ["from": .string("\(Day(today.year + 1, 3, 1)!)"), "to": .string("\(Day(today.year + 1, 7, 2)!)")]))
+            #expect(await turnedDown("PV-X1") == "suspensionTooLong")
+            try await Self.send(sender, Self.request("PV-X2", "o1", .withdrawal, ["productIds": ["TV-o1"], "requestDate": .string("\(today)"), "reason": "no la usa"]))
+            #expect(await Self.received(events, "PV-X2"))
+            try await Self.send(sender, RecordRetention(requestId: "PV-X2", accepted: true, offer: "tres meses gratis"))
+            #expect(await turnedDown("PV-X2") == "retained")
+            try await Self.send(sender, Self.request("PV-X3", "o2", .withdrawal, ["productIds": ["TV-o2"], "requestDate": .string("\(today)"), "reason": "no la usa"]))
+            #expect(await Self.received(events, "PV-X3"))
+            try await Self.send(sender, RecordPenaltyDecision(requestId: "PV-X3", accepted: false))
+            #expect(await turnedDown("PV-X3") == "penaltyRefused")
+            try await Self.send(sender, Self.request("PV-X4", "o2", .planChange, ["productId": "INT-o2"], documents: []))
+            #expect(await Self.received(events, "PV-X4"))
+            try await Self.send(sender, AbandonPostSale(requestId: "PV-X4", reason: "el cliente no envió la carta"))
+            #expect(await turnedDown("PV-X4") == "abandoned")
+            #expect(events.count("command.rejected") == 0)
+            #expect(events.count("postsale.request-rejected") == 4)
+        }
+    }
 }

@@ -18,6 +18,9 @@ public enum BillingContract: Aggregate {
         public var changes: [RecurringRules.Change]
         /// The last invoice of a withdrawn product (its proration).
         public var lastMonth: ProrationComputed?
+        /// Known from a change only: its first step stands in for the installation until the
+        /// registration says what that was.
+        public var provisional: Bool = false
         public var status: ProductStatus { changes.last?.status ?? .active }
     }
 
@@ -43,12 +46,13 @@ public enum BillingContract: Aggregate {
         public var registeredAt: Date?
 
         /// `pending` (known from a change or a fee only), `active`, or `closed` (every product
-        /// withdrawn and its last month billed).
+        /// withdrawn, its last month billed and no fee waiting: a later fee opens it again for the
+        /// next cycle; its proformas can still be paid).
         public var status: String {
             if customer == nil { return "pending" }
             let lastWithdrawal = products.compactMap { p in p.status == .withdrawn ? p.changes.last?.on.yearMonth : nil }.max()
             if !products.isEmpty, products.allSatisfy({ $0.status == .withdrawn }), let last = lastWithdrawal,
-                proformas.contains(where: { $0.issued.month >= last })
+                proformas.contains(where: { $0.issued.month >= last }), fees.allSatisfy({ $0.billedIn != nil })
             {
                 return "closed"
             }
@@ -71,11 +75,15 @@ public enum BillingContract: Aggregate {
 
     public static let machine = StateMachine(
         title: "enterprise contract in billing", procedure: "GC-PRC-OPE-ASE-04 H step 7, I",
-        states: [.init("pending"), .init("active"), .init("closed", final: true)],
+        states: [.init("pending"), .init("active"), .init("closed")],
         transitions: follows.map { .init(nil, "pending", on: $0) } + follows.map { .init("pending", "pending", on: $0) }
             + [.init(nil, "active", on: ContractRegistered.type), .init("pending", "active", on: ContractRegistered.type)]
             + (follows + [RecordProformaPayment.type]).map { .init("active", "active", on: $0) }
-            + [.init("active", "active", on: StateMachine.timer(billTimer)), .init("active", "closed", on: StateMachine.timer(billTimer))])
+            + [.init("active", "active", on: StateMachine.timer(billTimer)), .init("active", "closed", on: StateMachine.timer(billTimer))]
+            // A withdrawal dated in a month already billed; a payment or a change after the last invoice; a fee after it.
+            + [.init("active", "closed", on: ContractProductChanged.type)]
+            + [ContractProductChanged.type, RecordProformaPayment.type].map { .init("closed", "closed", on: $0) }
+            + [.init("closed", "active", on: RecurringChargeAdded.type)])
 
     public static func timerFired(_ name: String, dueAt: Date) -> Input? {
         guard StateMachine.timerBase(name) == billTimer, let p = StateMachine.timerParameter(name) else { return nil }
@@ -92,8 +100,17 @@ public enum BillingContract: Aggregate {
             var s = state ?? State(contractId: e.contractId)
             s.customer = e.customer
             s.registeredAt = context.now
-            for p in e.products where s.index(p.id) == nil {
-                s.products.append(Product(product: p, changes: [.init(on: p.installedOn, status: .active, monthly: p.monthly)]))
+            for p in e.products {
+                let installed = RecurringRules.Change(on: p.installedOn, status: .active, monthly: p.monthly)
+                if let i = s.index(p.id) {
+                    // Changes arrived first: the registration says how the product began.
+                    guard s.products[i].provisional else { continue }
+                    s.products[i].changes[0] = installed
+                    s.products[i].changes.sort { $0.on < $1.on }
+                    s.products[i].provisional = false
+                } else {
+                    s.products.append(Product(product: p, changes: [installed]))
+                }
             }
             return Decision(state: s, history: [HistoryEntry("registered", from: before, to: s.status, reason: "\(e.products.count) products")])
 
@@ -105,7 +122,10 @@ public enum BillingContract: Aggregate {
                 i = known
             } else {
                 // A product added by a transfer, or one of a registration still on its way.
-                s.products.append(Product(product: e.product, changes: [.init(on: e.product.installedOn, status: .active, monthly: e.product.monthly)]))
+                s.products.append(
+                    Product(
+                        product: e.product, changes: [.init(on: e.product.installedOn, status: .active, monthly: e.product.monthly)],
+                        provisional: e.change != .added))
                 i = s.products.count - 1
                 if e.change == .added { return Decision(state: s, history: [HistoryEntry("productAdded", from: before, to: s.status, reason: e.product.id)]) }
             }

@@ -24,7 +24,7 @@ public enum RecurringRules {
         let days = day.day
         switch type {
         case .line, .hspa:
-            return (monthly, dim, dim, "fullMonth")
+            return (monthly, days, dim, "fullMonth")
         case .multipack where monthly.currency == .bob && monthly.minor >= multipackBasic:
             let rest = roundHalfUp((monthly.minor - multipackBasic) * Int64(days), Int64(dim))
             return (Money(minor: multipackBasic + rest, currency: monthly.currency), days, dim, "multipackBasicNotProrated")

@@ -140,7 +140,7 @@ public enum PostSaleContract: Aggregate {
         RecordRetention.type, RecordPenaltyDecision.type, RecordEquipment.type, RecordDiagnosis.type, RecordClientDecision.type,
         RecordClaimResolution.type, AbandonPostSale.type, RecordPostSaleQualityCheck.type, ProformaIssued.type, ProformaPaid.type,
         WorkOrderClosed.type, WorkOrderCancelled.type, StateMachine.timer(suspendTimer), StateMachine.timer(reconnectTimer),
-        StateMachine.timer(PostSaleRequest.recheckTimer),
+        StateMachine.timer(PostSaleRequest.recheckTimer), RecordClaimResolution.type,
     ]
 
     public static let machine = StateMachine(

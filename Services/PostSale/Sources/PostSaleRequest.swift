@@ -83,20 +83,29 @@ public enum PostSaleRequest: Aggregate {
     /// The OT a request opens (transfer installation, support visit).
     public static func workOrderId(_ requestId: String) -> String { "PS-\(requestId)" }
 
-    static let recorded = [
-        RecordFeasibility.type, RecordRetention.type, RecordPenaltyDecision.type, RecordEquipment.type, RecordDiagnosis.type,
-        RecordClientDecision.type, RecordClaimResolution.type, WorkOrderClosed.type, WorkOrderCancelled.type, ProformaPaid.type,
-        StateMachine.timer(recheckTimer), CompletePostSaleRequirements.type,
+    /// What each input of an in-progress request may lead to (the flows' steps, as FlowSteps decides them).
+    static let steps: [(trigger: String, to: [String])] = [
+        (RecordFeasibility.type, ["inProgress", "awaitingQualityCheck", "rejected"]),
+        (RecordRetention.type, ["inProgress", "rejected"]),
+        (RecordPenaltyDecision.type, ["inProgress", "rejected"]),
+        (RecordEquipment.type, ["inProgress", "awaitingQualityCheck"]),
+        (RecordDiagnosis.type, ["inProgress", "awaitingQualityCheck"]),
+        (RecordClientDecision.type, ["inProgress", "awaitingQualityCheck"]),
+        (RecordClaimResolution.type, ["inProgress"]),
+        (WorkOrderClosed.type, ["awaitingQualityCheck"]),
+        (WorkOrderCancelled.type, ["awaitingQualityCheck", "rejected"]),
+        (ProformaPaid.type, ["awaitingQualityCheck"]),
+        (StateMachine.timer(recheckTimer), ["inProgress", "awaitingQualityCheck"]),
     ]
 
     public static let machine: StateMachine = {
         typealias T = StateMachine.Transition
-        let flowing = ["inProgress", "awaitingQualityCheck", "rejected"]
+        let started = ["inProgress", "awaitingQualityCheck", "rejected"]
         var t: [T] = [T(nil, "received", on: RequestPostSale.type)]
-        t += (["requirementsMissing"] + flowing).map { T("received", $0, on: RequestPostSale.type) }
-        t += (["requirementsMissing"] + flowing).map { T("requirementsMissing", $0, on: CompletePostSaleRequirements.type) }
+        t += (["requirementsMissing"] + started).map { T("received", $0, on: RequestPostSale.type) }
+        t += (["requirementsMissing"] + started).map { T("requirementsMissing", $0, on: CompletePostSaleRequirements.type) }
         t += ["requirementsMissing", "inProgress"].map { T($0, "abandoned", on: AbandonPostSale.type) }
-        for trigger in recorded { t += flowing.map { T("inProgress", $0, on: trigger) } }
+        for (trigger, targets) in steps { t += targets.map { T("inProgress", $0, on: trigger) } }
         t.append(T("awaitingQualityCheck", "completed", on: RecordPostSaleQualityCheck.type))
         return StateMachine(
             title: "enterprise post-sale request", procedure: "GC-PRC-OPE-ASE-04 A–L",
