@@ -5,7 +5,7 @@ import Runtime
 import Testing
 
 /// Thousands of commands from a seeded generator — valid ones and mutated ones (see
-/// ``CommandMutator``) mixed in the same bursts, so that they share batches — sent to the four
+/// ``CommandMutator``) mixed in the same bursts, so that they share batches — sent to the five
 /// running services. Every command must be accounted for: exactly one `command.rejected`
 /// naming it (`commandId`) or its effect (an event whose `causationid` is its id), never both,
 /// never neither; every unmutated command takes effect; every rejection has its dead letter; and
@@ -33,14 +33,14 @@ import Testing
 ///   behind that row for good.
 @Suite("fuzzing: malformed commands among valid ones", .serialized)
 struct FuzzTests {
-    static let services = ["commercial", "approval", "dispatch", "billing"]
+    static let services = ["commercial", "approval", "dispatch", "billing", "postsale"]
     /// A command naming an unknown subject is rejected after a short park; a transient failure
     /// gives up (dead letter) after ten attempts instead of sixty.
     static let environment = ["PARK_TIMEOUT_MS": "1000", "MAX_ATTEMPTS": "10"]
 
     /// What a fuzzed command asks for, and the service that handles it.
     enum Target: String, CaseIterable, Sendable {
-        case open, poleMove, changeScope, assign, cancel, payment, approve, attach, reject
+        case open, poleMove, changeScope, assign, cancel, payment, approve, attach, reject, contract, postSale
 
         var service: String {
             switch self {
@@ -48,6 +48,7 @@ struct FuzzTests {
             case .assign, .cancel: "dispatch"
             case .payment: "billing"
             case .approve, .attach, .reject: "approval"
+            case .contract, .postSale: "postsale"
             }
         }
 
@@ -62,12 +63,14 @@ struct FuzzTests {
             case .approve: ApproveWorkOrder.type
             case .attach: AttachDocument.type
             case .reject: RejectWorkOrder.type
+            case .contract: RegisterContract.type
+            case .postSale: RequestPostSale.type
             }
         }
 
         static let weights: [(Target, Int)] = [
             (.open, 22), (.poleMove, 6), (.changeScope, 8), (.assign, 14), (.cancel, 6), (.payment, 18), (.approve, 12),
-            (.attach, 8), (.reject, 6),
+            (.attach, 8), (.reject, 6), (.contract, 5), (.postSale, 10),
         ]
     }
 
@@ -140,11 +143,16 @@ struct FuzzTests {
                             requestId: r, amount: Money(minor: 100_000 + Int64(i), currency: .bob),
                             payer: Payer(name: "Pagador \(i)", idNumber: "\(1_000_000 + i)"), reason: "Traslado de poste")))
             }
+            // A contract the post-sale requests name.
+            var contract = RegisterContract.example
+            contract.contractId = "CT-fz"
+            setup.append(try CommandSender.message(contract))
             try await sender.publishConfirmed(setup)
             func ids(_ type: String) -> Set<String> { Set(tap.events(type).compactMap { $0.data?.workOrderId ?? $0.data?.requestId }) }
             let ready = await eventually(timeout: .seconds(90), every: .milliseconds(200)) {
                 ids(WorkOrderDispatched.type).isSuperset(of: assignPool + cancelPool + scopePool)
                     && ids(WorkOrderApprovalPending.type).isSuperset(of: approvalPool) && ids(ChargeCreated.type).isSuperset(of: requests)
+                    && tap.count(ContractRegistered.type) >= 1
             }
             try #require(ready, "the subjects of the fuzzed commands are known; logs: \(processes.values.map(\.logURL.path))")
             var charges: [String: (String, Money)] = [:]
@@ -188,6 +196,18 @@ struct FuzzTests {
                 case .payment:
                     let (charge, amount) = try #require(charges[requests[k]])
                     base = try CommandSender.message(RecordPayment(chargeId: charge, amount: amount, receipt: "REC-\(i)"), id: id)
+                case .contract:
+                    var c = RegisterContract.example
+                    c.contractId = "CT-fz-\(i)"
+                    base = try CommandSender.message(c, id: id)
+                case .postSale:
+                    // A call detail of Boliviatel lines: no letter, no fee; done at once.
+                    base = try CommandSender.message(
+                        RequestPostSale(
+                            requestId: "PV-fz-\(i)", flow: .callDetail, customer: RegisterContract.example.customer, contractId: "CT-fz",
+                            products: [], channel: "email",
+                            details: ["lineId": .string(ContractProduct.lineExample.id), "carrier": "boliviatel", "months": ["2026-01"]], documents: []),
+                        id: id)
                 case .approve, .attach, .reject:
                     let wo = approvalPool[approvals]
                     approvals += 1

@@ -205,6 +205,10 @@ public enum PostSaleContract: Aggregate {
         }
         switch input {
         case .screen(let c, let requestId):
+            var problems: [FieldProblem] = []
+            if c.contractId.isBlank { problems.append(FieldProblem(field: "data.contractId", problem: "must not be empty")) }
+            if let r = c.requestId, r.isBlank { problems.append(FieldProblem(field: "data.requestId", problem: "must not be empty")) }
+            if !problems.isEmpty { throw .validation(problems) }
             if state == nil, context.mayWait {
                 // Its registration may still be on its way (another batch, not yet committed):
                 // the request waits for it, and is turned down as unknownContract only after.
