@@ -86,7 +86,8 @@ struct PostSaleServiceTests {
             let (service, events, sender) = try await Self.start(system)
             let run = "s1"
             let today = Day(Date())
-            let from = today.yearMonth.adding(months: 1).firstDay
+            // January of next year; the second suspension that year comes after the first has ended.
+            let from = Day(today.year + 1, 1, 1)!
             // Registered twice: the second is a redelivery of the same terms.
             try await Self.send(sender, Self.register(run))
             try await Self.send(sender, Self.register(run))
@@ -94,7 +95,7 @@ struct PostSaleServiceTests {
 
             try await Self.send(sender, Self.request("PV-1", run, .suspension, ["from": .string("\(from)"), "to": .string("\(from.adding(months: 4))"), "productIds": [.string("LIN-\(run)"), .string("TV-\(run)")]]))
             #expect(await eventually(timeout: .seconds(30)) { events.count("postsale.service-suspended") >= 1 })
-            try await Self.send(sender, Self.request("PV-2", run, .suspension, ["from": .string("\(from.adding(days: 5))"), "to": .string("\(from.adding(days: 9))")]))
+            try await Self.send(sender, Self.request("PV-2", run, .suspension, ["from": .string("\(Day(from.year, 6, 1)!)"), "to": .string("\(Day(from.year, 6, 10)!)")]))
             try await Self.send(sender, Self.request("PV-3", "nobody", .suspension, ["from": .string("\(from)"), "to": .string("\(from)")]))
             try await Self.send(sender, Self.request("PV-4", run, .suspension, [:], documents: []))
             try await Self.send(sender, Self.request("PV-5", run, .callDetail, [
@@ -142,6 +143,9 @@ struct PostSaleServiceTests {
             #expect(try await system.count("SELECT count(*)::int8 FROM postsale.requests WHERE id = 'PV-7'") == 0)
             #expect(try await system.count("SELECT count(*)::int8 FROM postsale.contracts") == 1)
             #expect(try await system.count("SELECT count(*)::int8 FROM postsale.outbox") == 0)
+            // Every end records an interaction; the contract's history shows the suspension.
+            #expect(try await system.count("SELECT count(DISTINCT request_id)::int8 FROM postsale.interactions WHERE request_id IN ('PV-1', 'PV-2', 'PV-3', 'PV-6')") == 4)
+            #expect(try await system.count("SELECT count(*)::int8 FROM postsale.contract_history WHERE contract_id = 'CT-s1' AND action = 'suspension'") == 1)
             var dead = 0
             let conn = try await system.connect("dead-reader")
             _ = await eventually(timeout: .seconds(10)) {

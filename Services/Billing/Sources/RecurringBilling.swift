@@ -83,7 +83,8 @@ public enum BillingContract: Aggregate {
             // A withdrawal dated in a month already billed; a payment or a change after the last invoice; a fee after it.
             + [.init("active", "closed", on: ContractProductChanged.type)]
             + [ContractProductChanged.type, RecordProformaPayment.type].map { .init("closed", "closed", on: $0) }
-            + [.init("closed", "active", on: RecurringChargeAdded.type)])
+            // A fee after the last invoice, a product a transfer adds: billed from the next cycle.
+            + [RecurringChargeAdded.type, ContractProductChanged.type].map { .init("closed", "active", on: $0) })
 
     public static func timerFired(_ name: String, dueAt: Date) -> Input? {
         guard StateMachine.timerBase(name) == billTimer, let p = StateMachine.timerParameter(name) else { return nil }
@@ -156,6 +157,8 @@ public enum BillingContract: Aggregate {
 
         case .bill(let month, let dueBy):
             guard var s = state, s.customer != nil else { return .ignore("no registered contract to bill") }
+            // Closed between the run and this timer: nothing left to bill.
+            if s.status == "closed" { return .ignore("contract \(s.contractId) is closed") }
             if s.proformas.contains(where: { $0.issued.month == month }) { return .ignore("\(month) billed already") }
             let proforma = proforma(&s, month: month, dueBy: dueBy)
             s.proformas.append(Proforma(issued: proforma, issuedAt: context.now))
@@ -253,7 +256,6 @@ public enum BillingCycle: Aggregate {
         states: [.init("running"), .init("completed")],
         transitions: [
             .init(nil, "running", on: RunBillingCycle.type), .init("completed", "running", on: RunBillingCycle.type),
-            .init("running", "running", on: StateMachine.timer(BillingContract.billTimer)),
             .init("running", "completed", on: StateMachine.timer(completeTimer)),
         ])
 

@@ -33,6 +33,20 @@ public enum PostSaleMigrations {
                        a.data->'missing' AS missing, a.data->>'workOrderId' AS work_order_id, a.data->'results' AS results
                 FROM postsale.aggregates a WHERE a.kind = 'request'
                 """,
+                // Every end of a request records an interaction ("interacción"), as does every contact on the way.
+                """
+                CREATE VIEW postsale.interactions AS
+                SELECT a.id AS request_id, a.data->>'contractId' AS contract_id, a.data->>'flow' AS flow, i.n AS position,
+                       (i.e->>'at')::timestamptz AS at, i.e->>'note' AS note
+                FROM postsale.aggregates a CROSS JOIN LATERAL jsonb_array_elements(a.data->'interactions') WITH ORDINALITY AS i(e, n)
+                WHERE a.kind = 'request'
+                """,
+                // The contracts' history: registrations, suspensions, reconnections, plan changes, withdrawals, …
+                """
+                CREATE VIEW postsale.contract_history AS
+                SELECT h.id AS contract_id, h.seq, h.action, h.from_status, h.to_status, h.reason, h.at, h.message_id
+                FROM postsale.history h WHERE h.kind = 'contract'
+                """,
             ])
     ]
 }

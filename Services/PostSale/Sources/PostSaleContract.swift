@@ -135,19 +135,28 @@ public enum PostSaleContract: Aggregate {
 
     public static let suspendTimer = "suspension.start", reconnectTimer = "suspension.end"
 
+    /// What changes an existing contract: requests (screened, refreshed, applied), billing's
+    /// proformas, the OTs post-sale opened, the suspension timers. A terminated contract still
+    /// learns its last proformas and their payments and answers collections and claims.
     static let changes = [
-        RegisterContract.type, RequestPostSale.type, CompletePostSaleRequirements.type, RecordFeasibility.type,
-        RecordRetention.type, RecordPenaltyDecision.type, RecordEquipment.type, RecordDiagnosis.type, RecordClientDecision.type,
-        RecordClaimResolution.type, AbandonPostSale.type, RecordPostSaleQualityCheck.type, ProformaIssued.type, ProformaPaid.type,
-        WorkOrderClosed.type, WorkOrderCancelled.type, StateMachine.timer(suspendTimer), StateMachine.timer(reconnectTimer),
-        StateMachine.timer(PostSaleRequest.recheckTimer), RecordClaimResolution.type,
+        RequestPostSale.type, CompletePostSaleRequirements.type, RecordFeasibility.type, RecordEquipment.type, RecordDiagnosis.type,
+        RecordClaimResolution.type, ProformaIssued.type, ProformaPaid.type, WorkOrderClosed.type, WorkOrderCancelled.type,
+        StateMachine.timer(suspendTimer), StateMachine.timer(reconnectTimer), StateMachine.timer(PostSaleRequest.recheckTimer),
+    ]
+
+    /// What still reaches a terminated contract: its last proformas and their payments, the
+    /// collection of its debt and its billing claims (the flows it still answers).
+    static let afterTermination = [
+        RequestPostSale.type, CompletePostSaleRequirements.type, RecordClaimResolution.type, ProformaIssued.type, ProformaPaid.type,
+        StateMachine.timer(PostSaleRequest.recheckTimer),
     ]
 
     public static let machine = StateMachine(
         title: "enterprise contract in post-sale", procedure: "GC-PRC-OPE-ASE-04",
-        states: [.init("active"), .init("terminated", final: true)],
+        states: [.init("active"), .init("terminated")],
         transitions: [.init(nil, "active", on: RegisterContract.type)]
             + changes.map { .init("active", "active", on: $0) }
+            + afterTermination.map { .init("terminated", "terminated", on: $0) }
             + [RecordEquipment.type, WorkOrderClosed.type, WorkOrderCancelled.type].map { .init("active", "terminated", on: $0) })
 
     public static func timerFired(_ name: String, dueAt: Date) -> Input? {
@@ -270,6 +279,14 @@ public enum PostSaleContract: Aggregate {
             history.append(HistoryEntry("workOrderEnded", from: before, to: s.status, reason: workOrderId))
             return Decision(state: s, history: history, events: events, followUps: followUps)
 
+        case .suspensionStarts where s.status == "terminated", .suspensionEnds where s.status == "terminated":
+            // Every product withdrawn: the suspensions are over, with nothing to switch.
+            for i in s.suspensions.indices where s.suspensions[i].reconnectedOn == nil {
+                s.suspensions[i].started = true
+                s.suspensions[i].reconnectedOn = today
+            }
+            return Decision(state: s, timers: s.suspensionTimers, note: "suspension timer of a terminated contract")
+
         case .suspensionStarts:
             var events: [any Message] = []
             var history: [HistoryEntry] = []
@@ -354,6 +371,13 @@ public enum PostSaleContract: Aggregate {
     ) throws(Rejection) -> Decision<State> {
         let before = s.status
         func line(_ action: String, _ reason: String) -> HistoryEntry { HistoryEntry(action, from: before, to: s.status, reason: reason) }
+        switch effect {
+        case .registerClaim, .resolveClaim, .trackCollection, .endCollection:
+            break
+        default:
+            // Every product withdrawn: a request still running has nothing left to change.
+            if before == "terminated" { return .ignore("contract \(s.contractId) is terminated") }
+        }
         switch effect {
         case .suspend(let ids, let from, let to):
             var suspension = Suspension(requestId: requestId, productIds: ids, from: from, to: to)

@@ -234,11 +234,12 @@ public enum PostSaleRequest: Aggregate {
             problems.append(FieldProblem(field: "data.channel", problem: "must be one of \(Channel.allCases.map(\.rawValue).joined(separator: ", "))"))
         }
         if c.contractId.isBlank { problems.append(FieldProblem(field: "data.contractId", problem: "must not be empty")) }
-        let read = Requirements.read(c.flow, details: c.details, documents: c.documents, receivedIn: YearMonth(context.messageTime))
+        // Received when the sender says, unless its clock is ahead of the service's.
+        let receivedAt = min(context.messageTime, context.now)
+        let read = Requirements.read(c.flow, details: c.details, documents: c.documents, receivedIn: YearMonth(receivedAt))
         problems += read.problems
         if !problems.isEmpty { throw .validation(problems) }
 
-        let receivedAt = min(context.messageTime, context.now)
         var s = State(
             requestId: requestId, flow: c.flow, contractId: c.contractId, customer: c.customer, channel: c.channel, products: c.products,
             details: c.details, documents: c.documents, receivedAt: receivedAt)
@@ -276,6 +277,10 @@ public enum PostSaleRequest: Aggregate {
         guard let details = read.details else { throw Rejection(.internalError, "a request started with requirements missing") }
         if let gone = details.productIds.first(where: { facts.product($0)?.status == .withdrawn }) {
             return turnDown(&s, code: "productWithdrawn", reason: "El producto \(gone) ya fue retirado", context: context)
+        }
+        // Every product withdrawn: only its debt (I) and its bills (F) are still a matter for post-sale.
+        if facts.status == "terminated", ![PostSaleFlow.collection, .billingClaim].contains(s.flow) {
+            return turnDown(&s, code: "contractTerminated", reason: "El contrato \(facts.contractId) no tiene productos activos", context: context)
         }
         let progress = try FlowSteps.start(s, details, facts: facts, context: context)
         return apply(&s, progress, context: context)
