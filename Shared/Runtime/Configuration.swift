@@ -41,6 +41,8 @@ public struct ServiceConfiguration: Sendable {
     /// `TIMER_TICK_MS` — how often the shared timers look for due deadlines and the parking
     /// service for expired parked messages (default 1000).
     public var timerTick: Duration
+    /// `TIMER_BATCH` — due timers fired per round (one transaction); default 256.
+    public var timerBatch: Int
     /// `CLOCK_OFFSET_SECONDS` — shifts the service clock (demos, end-to-end tests of deadlines;
     /// default 0).
     public var clockOffset: TimeInterval
@@ -84,6 +86,7 @@ public struct ServiceConfiguration: Sendable {
         outboxBatch = max(1, try Self.int(env, "OUTBOX_BATCH", default: 500))
         parkTimeout = .milliseconds(max(0, try Self.int(env, "PARK_TIMEOUT_MS", default: 600_000)))
         timerTick = .milliseconds(max(10, try Self.int(env, "TIMER_TICK_MS", default: 1000)))
+        timerBatch = max(1, try Self.int(env, "TIMER_BATCH", default: 256))
         guard let offset = TimeInterval(env["CLOCK_OFFSET_SECONDS"] ?? "0") else {
             throw ConfigurationError(key: "CLOCK_OFFSET_SECONDS", problem: "not a number")
         }
