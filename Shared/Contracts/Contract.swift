@@ -109,6 +109,11 @@ extension Technology: ContractValue {}
 extension ProductStatus: ContractValue {}
 extension ProductChange: ContractValue {}
 extension ReconnectionHow: ContractValue {}
+extension DamageProblem: ContractValue {}
+extension DamageSolution: ContractValue {}
+extension RecordsOffice: ContractValue {}
+extension RecordsCaseKind: ContractValue {}
+extension RetrievalFormat: ContractValue {}
 
 extension JSONSchema {
     /// The schema of one field of type `T`, as `@Contract` writes it: `T`'s schema, refined by the

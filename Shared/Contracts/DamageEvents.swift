@@ -82,3 +82,104 @@ public struct CommandRejected: Event {
         message: "data.customer is required",
         errors: [FieldProblem(field: "data.customer", problem: "data.customer is required")])
 }
+
+// Quality control and escalation of damage cases (COM-GCM-P12), as CONTRACT.md fixes them; the
+// repeated-damage service that sends and takes them is issue 9's.
+
+/// What a failed quality-control check found.
+public enum DamageProblem: String, Codable, Sendable, CaseIterable {
+    /// Fixed from the system.
+    case configuration
+    /// An immediate OT.
+    case line
+    /// The service still fails (telephony / TV): the escalation ladder.
+    case service
+}
+
+/// How a damage was solved.
+public enum DamageSolution: String, Codable, Sendable, CaseIterable {
+    case field
+    case remote
+    case qualityCheck
+    case escalation
+}
+
+/// `damage.record-quality-check`: the check 24 h after an internet repair, or the operations
+/// center's call on telephony / TV.
+@Contract("record the quality check of a repaired damage")
+public struct RecordDamageQualityCheck: Command {
+    public static let type = "damage.record-quality-check"
+
+    /// The damage case.
+    @Field(.identifier) public var damageId: String
+    /// The service works.
+    public var ok: Bool
+    /// What is still wrong.
+    public var problem: DamageProblem?
+    /// Notes.
+    public var notes: String?
+
+    public var correlationKey: String? { damageId }
+
+    public static let example = RecordDamageQualityCheck(
+        damageId: "DN-2026-018844", ok: false, problem: .line, notes: "Atenuación alta en la acometida")
+}
+
+/// `damage.record-escalation-result`: the outcome of the current step of the escalation ladder.
+@Contract("record the outcome of an escalation step")
+public struct RecordEscalationResult: Command {
+    public static let type = "damage.record-escalation-result"
+
+    /// The damage case.
+    @Field(.identifier) public var damageId: String
+    /// Solved at this step.
+    public var solved: Bool
+    /// Notes.
+    public var notes: String?
+
+    public var correlationKey: String? { damageId }
+
+    public static let example = RecordEscalationResult(damageId: "DN-2026-018844", solved: true, notes: "Cambio de par en el armario 14")
+}
+
+/// `damage.quality-check-due`: a repaired internet damage is checked 24 h after its OT closed.
+@Contract("a repaired damage is due for its quality check")
+public struct DamageQualityCheckDue: Event {
+    public static let type = "damage.quality-check-due"
+
+    /// The damage case.
+    @Field(.identifier) public var damageId: String
+    /// Work-order id.
+    ///
+    /// The repair OT.
+    @Field(.identifier) public var workOrderId: String
+    /// When the check is due.
+    public var dueAt: Date
+
+    public var correlationKey: String? { damageId }
+
+    public static let example = DamageQualityCheckDue(
+        damageId: "DN-2026-018844", workOrderId: "3e5a7c9b-1d2f-4a6b-8c0d-e1f2a3b4c5d6", dueAt: ExampleTime.at("2026-11-25T16:00:00Z"))
+}
+
+/// `damage.solved`: a damage case ended solved.
+@Contract("a damage was solved")
+public struct DamageSolved: Event {
+    public static let type = "damage.solved"
+
+    /// The damage case.
+    @Field(.identifier) public var damageId: String
+    /// The product.
+    @Field(.typeDescription) public var product: ProductRef
+    /// It was a reiterated damage.
+    public var reiterated: Bool
+    /// When it was solved.
+    public var solvedAt: Date
+    /// How.
+    @Field(.typeDescription) public var how: DamageSolution
+
+    public var correlationKey: String? { damageId }
+
+    public static let example = DamageSolved(
+        damageId: "DN-2026-018844", product: .example, reiterated: true, solvedAt: ExampleTime.at("2026-11-25T18:30:00Z"), how: .qualityCheck)
+}

@@ -89,6 +89,12 @@ public enum MessageRegistry {
         RecordClaimResolution.self,
         RunBillingCycle.self,
         RecordProformaPayment.self,
+        RecordDamageQualityCheck.self,
+        RecordEscalationResult.self,
+        RegisterFile.self,
+        ResubmitFile.self,
+        RequestRetrieval.self,
+        DeliverRetrieval.self,
         // Events (ot.events)
         WorkOrderOpened.self,
         WorkOrderApprovalPending.self,
@@ -132,6 +138,15 @@ public enum MessageRegistry {
         BillingCycleCompleted.self,
         DamageRegistered.self,
         DamageReiterated.self,
+        DamageQualityCheckDue.self,
+        DamageSolved.self,
+        FileRegistered.self,
+        FileReturned.self,
+        FileArchived.self,
+        FileTransferred.self,
+        RetrievalRequested.self,
+        RetrievalDelivered.self,
+        RetrievalFailed.self,
         CommandRejected.self,
     ]
 

@@ -17,6 +17,9 @@ struct RegistryTests {
         "contract.register", "postsale.complete-requirements", "postsale.abandon", "postsale.record-feasibility",
         "postsale.record-retention", "postsale.record-penalty-decision", "postsale.record-equipment",
         "postsale.record-diagnosis", "postsale.record-quality-check", "billing.run-cycle", "billing.record-proforma-payment",
+        // CONTRACT.md "Repeated damage and priority" and "Records":
+        "damage.record-quality-check", "damage.record-escalation-result", "records.register", "records.resubmit",
+        "records.request-retrieval", "records.deliver",
         // Added for post-sale flows F and K (new types):
         "postsale.record-client-decision", "postsale.record-claim-resolution",
     ]
@@ -38,6 +41,9 @@ struct RegistryTests {
         "contract.registered", "postsale.quality-check-requested", "postsale.service-suspended",
         "postsale.service-reconnected", "billing.recurring-charge-added", "billing.proforma-issued", "billing.proforma-paid",
         "billing.cycle-completed",
+        // CONTRACT.md "Repeated damage and priority" and "Records":
+        "damage.quality-check-due", "damage.solved", "records.registered", "records.returned", "records.archived",
+        "records.transferred", "records.retrieval-requested", "records.delivered", "records.retrieval-failed",
         // Added for billing's recurring invoices (new type):
         "contract.product-changed",
     ]

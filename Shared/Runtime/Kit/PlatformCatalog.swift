@@ -72,11 +72,19 @@ public enum PlatformCatalog {
             summary: "enterprise contracts and the post-sale flows A–L"),
         .init(
             name: "priority", role: .service,
-            events: [WorkOrderPrioritized.type, WorkOrderEscalated.type, DamageRegistered.type, DamageReiterated.type] + shared,
+            events: [
+                WorkOrderPrioritized.type, WorkOrderEscalated.type, DamageRegistered.type, DamageReiterated.type,
+                DamageQualityCheckDue.type, DamageSolved.type,
+            ] + shared,
             commands: [OpenWorkOrder.type], queuePrefixes: [], replaysDeadLetters: false,
             summary: "repeated damage and the priority matrix"),
         .init(
-            name: "records", role: .service, events: shared, commands: [], queuePrefixes: [], replaysDeadLetters: false,
+            name: "records", role: .service,
+            events: [
+                FileRegistered.type, FileReturned.type, FileArchived.type, FileTransferred.type, RetrievalRequested.type,
+                RetrievalDelivered.type, RetrievalFailed.type,
+            ] + shared,
+            commands: [], queuePrefixes: [], replaysDeadLetters: false,
             summary: "sale and post-sale document management"),
     ]
 
@@ -90,6 +98,8 @@ public enum PlatformCatalog {
                 RegisterContract.type, CompletePostSaleRequirements.type, AbandonPostSale.type, RecordFeasibility.type,
                 RecordRetention.type, RecordPenaltyDecision.type, RecordEquipment.type, RecordDiagnosis.type,
                 RecordPostSaleQualityCheck.type, RecordClientDecision.type, RecordClaimResolution.type, RunBillingCycle.type,
+                RecordDamageQualityCheck.type, RecordEscalationResult.type, RegisterFile.type, ResubmitFile.type,
+                RequestRetrieval.type, DeliverRetrieval.type,
             ],
             queuePrefixes: [], replaysDeadLetters: false,
             summary: "CRMs and front offices: account managers, quality control, customer service, call center, help desk, retention"),
