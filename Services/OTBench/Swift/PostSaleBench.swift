@@ -106,25 +106,31 @@ struct PostSaleBench {
         }
     }
 
+    /// `service` alone on a throwaway vhost and database, with started connections as the given
+    /// users (nil: the benchmark's own, for its queues), shut down afterwards.
+    func measuring<T>(
+        _ service: String, as users: [(user: String?, name: String)], janitor: Janitor,
+        _ body: (ServiceCluster, [AMQPConnection]) async throws -> T
+    ) async throws -> T {
+        try await ServiceCluster(
+            services: [service], amqpURL: amqpURL, managementURL: managementURL, postgres: postgres,
+            serviceEnvironment: serviceEnvironment, janitor: janitor
+        ).measuring { cluster in
+            let connections = users.map { u in
+                AMQPConnection(configuration: .init(url: u.user.map { cluster.url(as: $0) } ?? cluster.url, name: u.name), logger: logger)
+            }
+            for c in connections { c.start() }
+            defer { Task { for c in connections { await c.shutdown() } } }
+            for c in connections { try await c.waitUntilConnected() }
+            return try await body(cluster, connections)
+        }
+    }
+
     // MARK: Requests through to completion
 
     func runRequests(janitor: Janitor) async throws -> RequestsResult {
-        try await ServiceCluster(
-            services: ["postsale"], amqpURL: amqpURL, managementURL: managementURL, postgres: postgres,
-            serviceEnvironment: serviceEnvironment, janitor: janitor
-        ).measuring { cluster in
-            let crm = AMQPConnection(configuration: .init(url: cluster.url(as: "crm"), name: "otbench-crm"), logger: logger)
-            let con = AMQPConnection(configuration: .init(url: cluster.url, name: "otbench-postsale"), logger: logger)
-            crm.start()
-            con.start()
-            defer {
-                Task {
-                    await crm.shutdown()
-                    await con.shutdown()
-                }
-            }
-            try await crm.waitUntilConnected()
-            try await con.waitUntilConnected()
+        try await measuring("postsale", as: [("crm", "otbench-crm"), (nil, "otbench-postsale")], janitor: janitor) { cluster, connections in
+            let (crm, con) = (connections[0], connections[1])
             let contractCount = max(1, min(contracts, requests))
             let registered = Mutex(0)
             let due = Mutex<[String]>([])
@@ -188,17 +194,11 @@ struct PostSaleBench {
     // MARK: The billing cycle
 
     func runCycle(janitor: Janitor) async throws -> CycleResult {
-        try await ServiceCluster(
-            services: ["billing"], amqpURL: amqpURL, managementURL: managementURL, postgres: postgres,
-            serviceEnvironment: serviceEnvironment, janitor: janitor
-        ).measuring { cluster in
-            // contract.registered comes from its owner, post-sale; the run from a CRM.
-            let pub = AMQPConnection(configuration: .init(url: cluster.url(as: "postsale"), name: "otbench-contracts"), logger: logger)
-            let crm = AMQPConnection(configuration: .init(url: cluster.url(as: "crm"), name: "otbench-crm"), logger: logger)
-            let con = AMQPConnection(configuration: .init(url: cluster.url, name: "otbench-proformas"), logger: logger)
-            for c in [pub, crm, con] { c.start() }
-            defer { Task { for c in [pub, crm, con] { await c.shutdown() } } }
-            for c in [pub, crm, con] { try await c.waitUntilConnected() }
+        // contract.registered comes from its owner, post-sale; the run from a CRM.
+        try await measuring(
+            "billing", as: [("postsale", "otbench-contracts"), ("crm", "otbench-crm"), (nil, "otbench-proformas")], janitor: janitor
+        ) { cluster, connections in
+            let (pub, crm, con) = (connections[0], connections[1], connections[2])
             let seen = Mutex((ids: Set<String>(), total: 0, completed: Int?.none, at: ContinuousClock.Instant?.none))
             let task = try await watch(con, keys: [ProformaIssued.type, BillingCycleCompleted.type]) { type, body in
                 if type == BillingCycleCompleted.type {

@@ -361,19 +361,3 @@ public enum PostSaleRequest: Aggregate {
             timers: [.clear(recheckTimer)])
     }
 }
-
-extension Decision {
-    func prepending(history h: [HistoryEntry], events e: [any Message]) -> Decision {
-        var d = self
-        d.history = h + d.history
-        d.events = e + d.events
-        return d
-    }
-
-    func adding(followUps f: [Target] = [], timers t: [TimerChange] = []) -> Decision {
-        var d = self
-        d.followUps += f
-        d.timers += t
-        return d
-    }
-}

@@ -174,4 +174,21 @@ public struct Decision<State: AggregateState>: Sendable {
 
     /// The emitted messages of one type.
     public func emitted<M: Message>(_ type: M.Type) -> [M] { events.compactMap { $0 as? M } }
+
+    /// The same decision after `history` and `events` that came first (a decision that creates
+    /// its aggregate before handing on to a rule).
+    public func prepending(history h: [HistoryEntry], events e: [any Message]) -> Decision {
+        var d = self
+        d.history = h + d.history
+        d.events = e + d.events
+        return d
+    }
+
+    /// The same decision with more follow-ups and timer changes.
+    public func adding(followUps f: [Target] = [], timers t: [TimerChange] = []) -> Decision {
+        var d = self
+        d.followUps += f
+        d.timers += t
+        return d
+    }
 }
