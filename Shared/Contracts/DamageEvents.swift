@@ -2,7 +2,8 @@ import Foundation
 
 // Facts of damage cases (COM-GCM-P12), published on `ot.events`.
 
-/// `damage.registered`: a damage was registered and a repair OT opened.
+/// `damage.registered`: a damage was registered and, unless the help desk fixed it on the line, a
+/// repair OT opened.
 @Contract("a damage was registered")
 public struct DamageRegistered: Event {
     public static let type = "damage.registered"
@@ -13,18 +14,22 @@ public struct DamageRegistered: Event {
     @Field(.typeDescription) public var product: ProductRef
     /// Work-order id.
     ///
-    /// The repair OT.
-    @Field(.identifier) public var workOrderId: String
+    /// The repair OT; absent when the help desk fixed the damage on the line.
+    @Field(.identifier) public var workOrderId: String?
     /// 0 = first damage, n = n-th reiteration.
     ///
     /// Counts reiterations of the same fault.
     @Field(min: 0) public var reiteration: Int
+    /// Where the report came in.
+    @Field(.typeDescription) public var channel: DamageChannel
+    /// The fault; a damage after one closed without solution keeps the same fault.
+    public var fault: String
 
     public var correlationKey: String? { damageId }
 
     public static let example = DamageRegistered(
         damageId: "DN-2026-018844", product: .example, workOrderId: "3e5a7c9b-1d2f-4a6b-8c0d-e1f2a3b4c5d6",
-        reiteration: 1)
+        reiteration: 1, channel: .callCenter, fault: "Sin conexión a internet, luz LOS roja en el router")
 }
 
 /// `damage.reiterated`: a new report arrived for a product with an open or unresolved damage.
@@ -40,11 +45,51 @@ public struct DamageReiterated: Event {
     @Field(min: 1) public var count: Int
     /// The product.
     @Field(.typeDescription) public var product: ProductRef
+    /// The estimated repair time told to the caller (optional, added).
+    ///
+    /// The priority deadline of the open damage's repair OT, when it has one.
+    public var estimatedRepairBy: Date?
 
     public var correlationKey: String? { damageId }
 
     public static let example = DamageReiterated(
-        damageId: "DN-2026-018844", previousDamageId: "DN-2026-017302", count: 2, product: .example)
+        damageId: "DN-2026-018844", previousDamageId: "DN-2026-017302", count: 2, product: .example,
+        estimatedRepairBy: ExampleTime.at("2026-11-23T14:03:11.250Z"))
+}
+
+/// `damage.high-vulnerability`: a reiterated claim of priority level 1 or 2 (COM-GCM-P12 steps
+/// 25–27): the operations-center administrator and its head take it, and the head of provisioning
+/// and assurance is notified (a message other systems can turn into an email).
+@Contract("a reiterated damage of high vulnerability")
+public struct DamageHighVulnerability: Event {
+    public static let type = "damage.high-vulnerability"
+
+    /// The damage case.
+    @Field(.identifier) public var damageId: String
+    /// Work-order id.
+    ///
+    /// The repair OT.
+    @Field(.identifier) public var workOrderId: String
+    /// The product.
+    @Field(.typeDescription) public var product: ProductRef
+    /// The customer.
+    @Field(.typeDescription) public var customer: Customer
+    /// Priority level of the OT (1 or 2).
+    @Field(min: 1, max: 2) public var level: Int
+    /// How many times the damage was reported.
+    @Field(min: 1) public var reiteration: Int
+    /// Who takes the case.
+    public var assignedTo: [String]
+    /// Who is notified.
+    public var notify: [String]
+
+    public var correlationKey: String? { damageId }
+
+    public static let example = DamageHighVulnerability(
+        damageId: "DN-2026-018844", workOrderId: "3e5a7c9b-1d2f-4a6b-8c0d-e1f2a3b4c5d6", product: .example,
+        customer: .residentialExample, level: 2, reiteration: 1,
+        assignedTo: ["operations-center administrator", "head of the operations center"],
+        notify: ["head of provisioning and assurance"])
 }
 
 /// `command.rejected`: a command was invalid or broke a rule; nothing changed. Exactly one per

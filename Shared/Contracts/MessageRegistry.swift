@@ -140,6 +140,7 @@ public enum MessageRegistry {
         DamageReiterated.self,
         DamageQualityCheckDue.self,
         DamageSolved.self,
+        DamageHighVulnerability.self,
         FileRegistered.self,
         FileReturned.self,
         FileArchived.self,

@@ -31,6 +31,12 @@ public struct OpenWorkOrder: Command {
     public var description: String
     /// Work outside the city and its travel budget (public-sector OTs only, §4.5; optional).
     @Field(.typeDescription) public var travel: Travel?
+    /// The product the OT is for (repairs, installations; optional, added).
+    @Field(.identifier) public var productId: String?
+    /// The product's type (optional, added): the priority matrix's rows depend on it.
+    @Field(.typeDescription) public var productType: ProductType?
+    /// The damage case a repair OT is for (optional, added).
+    @Field(.identifier) public var damageId: String?
 
     public var correlationKey: String? { workOrderId }
 

@@ -27,6 +27,12 @@ public struct WorkOrderOpened: Event {
     @Field(.typeDescription) public var purchaseOrder: PurchaseOrder?
     /// Work outside the city and its travel budget, as opened (optional).
     @Field(.typeDescription) public var travel: Travel?
+    /// The product the OT is for (repairs, installations; optional, added).
+    @Field(.identifier) public var productId: String?
+    /// The product's type (optional, added): the priority matrix's rows depend on it.
+    @Field(.typeDescription) public var productType: ProductType?
+    /// The damage case a repair OT is for (optional, added).
+    @Field(.identifier) public var damageId: String?
 
     public var correlationKey: String? { workOrderId }
 
@@ -318,6 +324,8 @@ public struct WorkOrderPrioritized: Event {
     ///
     /// Why this level.
     public var reason: String
+    /// A reiterated claim: it goes first within its level (optional, added).
+    public var reiterated: Bool?
 
     public var correlationKey: String? { workOrderId }
 
@@ -340,6 +348,8 @@ public struct WorkOrderEscalated: Event {
     @Field(min: 1) public var step: Int
     /// Who it was escalated to.
     public var to: String
+    /// The damage case escalated (optional, added).
+    @Field(.identifier) public var damageId: String?
 
     public var correlationKey: String? { workOrderId }
 

@@ -41,6 +41,9 @@ public enum CommercialWorkOrder: Aggregate {
         public var openedAt: Date
         public var openedByMessage: String
         public var travel: Travel?
+        public var productId: String? = nil
+        public var productType: ProductType? = nil
+        public var damageId: String? = nil
 
         public var status: String { state.rawValue }
     }
@@ -92,13 +95,15 @@ public enum CommercialWorkOrder: Aggregate {
                 id: wo.id, number: number, kind: wo.kind, serviceLine: wo.serviceLine, customer: wo.customer,
                 opportunityId: wo.opportunityId, purchaseOrder: wo.purchaseOrder, dueBy: wo.dueBy, description: wo.description,
                 folder: wo.folder, documents: wo.documents.map { FolderDocument(document: $0, addedAt: now) }, state: .opened,
-                openedAt: now, openedByMessage: messageId, travel: wo.travel)
+                openedAt: now, openedByMessage: messageId, travel: wo.travel, productId: wo.productId, productType: wo.productType,
+                damageId: wo.damageId)
             return Decision(
                 state: s, history: [HistoryEntry("opened", from: nil, to: s.status, reason: number)],
                 events: [
                     WorkOrderOpened(
                         workOrderId: wo.id, number: number, kind: wo.kind, serviceLine: wo.serviceLine, customer: wo.customer,
-                        documents: wo.documents, dueBy: wo.dueBy, purchaseOrder: wo.purchaseOrder, travel: wo.travel)
+                        documents: wo.documents, dueBy: wo.dueBy, purchaseOrder: wo.purchaseOrder, travel: wo.travel,
+                        productId: wo.productId, productType: wo.productType, damageId: wo.damageId)
                 ],
                 aliases: KnownCustomers.counts(wo.customer) ? [KnownCustomers.alias(country: wo.customer.country, taxId: wo.customer.taxId)] : [],
                 note: "work order \(wo.id) opened as \(number)")

@@ -21,6 +21,10 @@ public enum OpeningRules {
         public var folder: String
         /// Work outside the city and its travel budget (§4.5).
         public var travel: Travel?
+        /// The product and damage case of a repair or installation (COM-GCM-P12).
+        public var productId: String? = nil
+        public var productType: ProductType? = nil
+        public var damageId: String? = nil
     }
 
     /// Validates `workorder.open`; throws a ``Rejection`` listing every problem at once.
@@ -87,6 +91,7 @@ public enum OpeningRules {
         return NewWorkOrder(
             id: id, kind: command.kind, serviceLine: command.serviceLine, customer: command.customer,
             opportunityId: command.opportunityId, purchaseOrder: command.purchaseOrder, documents: documents,
-            dueBy: command.dueBy, description: command.description, folder: folder, travel: command.travel)
+            dueBy: command.dueBy, description: command.description, folder: folder, travel: command.travel,
+            productId: command.productId, productType: command.productType, damageId: command.damageId)
     }
 }

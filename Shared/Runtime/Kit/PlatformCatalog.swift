@@ -74,7 +74,7 @@ public enum PlatformCatalog {
             name: "priority", role: .service,
             events: [
                 WorkOrderPrioritized.type, WorkOrderEscalated.type, DamageRegistered.type, DamageReiterated.type,
-                DamageQualityCheckDue.type, DamageSolved.type,
+                DamageQualityCheckDue.type, DamageSolved.type, DamageHighVulnerability.type,
             ] + shared,
             commands: [OpenWorkOrder.type], queuePrefixes: [], replaysDeadLetters: false,
             summary: "repeated damage and the priority matrix"),
