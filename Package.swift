@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "dispatch", targets: ["DispatchService"]),
         .executable(name: "billing", targets: ["BillingService"]),
         .executable(name: "postsale", targets: ["PostSaleService"]),
+        .executable(name: "priority", targets: ["PriorityService"]),
         .executable(name: "otctl", targets: ["OTCtl"]),
         .executable(name: "otbench", targets: ["OTBench"]),
         .executable(name: "amqp-c-baseline", targets: ["AMQPCBaseline"]),
@@ -96,11 +97,12 @@ let package = Package(
         + service("Dispatch", library: "DispatchCenter")  // not "Dispatch": that is libdispatch's module
         + service("Billing", library: "Billing")
         + service("PostSale", library: "PostSale")
+        + service("Priority", library: "Priority")
         + [
         // MARK: The platform as a whole (every service's definition), for tools and tests
         .target(
             name: "Platform",
-            dependencies: ["Commercial", "Approval", "DispatchCenter", "Billing", "PostSale", "Runtime"],
+            dependencies: ["Commercial", "Approval", "DispatchCenter", "Billing", "PostSale", "Priority", "Runtime"],
             path: "Services/Platform",
             swiftSettings: strict
         ),
@@ -109,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "OTCtl",
             dependencies: [
-                "AMQP", "Contracts", "Runtime", "Platform", "Commercial", "Approval", "DispatchCenter", "Billing", "PostSale",
+                "AMQP", "Contracts", "Runtime", "Platform", "Commercial", "Approval", "DispatchCenter", "Billing", "PostSale", "Priority",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
@@ -166,11 +168,15 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "PostSaleTests", dependencies: ["PostSale", "Contracts", "Runtime"], path: "Tests/PostSaleTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PriorityTests", dependencies: ["Priority", "Contracts", "Runtime"], path: "Tests/PriorityTests",
             swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "AMQP", "Contracts", "Runtime", "Platform", "Commercial", "PostSale", "Billing",
+                "AMQP", "Contracts", "Runtime", "Platform", "Commercial", "PostSale", "Billing", "Priority",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

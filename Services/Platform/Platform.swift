@@ -4,6 +4,7 @@ import Commercial
 import Contracts
 import DispatchCenter
 import PostSale
+import Priority
 import Runtime
 
 /// The platform as a whole: the definition of every service. What is derived from all of them
@@ -13,7 +14,7 @@ public enum Platform {
     /// Every service, in the order the platform starts them.
     public static let services: [ServiceDefinition] = [
         CommercialService.definition, ApprovalService.definition, DispatchService.definition, BillingService.definition,
-        PostSaleService.definition,
+        PostSaleService.definition, PriorityService.definition,
     ]
 
     /// The service called `name`.

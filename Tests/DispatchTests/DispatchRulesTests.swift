@@ -14,31 +14,16 @@ struct DispatchRulesTests {
     }
     let due = Date(timeIntervalSince1970: 1_800_000_000)
 
-    @Test func publicSectorWithATenderDeadlineGoesFirst() {
-        #expect(DispatchRules.priority(customer: customer(.public, .residential), kind: .project, dueBy: due).level == 1)
+    @Test func theLevelIsThePriorityServicesAndLevelFourUntilItArrives() {
+        #expect(DispatchRules.priority(prioritized: nil).level == 4)
+        for level in 1...4 { #expect(DispatchRules.priority(prioritized: level).level == level) }
+        #expect(DispatchRules.priority(prioritized: 0).level == 4)
+        #expect(DispatchRules.priority(prioritized: 5).level == 4)
     }
 
-    @Test func topCustomersGoFirst() {
-        #expect(DispatchRules.priority(customer: customer(.private, .topA), kind: .project, dueBy: nil).level == 1)
-        #expect(DispatchRules.priority(customer: customer(.private, .topB), kind: .visit, dueBy: nil).level == 1)
-    }
-
-    @Test func publicSectorWithoutDeadlineAndPymesAreLevelTwo() {
-        #expect(DispatchRules.priority(customer: customer(.public, .residential), kind: .project, dueBy: nil).level == 2)
-        #expect(DispatchRules.priority(customer: customer(.private, .pyme), kind: .project, dueBy: nil).level == 2)
-        #expect(DispatchRules.priority(customer: customer(.private, .influencer), kind: .repair, dueBy: nil).level == 2)
-    }
-
-    @Test func poleMovesAndRepairsAreLevelThreeOtherwiseFour() {
-        #expect(DispatchRules.priority(customer: customer(.private, .residential), kind: .poleMove, dueBy: nil).level == 3)
-        #expect(DispatchRules.priority(customer: customer(.private, .enterprise), kind: .repair, dueBy: nil).level == 3)
-        #expect(DispatchRules.priority(customer: customer(.private, .enterprise), kind: .installation, dueBy: nil).level == 4)
-    }
-
-    @Test func aHigherPriorityFromTheOperationsCenterWinsALowerOneDoesNot() {
-        let c = customer(.private, .residential)
-        #expect(DispatchRules.priority(customer: c, kind: .visit, dueBy: nil, prioritized: 2).level == 2)
-        #expect(DispatchRules.priority(customer: customer(.private, .topA), kind: .visit, dueBy: nil, prioritized: 3).level == 1)
+    @Test func dispatchHasNoMatrixOfItsOwn() {
+        // A TOP A public-sector OT with a tender deadline is not level 1 unless the priority service says so.
+        #expect(DispatchRules.priority(prioritized: nil) == DispatchRules.Priority(level: 4, reason: "not yet prioritized (level 4 until workorder.prioritized)"))
     }
 
     @Test func assignIsAllowedOnlyOnDispatchedOrAssigned() throws {

@@ -80,7 +80,7 @@ struct DispatchServiceTests {
             #expect(w1.data.contactBy == approvedAt.addingTimeInterval(24 * 3600), "contact within 24 h of the approval, not of the dispatch")
             #expect(w1.data.dueBy == dueBy)
             #expect(w1.data.publicSector)
-            #expect(w1.data.priority == 1)
+            #expect(w1.data.priority == 4, "level 4 until the priority service prioritizes it")
             #expect(w1.causationid == "approved-1")
             let w2 = try #require(dispatched.first { $0.data.workOrderId == "W2" })
             #expect(!w2.data.publicSector && w2.data.dueBy == nil && w2.data.priority == 4)

@@ -54,33 +54,16 @@ public enum DispatchRules {
         }
     }
 
-    /// The dispatch priority (1 = highest), the first rule that matches:
-    /// 1. public sector with a tender deadline (§4.5: time-critical, penalties);
-    /// 1. TOP A / TOP B customers (Anexo 2 level 1, "muy alta");
-    /// 2. public sector without a deadline (§4.5 still calls it time-critical);
-    /// 2. PYME and influencer customers (Anexo 2 level 2, "alta");
-    /// 3. pole moves and repairs (field work on the network; Anexo 2 level 3, "moderada");
-    /// 4. everything else ("controlable").
-    /// A level from a `workorder.prioritized` event wins when it is higher (lower number).
-    public static func priority(customer: Customer, kind: WorkOrderKind, dueBy: Date?, prioritized: Int? = nil) -> Priority {
-        var p: Priority
-        if customer.sector == .public, dueBy != nil {
-            p = Priority(level: 1, reason: "public sector with a tender deadline")
-        } else if customer.segment == .topA || customer.segment == .topB {
-            p = Priority(level: 1, reason: "TOP A / TOP B customer")
-        } else if customer.sector == .public {
-            p = Priority(level: 2, reason: "public sector")
-        } else if customer.segment == .pyme || customer.segment == .influencer {
-            p = Priority(level: 2, reason: "PYME / influencer customer")
-        } else if kind == .poleMove || kind == .repair {
-            p = Priority(level: 3, reason: "pole move / repair")
-        } else {
-            p = Priority(level: 4, reason: "controllable")
+    /// The dispatch priority (1 = highest) is the priority service's: the level of the last
+    /// `workorder.prioritized` (COM-GCM-P12 Anexo 2). Dispatch has no matrix of its own; an OT
+    /// approved before its prioritization goes out at level 4 — the level of an OT that matches no
+    /// row — and the `workorder.prioritized` that follows re-levels it on the operations center's
+    /// queue.
+    public static func priority(prioritized: Int?) -> Priority {
+        guard let level = prioritized, (1...4).contains(level) else {
+            return Priority(level: 4, reason: "not yet prioritized (level 4 until workorder.prioritized)")
         }
-        if let level = prioritized, (1...4).contains(level), level < p.level {
-            p = Priority(level: level, reason: "prioritized by the operations center")
-        }
-        return p
+        return Priority(level: level, reason: "prioritized")
     }
 
     /// What an operator asks of an OT.

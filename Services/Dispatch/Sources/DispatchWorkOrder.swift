@@ -198,7 +198,7 @@ public enum DispatchWorkOrder: Aggregate {
             let approvedAt = min(context.messageTime, now)
             let contactBy = approvedAt.addingTimeInterval(DispatchRules.contactWindow)
             let dueBy = e.dueBy ?? s.dueBy
-            let priority = DispatchRules.priority(customer: e.customer, kind: e.kind, dueBy: dueBy, prioritized: s.prioritizedLevel)
+            let priority = DispatchRules.priority(prioritized: s.prioritizedLevel)
             let contactSLA = DispatchRules.contactSLAApplies(to: e.kind)
             s.state = .dispatched
             s.kind = e.kind
@@ -256,11 +256,13 @@ public enum DispatchWorkOrder: Aggregate {
             guard active else {
                 return Decision(state: s, history: history, note: "priority of a work order already \(s.state.rawValue) recorded only")
             }
-            // A new priority deadline replaces the old one (and can be breached once more).
+            // A new priority deadline replaces the old one, unless it was met or already breached:
+            // a missed priority deadline is reported once per OT (re-levelling an aged OT keeps
+            // the deadline counted from its opening, which has passed).
             var timers: [TimerChange] = []
             let key = SLATarget.priority.rawValue
             if let d = s.sla[key] {
-                if d.metAt == nil, d.deadline != e.deadline {
+                if d.metAt == nil, d.breachedAt == nil, d.deadline != e.deadline {
                     s.sla[key] = Deadline(deadline: e.deadline)
                     timers.append(.set(timer(.priority), at: e.deadline))
                 }
