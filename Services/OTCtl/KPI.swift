@@ -2,15 +2,16 @@ import ArgumentParser
 import Contracts
 import Foundation
 import PostSale
+import Priority
 
-/// The monthly KPIs of a procedure, from live data: `otctl kpi postsale 2026-11`.
+/// The monthly KPIs of a procedure, from live data: `otctl kpi postsale 2026-11`, `otctl kpi damages 2026-11`.
 struct KPI: OTCtlCommand {
     static let configuration = CommandConfiguration(
-        commandName: "kpi", abstract: "A procedure's monthly KPIs from live data (postsale: efficacy ≥ 98 %, timeliness ≥ 95 %).")
+        commandName: "kpi", abstract: "A procedure's monthly KPIs from live data (postsale: efficacy ≥ 98 %, timeliness ≥ 95 %; damages: reiterated damages solved ≥ 98 %).")
 
     @OptionGroup var database: DatabaseOptions
 
-    @Argument(help: "The procedure: postsale.")
+    @Argument(help: "The procedure: postsale or damages.")
     var procedure: String
 
     @Argument(help: "The month, YYYY-MM (UTC).")
@@ -21,7 +22,28 @@ struct KPI: OTCtlCommand {
 
     func execute() async throws {
         guard let m = YearMonth(month) else { throw CLIError("not a month YYYY-MM: \(month)", exitCode: 64) }
-        guard procedure == "postsale" else { throw CLIError("unknown procedure \(procedure) (known: postsale)", exitCode: 64) }
+        switch procedure {
+        case "postsale": try await postSale(m)
+        case "damages": try await damages(m)
+        default: throw CLIError("unknown procedure \(procedure) (known: postsale, damages)", exitCode: 64)
+        }
+    }
+
+    /// COM-GCM-P12 §IV.2: reiterated damages solved / received.
+    func damages(_ m: YearMonth) async throws {
+        guard let kpi = try await database.withConnection({ try await damageKPI(on: $0, month: m) }) else {
+            throw CLIError("the priority schema does not exist in this database")
+        }
+        if json {
+            Console.line(String(decoding: try reportJSONEncoder().encode(kpi), as: UTF8.self))
+            return
+        }
+        let percent = kpi.percent.map { String(format: "%.1f %%", $0) } ?? "—"
+        Console.line("Reiterated damages of \(m) (COM-GCM-P12 §IV.2): \(kpi.received) received, \(kpi.solved) solved")
+        Console.line("  solved / received  \(percent)  (≥ 98 % accepted, ≤ 97 % observed)  \(kpi.verdict.rawValue)")
+    }
+
+    func postSale(_ m: YearMonth) async throws {
         guard let kpi = try await database.withConnection({ try await postSaleKPI(on: $0, month: m) }) else {
             throw CLIError("the postsale schema does not exist in this database")
         }

@@ -65,6 +65,7 @@ month=$(date -u +%Y-%m)
 "${OTCTL[@]}" report "$month" || true
 "${OTCTL[@]}" reconcile "$month" || true
 "${OTCTL[@]}" kpi postsale "$month" || true
+"${OTCTL[@]}" kpi damages "$month" || true
 
 say "the platform is up"
 for s in "${SERVICES[@]}"; do echo "  $s  http://127.0.0.1:${OT_PORTS[$s]}/metrics   log: $STATE/logs/$s.log"; done

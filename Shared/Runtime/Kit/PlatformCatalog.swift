@@ -108,9 +108,13 @@ public enum PlatformCatalog {
             replaysDeadLetters: false, summary: "the cashier: payments of CxC"),
         .init(
             name: "operations", role: .external, events: [],
-            commands: [AssignWorkOrder.type, ReportOutcome.type, CloseWorkOrder.type, CancelWorkOrder.type, DeliverReport.type],
+            commands: [
+                AssignWorkOrder.type, ReportOutcome.type, CloseWorkOrder.type, CancelWorkOrder.type, DeliverReport.type,
+                RecordDamageQualityCheck.type, RecordEscalationResult.type,
+            ],
             queuePrefixes: ["operations."], replaysDeadLetters: false,
-            summary: "the operations center and line heads: assignment, field outcome, closing, cancelling, report delivery"),
+            summary: "the operations center and line heads: assignment, field outcome, closing, cancelling, report delivery, "
+                + "quality control of repairs and the escalation ladder"),
         .init(
             name: "otctl", role: .external, events: [], commands: MessageRegistry.all.filter { $0.kind == .command }.map { $0.type },
             queuePrefixes: [], replaysDeadLetters: true,
