@@ -33,14 +33,14 @@ import Testing
 ///   behind that row for good.
 @Suite("fuzzing: malformed commands among valid ones", .serialized)
 struct FuzzTests {
-    static let services = ["commercial", "approval", "dispatch", "billing", "postsale"]
+    static let services = ["commercial", "approval", "dispatch", "billing", "postsale", "priority"]
     /// A command naming an unknown subject is rejected after a short park; a transient failure
     /// gives up (dead letter) after ten attempts instead of sixty.
     static let environment = ["PARK_TIMEOUT_MS": "1000", "MAX_ATTEMPTS": "10"]
 
     /// What a fuzzed command asks for, and the service that handles it.
     enum Target: String, CaseIterable, Sendable {
-        case open, poleMove, changeScope, assign, cancel, payment, approve, attach, reject, contract, postSale
+        case open, poleMove, changeScope, assign, cancel, payment, approve, attach, reject, contract, postSale, damage
 
         var service: String {
             switch self {
@@ -49,6 +49,7 @@ struct FuzzTests {
             case .payment: "billing"
             case .approve, .attach, .reject: "approval"
             case .contract, .postSale: "postsale"
+            case .damage: "priority"
             }
         }
 
@@ -65,12 +66,13 @@ struct FuzzTests {
             case .reject: RejectWorkOrder.type
             case .contract: RegisterContract.type
             case .postSale: RequestPostSale.type
+            case .damage: ReportDamage.type
             }
         }
 
         static let weights: [(Target, Int)] = [
             (.open, 22), (.poleMove, 6), (.changeScope, 8), (.assign, 14), (.cancel, 6), (.payment, 18), (.approve, 12),
-            (.attach, 8), (.reject, 6), (.contract, 5), (.postSale, 10),
+            (.attach, 8), (.reject, 6), (.contract, 5), (.postSale, 10), (.damage, 8),
         ]
     }
 
@@ -208,6 +210,11 @@ struct FuzzTests {
                             products: [], channel: "email",
                             details: ["lineId": .string(ContractProduct.lineExample.id), "carrier": "boliviatel", "months": ["2026-01"]], documents: []),
                         id: id)
+                case .damage:
+                    // A damage on a product of its own: a new damage and its repair OT.
+                    var report = ReportDamage.example
+                    report.product = ProductRef(id: "INT-fz-\(i)", type: .internet)
+                    base = try CommandSender.message(report, id: id)
                 case .approve, .attach, .reject:
                     let wo = approvalPool[approvals]
                     approvals += 1
