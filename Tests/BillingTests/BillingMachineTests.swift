@@ -11,7 +11,7 @@ enum BillingFixtures {
     static let t0 = Date(timeIntervalSince1970: 1_795_356_000)  // 2026-11-22T14:00:00Z
     static let now = t0.addingTimeInterval(86_400)
 
-    static func closing(_ kind: WorkOrderKind = .repair, country: Country = .bo, amount: Money? = .bolivianos(1_200)) -> WorkOrderClosed {
+    static func closing(_ kind: WorkOrderKind = .installation, country: Country = .bo, amount: Money? = .bolivianos(1_200)) -> WorkOrderClosed {
         var customer = Customer.example
         customer.country = country
         return WorkOrderClosed(workOrderId: id, kind: kind, customer: customer, outcome: .resolved, closedAt: t0, amount: amount)

@@ -6,7 +6,7 @@ import Testing
 
 @Suite("billing rules")
 struct BillingRulesTests {
-    func closed(_ kind: WorkOrderKind = .repair, country: Country = .bo, amount: Money? = nil) -> WorkOrderClosed {
+    func closed(_ kind: WorkOrderKind = .installation, country: Country = .bo, amount: Money? = nil) -> WorkOrderClosed {
         var customer = WorkOrderClosed.example.customer
         customer.country = country
         return WorkOrderClosed(
@@ -34,7 +34,7 @@ struct BillingRulesTests {
         #expect(d.lines[0].quantity == 1)
         #expect(d.lines[0].unitPrice == Money(minor: 4_850_000, currency: .bob))
         #expect(d.lines[0].amount == d.lines[0].unitPrice)
-        #expect(d.lines[0].description.contains("Reparación"))
+        #expect(d.lines[0].description.contains("Instalación"))
         #expect(d.lines[0].description.contains("WO-1"))
         #expect(d.amount == Money(minor: 4_850_000, currency: .bob))
         #expect(!d.needsPricing)
@@ -42,13 +42,13 @@ struct BillingRulesTests {
 
     @Test func aPoleMoveIsSettledByItsCxCAndNeverDraftedAgain() {
         #expect(BillingRules.settledByCxC(.poleMove))
-        for kind in [WorkOrderKind.project, .repair, .installation] { #expect(!BillingRules.settledByCxC(kind)) }
+        for kind in [WorkOrderKind.project, .installation] { #expect(!BillingRules.settledByCxC(kind)) }
     }
 
     /// GC-PRC-OPE-ASE-04: the OTs post-sale opens are billed through the recurring invoice or a
     /// CxC, never through a prefactura.
     @Test func theOTsPostSaleOpensGetNoPrefactura() {
-        for kind in [WorkOrderKind.transfer, .visit, .withdrawal] { #expect(BillingRules.settledByCxC(kind)) }
+        for kind in [WorkOrderKind.transfer, .visit, .withdrawal, .repair] { #expect(BillingRules.settledByCxC(kind)) }
     }
 
     @Test func aClosedOTWithoutAnyPriceIsBilledAtZeroInTheCountryCurrencyAndFlagged() {

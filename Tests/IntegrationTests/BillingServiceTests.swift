@@ -14,7 +14,7 @@ struct BillingServiceTests {
         var c = Self.customer
         c.country = country
         return WorkOrderClosed(
-            workOrderId: id, kind: .repair, customer: c, outcome: .resolved, closedAt: Date(timeIntervalSince1970: 1_790_000_000),
+            workOrderId: id, kind: .installation, customer: c, outcome: .resolved, closedAt: Date(timeIntervalSince1970: 1_790_000_000),
             amount: amount)
     }
 

@@ -25,8 +25,9 @@ public enum BillingRules {
     /// the pole move is paid up front as a CxC of Bs 1000 whose invoice the cashier hands over
     /// (OPE-SUM-GES-P08 steps 3–5); the OTs post-sale opens (a transfer's installation, a
     /// support visit, a withdrawal) are billed through the contract's recurring invoice or a CxC
-    /// (GC-PRC-OPE-ASE-04 C, H, L). Billing them again would charge twice.
-    public static func settledByCxC(_ kind: WorkOrderKind) -> Bool { [.poleMove, .transfer, .visit, .withdrawal].contains(kind) }
+    /// (GC-PRC-OPE-ASE-04 C, H, L). Billing them again would charge twice. A repair OT (a damage
+    /// case, COM-GCM-P12) is covered by the product's monthly fee: never a prefactura.
+    public static func settledByCxC(_ kind: WorkOrderKind) -> Bool { [.poleMove, .transfer, .visit, .withdrawal, .repair].contains(kind) }
 
     /// What a line of an OT of this kind says on the prefactura.
     public static func lineDescription(kind: WorkOrderKind, workOrderId: String) -> String {
