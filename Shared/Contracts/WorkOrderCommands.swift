@@ -55,7 +55,10 @@ public struct OpenWorkOrder: Command {
         ],
         dueBy: ExampleTime.at("2026-12-15T23:59:59.000Z"),
         description: "Verificación de puesta a tierra en 12 unidades educativas del Cercado",
-        travel: Travel(destination: "Sacaba", budget: .bolivianos(3_200))
+        travel: Travel(destination: "Sacaba", budget: .bolivianos(3_200)),
+        productId: "INT-4410982",
+        productType: .internet,
+        damageId: "DN-2026-018844"
     )
 }
 

@@ -40,7 +40,8 @@ public struct WorkOrderOpened: Event {
         workOrderId: "8d0f6c2e-3b1a-4f5e-9c7d-2a1b0e9f4c33", number: "OT-2026-000142", kind: .project,
         serviceLine: .csv, customer: .example, documents: OpenWorkOrder.example.documents,
         dueBy: ExampleTime.at("2026-12-15T23:59:59.000Z"), purchaseOrder: OpenWorkOrder.example.purchaseOrder,
-        travel: OpenWorkOrder.example.travel)
+        travel: OpenWorkOrder.example.travel, productId: OpenWorkOrder.example.productId, productType: OpenWorkOrder.example.productType,
+        damageId: OpenWorkOrder.example.damageId)
 }
 
 /// `workorder.approval-pending`: the OT waits for supporting documents.
@@ -331,7 +332,7 @@ public struct WorkOrderPrioritized: Event {
 
     public static let example = WorkOrderPrioritized(
         workOrderId: "3e5a7c9b-1d2f-4a6b-8c0d-e1f2a3b4c5d6", level: 2,
-        deadline: ExampleTime.at("2026-11-23T14:03:11.250Z"), reason: "Daño reiterado multimedia")
+        deadline: ExampleTime.at("2026-11-23T14:03:11.250Z"), reason: "Daño reiterado multimedia", reiterated: true)
 }
 
 /// `workorder.escalated`: the OT moved up the escalation ladder (technician → supervisor →
@@ -354,7 +355,7 @@ public struct WorkOrderEscalated: Event {
     public var correlationKey: String? { workOrderId }
 
     public static let example = WorkOrderEscalated(
-        workOrderId: "3e5a7c9b-1d2f-4a6b-8c0d-e1f2a3b4c5d6", step: 2, to: "supervisor")
+        workOrderId: "3e5a7c9b-1d2f-4a6b-8c0d-e1f2a3b4c5d6", step: 2, to: "supervisor", damageId: "DN-2026-018844")
 }
 
 /// `workorder.scope-changed`: the OT's scope changed (form SGC-DC-03).

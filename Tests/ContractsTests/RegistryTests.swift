@@ -42,7 +42,7 @@ struct RegistryTests {
         "postsale.service-reconnected", "billing.recurring-charge-added", "billing.proforma-issued", "billing.proforma-paid",
         "billing.cycle-completed",
         // CONTRACT.md "Repeated damage and priority" and "Records":
-        "damage.quality-check-due", "damage.solved", "records.registered", "records.returned", "records.archived",
+        "damage.quality-check-due", "damage.solved", "damage.high-vulnerability", "records.registered", "records.returned", "records.archived",
         "records.transferred", "records.retrieval-requested", "records.delivered", "records.retrieval-failed",
         // Added for billing's recurring invoices (new type):
         "contract.product-changed",

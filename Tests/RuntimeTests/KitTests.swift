@@ -343,7 +343,7 @@ struct BrokerPermissionsTests {
         #expect(roles[OpenWorkOrder.type] == .init(publishers: ["postsale", "priority", "crm", "otctl"], subscribers: ["commercial"]))
         #expect(roles[WorkOrderDispatched.type]?.publishers == ["dispatch"])
         #expect(roles[WorkOrderDispatched.type]?.subscribers == ["operations.dispatch"])
-        #expect(roles[WorkOrderClosed.type]?.subscribers == ["commercial", "approval", "billing", "postsale"])
+        #expect(roles[WorkOrderClosed.type]?.subscribers == ["commercial", "approval", "billing", "postsale", "priority"])
     }
 }
 
