@@ -35,7 +35,10 @@ struct PriorityServiceTests {
         for name in others { try await system.start(name).waitUntilReady() }
         try await priority.waitUntilReady()
         let events = try await EventCollector(
-            system: system, keys: ["damage.#", "workorder.opened", "workorder.prioritized", "workorder.escalated", "workorder.dispatched", "command.rejected"])
+            system: system, keys: [
+                "damage.#", "workorder.opened", "workorder.prioritized", "workorder.escalated", "workorder.dispatched", "workorder.sla-breached",
+                "command.rejected",
+            ])
         return (priority, events, try await system.sender())
     }
 
@@ -222,6 +225,19 @@ struct PriorityServiceTests {
                 events.decoded(DamageHighVulnerability.self).contains { $0.data.workOrderId == repair("MPK-2") }
             })
             #expect(!events.decoded(DamageHighVulnerability.self).contains { $0.data.workOrderId == repair("INT-2") }, "level 3: not high vulnerability")
+
+            // Missed level deadlines (dispatch's SLA timers): W-OLD and W-MM were due 48 h after their
+            // opening, long past; each is breached once — W-MM not again when re-levelled at 72 h.
+            #expect(await eventually(timeout: .seconds(30)) {
+                let ids = Set(events.decoded(WorkOrderSLABreached.self).map(\.data.workOrderId))
+                return ids.contains("W-OLD") && ids.contains("W-MM") && ids.contains("W-INST")
+            })
+            try await Task.sleep(for: .seconds(2))
+            let breaches = events.decoded(WorkOrderSLABreached.self).map(\.data)
+            for id in ["W-OLD", "W-MM", "W-INST"] {
+                #expect(breaches.filter { $0.workOrderId == id }.map(\.what) == [.priority], "\(id): one priority breach")
+            }
+            #expect(!breaches.contains { $0.workOrderId == "W-TOP" }, "not yet due")
 
             // Dispatch follows the priority service: an approved OT goes out at its level.
             try await Self.send(
