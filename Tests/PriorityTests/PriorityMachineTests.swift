@@ -120,7 +120,8 @@ struct ProductDamagesMachineTests {
     /// A damage waiting for its repair OT.
     static func waiting(_ phase: String) -> [Given: Table.Effect] {
         [
-            .report: .unchanged(emits: [reiterated], followUps: [ot]), .reportRemote: .unchanged(emits: [reiterated], followUps: [ot]),
+            // The repair OT is re-levelled and tells the caller (damage.reiterated) its new deadline.
+            .report: .unchanged(followUps: [ot]), .reportRemote: .unchanged(followUps: [ot]),
             .opened: .unchanged(followUps: [ot]),
             .assigned: phase == "registered" ? .transition(to: "assigned") : .ignored,
             .closedResolved: .transition(to: "qualityCheck", timers: ["+quality"]),
@@ -205,7 +206,7 @@ struct PriorityWorkOrderMachineTests {
     static func column(of input: OT.Input) -> Given {
         switch input {
         case .opened: .opened
-        case .damage: .reiterated
+        case .damage, .reiterated: .reiterated
         case .ended(_, let how): how == "attended" ? .attended : how == "closed" ? .closed : how == "cancelled" ? .cancelled : .rejected
         case .age: .age
         }

@@ -46,29 +46,36 @@ struct ProductDamagesTests {
         #expect(d.history.map(\.to) == ["registered"] && d.history.first?.from == nil && d.history.first?.action == ReportDamage.type)
     }
 
-    @Test func aSecondReportWhileOpenIsAReiterationWithTheEstimatedRepairTime() throws {
+    @Test func aSecondReportWhileOpenIsAReiterationToldByItsRepairOTWithItsNewDeadline() throws {
         var s = try P.withOpenOT()
         // The OT's priority told the product its deadline.
         s = try P.step(Product.self, s, .repairDeadline(workOrderId: ot1, deadline: P.hours(48)), at: P.t0)
         #expect(s.current?.repairBy == P.hours(48))
         // No number is drawn for a reiteration (no numbers given: drawing one would throw).
         let d = try P.decide(Product.self, s, .report(P.report(channel: .retention)), at: P.hours(3))
-        #expect(P.types(d) == [DamageReiterated.type], "no new OT")
-        #expect(
-            d.emitted(DamageReiterated.self) == [
-                DamageReiterated(damageId: dn1, previousDamageId: dn1, count: 1, product: P.internet, estimatedRepairBy: P.hours(48))
-            ])
+        #expect(P.types(d).isEmpty, "no new OT; the repair OT tells the caller")
         let after = try #require(d.state)
         #expect(after.damages.count == 1 && after.current?.reports == 1 && after.current?.reiteratedAt == P.hours(3))
         #expect(after.current?.workOrderIds == [ot1])
         #expect(d.history.count == 1 && d.history[0].to == nil, "no transition")
-        // The OT's priority follows: reiterated now.
         #expect(P.kinds(d) == [OT.kind] && d.followUps.first?.key == .id(ot1))
-        let facts = try #require(try P.run(d.followUps[0], on: OT.State?.none).state?.damage)
-        #expect(facts.reiteration == 1 && facts.channel == .callCenter && !facts.immediate, "the damage's channel is its first report's")
+        // The open repair OT (internet, residential: level 4, 48 h) becomes a repeated damage (level 3, 48 h) and tells it.
+        let first = OT.DamageFacts(damageId: dn1, product: P.internet, channel: .callCenter, reiteration: 0, immediate: false)
+        let pending = try P.step(OT.self, nil, .damage(workOrderId: ot1, first))
+        let opened = try P.step(OT.self, pending, .opened(P.opened(ot1, damageId: dn1), reissue: false))
+        #expect(opened.level == 4)
+        let told = try P.run(d.followUps[0], on: opened, at: P.hours(3))
+        #expect(told.state?.damage?.reiteration == 1 && told.state?.damage?.channel == .callCenter, "the damage's channel is its first report's")
+        let prioritized = try #require(told.events.compactMap { $0 as? WorkOrderPrioritized }.last)
+        #expect(prioritized.level == 3 && prioritized.reiterated == true)
+        #expect(
+            told.events.compactMap { $0 as? DamageReiterated } == [
+                DamageReiterated(damageId: dn1, previousDamageId: dn1, count: 1, product: P.internet, estimatedRepairBy: prioritized.deadline)
+            ])
         // A third report counts on.
         let third = try P.decide(Product.self, after, .report(P.report()), at: P.hours(4))
-        #expect(third.emitted(DamageReiterated.self).map(\.count) == [2])
+        let toldAgain = try P.run(third.followUps[0], on: told.state, at: P.hours(4))
+        #expect(toldAgain.events.compactMap { $0 as? DamageReiterated }.map(\.count) == [2])
         #expect(third.state?.current?.reiteratedAt == P.hours(3), "reiterated since the first reiteration")
     }
 
@@ -77,9 +84,16 @@ struct ProductDamagesTests {
         s = try P.step(Product.self, s, .assigned(workOrderId: ot1), at: P.hours(1))
         #expect(s.status == "assigned")
         let d = try P.decide(Product.self, s, .report(P.report()), at: P.hours(2))
-        #expect(P.types(d) == [DamageReiterated.type])
-        #expect(d.emitted(DamageReiterated.self).first?.estimatedRepairBy == nil, "no deadline known yet")
+        #expect(P.types(d).isEmpty && P.kinds(d) == [OT.kind])
         #expect(d.state?.status == "assigned")
+    }
+
+    @Test func aReiterationDuringTheQualityCheckIsToldWithoutAnEstimate() throws {
+        let s = try P.closedOT(P.internet, .resolved)
+        #expect(s.status == "qualityCheck")
+        let d = try P.decide(Product.self, s, .report(P.report()), at: P.hours(3))
+        #expect(d.emitted(DamageReiterated.self) == [DamageReiterated(damageId: dn1, previousDamageId: dn1, count: 1, product: P.internet)])
+        #expect(d.followUps.isEmpty)
     }
 
     @Test func aReportAfterADamageClosedWithoutSolutionIsANewReiteratedDamageWithTheSameFault() throws {
@@ -158,7 +172,7 @@ struct ProductDamagesTests {
     @Test func aReiterationWithoutReporterAddressOrPhoneIsFine() throws {
         let s = try P.withOpenOT()
         let d = try P.decide(Product.self, s, .report(P.report(reporter: nil, address: nil, phone: nil)), at: P.hours(1))
-        #expect(d.emitted(DamageReiterated.self).map(\.count) == [1])
+        #expect(d.state?.current?.count == 1 && P.kinds(d) == [OT.kind])
     }
 
     @Test func theCustomerAndTheProductAndTheFaultAreRequired() {
@@ -202,7 +216,8 @@ struct ProductDamagesTests {
             #expect(d.timers.isEmpty, "\(product.type)")
             #expect(d.state?.status == "qualityCheck")
             // The operations center may record its call at once.
-            let ok = try P.decide(Product.self, try #require(d.state), P.quality(dn1, ok: true), at: P.hours(2))
+            let okBefore = try #require(d.state)
+            let ok = try P.decide(Product.self, okBefore, P.quality(dn1, ok: true), at: P.hours(2))
             #expect(ok.emitted(DamageSolved.self).map(\.how) == [.field])
         }
     }
@@ -258,7 +273,8 @@ struct ProductDamagesTests {
         let facts = try #require(try P.run(d.followUps[0], on: OT.State?.none).state?.damage)
         #expect(facts.immediate && facts.damageId == dn1)
         // The immediate OT closes resolved: checked again.
-        let again = try P.decide(Product.self, try #require(d.state), .closed(P.closed(ot2, .resolved, at: P.hours(30))), at: P.hours(30))
+        let againBefore = try #require(d.state)
+        let again = try P.decide(Product.self, againBefore, .closed(P.closed(ot2, .resolved, at: P.hours(30))), at: P.hours(30))
         #expect(again.timers == [.set(Product.qualityTimer, at: P.hours(54))])
     }
 
@@ -319,7 +335,8 @@ struct ProductDamagesTests {
         #expect(stays.events.isEmpty && stays.state?.current?.escalationStep == 4 && stays.state?.status == "escalated")
         #expect(stays.history.count == 1 && stays.history[0].to == nil)
         // Solved at the top.
-        let solved = try P.decide(Product.self, try #require(stays.state), P.escalation(dn1, solved: true), at: P.hours(8))
+        let solvedBefore = try #require(stays.state)
+        let solved = try P.decide(Product.self, solvedBefore, P.escalation(dn1, solved: true), at: P.hours(8))
         #expect(solved.emitted(DamageSolved.self) == [DamageSolved(damageId: dn1, product: P.tv, reiterated: true, solvedAt: P.hours(8), how: .escalation)])
     }
 
@@ -330,7 +347,8 @@ struct ProductDamagesTests {
         #expect(d.emitted(DamageSolved.self).first?.how == .escalation)
         #expect(d.state?.status == "solved" && d.history.map(\.from) == ["escalated"])
         // Nothing more to escalate.
-        let after = P.rejection { _ = try P.decide(Product.self, try #require(d.state), P.escalation(dn1, solved: false), at: P.hours(5)) }
+        let solvedState = try #require(d.state)
+        let after = P.rejection { _ = try P.decide(Product.self, solvedState, P.escalation(dn1, solved: false), at: P.hours(5)) }
         #expect(after?.code == .invalidTransition)
     }
 
@@ -387,7 +405,8 @@ struct ProductDamagesTests {
         #expect(ot.state?.reissue == true)
         #expect(ot.events.compactMap { $0 as? WorkOrderPrioritized }.map(\.reason) == ["OT anulada multimedia - internet"])
         // A repeated opening of the same OT is not a re-issue of itself.
-        let redelivered = try P.decide(Product.self, try #require(opening.state), .workOrderOpened(P.opened(ot2, damageId: dn2)), at: P.hours(3))
+        let redeliveredBefore = try #require(opening.state)
+        let redelivered = try P.decide(Product.self, redeliveredBefore, .workOrderOpened(P.opened(ot2, damageId: dn2)), at: P.hours(3))
         #expect(try P.run(redelivered.followUps[0], on: OT.State?.none).state?.reissue == false)
     }
 
@@ -397,7 +416,8 @@ struct ProductDamagesTests {
         #expect(known.status == "known" && known.lastWorkOrderId == "W-INST")
         let d = try P.decide(Product.self, known, .cancelled(workOrderId: "W-INST"), at: P.hours(1))
         #expect(d.state?.lastWorkOrderCancelled == true && d.state?.status == "known" && d.history.allSatisfy { $0.to == nil })
-        let next = try P.decide(Product.self, try #require(d.state), .workOrderOpened(P.opened("W-INST-2", kind: .installation, product: P.tv)))
+        let nextBefore = try #require(d.state)
+        let next = try P.decide(Product.self, nextBefore, .workOrderOpened(P.opened("W-INST-2", kind: .installation, product: P.tv)))
         let ot = try P.run(next.followUps[0], on: OT.State?.none)
         #expect(ot.state?.reissue == true && ot.events.compactMap { $0 as? WorkOrderPrioritized }.map(\.level) == [4])
         #expect(ot.events.compactMap { $0 as? WorkOrderPrioritized }.map(\.reason) == ["OT anulada internet - TV"])

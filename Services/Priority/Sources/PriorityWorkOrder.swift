@@ -70,6 +70,9 @@ public enum PriorityWorkOrder: Aggregate {
         /// The OT opened; `reissue`: its product's previous OT was cancelled.
         case opened(WorkOrderOpened, reissue: Bool)
         case damage(workOrderId: String, DamageFacts)
+        /// The damage was reported again while this OT repairs it: `damage.reiterated` is told
+        /// with the OT's new deadline.
+        case reiterated(workOrderId: String, DamageFacts)
         case ended(workOrderId: String, how: String)
         case age
     }
@@ -102,19 +105,22 @@ public enum PriorityWorkOrder: Aggregate {
             // The deadlines count from the opening: the event's time, never later than now.
             s.openedAt = min(context.messageTime, now)
             let opened = HistoryEntry(WorkOrderOpened.type, from: from, to: s.status, reason: e.number)
-            guard s.ended == nil else { return Decision(state: s, history: [opened], note: "work order \(e.workOrderId) ended before its opening arrived") }
+            guard s.ended == nil else {
+                return Decision(
+                    state: s, history: [HistoryEntry(WorkOrderOpened.type, from: nil, to: nil, reason: "\(e.number), after its end: not prioritized")],
+                    note: "work order \(e.workOrderId) ended before its opening arrived")
+            }
             return prioritize(s, now: now).prepending(history: [opened], events: [])
         case .damage(let id, let facts):
-            var s = state ?? State(workOrderId: id)
-            let previous = state?.damage
-            s.damage = facts
-            let line = HistoryEntry(
-                damageTrigger, from: state == nil ? nil : s.status, to: state == nil ? s.status : nil,
-                reason: "damage \(facts.damageId), reiteration \(facts.reiteration)\(facts.immediate ? ", immediate" : "")")
-            guard state != nil else { return Decision(state: s, history: [line]) }
-            guard previous != facts else { return .ignore("facts of damage \(facts.damageId) already known") }
-            guard s.status == "open" else { return Decision(state: s, history: [line]) }
-            return prioritize(s, now: now).prepending(history: [line], events: [])
+            return damage(state, id, facts, now: now)
+        case .reiterated(let id, let facts):
+            // The damage was reported again: re-levelled first, so that the caller is told the new deadline.
+            var d = damage(state, id, facts, now: now)
+            d.events.append(
+                DamageReiterated(
+                    damageId: facts.damageId, previousDamageId: facts.damageId, count: facts.reiteration, product: facts.product,
+                    estimatedRepairBy: (d.state ?? state)?.deadline))
+            return d
         case .ended(let id, let how):
             guard var s = state else { return .ignore("end of work order \(id), unknown to priority") }
             guard s.ended == nil else { return .ignore("work order \(id) already \(s.ended ?? "")") }
@@ -127,6 +133,19 @@ public enum PriorityWorkOrder: Aggregate {
             guard let s = state, s.status == "open" else { return .ignore("age timer of a work order no longer open") }
             return prioritize(s, now: now)
         }
+    }
+
+    static func damage(_ state: State?, _ id: String, _ facts: DamageFacts, now: Date) -> Decision<State> {
+        var s = state ?? State(workOrderId: id)
+        let previous = state?.damage
+        s.damage = facts
+        let line = HistoryEntry(
+            damageTrigger, from: state == nil ? nil : s.status, to: state == nil ? s.status : nil,
+            reason: "damage \(facts.damageId), reiteration \(facts.reiteration)\(facts.immediate ? ", immediate" : "")")
+        guard state != nil else { return Decision(state: s, history: [line]) }
+        guard previous != facts else { return .ignore("facts of damage \(facts.damageId) already known") }
+        guard s.status == "open" else { return Decision(state: s, history: [line]) }
+        return prioritize(s, now: now).prepending(history: [line], events: [])
     }
 
     /// Levels the OT by the matrix: emits `workorder.prioritized` when its row or its

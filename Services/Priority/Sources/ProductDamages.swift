@@ -305,18 +305,15 @@ public enum ProductDamages: Aggregate {
             // A reiteration: no new OT; the caller is told the estimated repair time.
             d.reports += 1
             d.reiteratedAt = d.reiteratedAt ?? now
-            let waiting = open.contains(d.phase)
-            var followUps: [Target] = []
-            if waiting, let ot = d.workOrderId { followUps = [facts(ot, d, product: product, immediate: d.qualityChecks > 0 || d.escalationStep > 0)] }
-            var decision = s.replacing(
-                d, HistoryEntry(ReportDamage.type, from: nil, to: nil, reason: "reiteration \(d.count) via \(c.channel.rawValue) while \(d.phase.rawValue)"),
-                events: [
-                    DamageReiterated(
-                        damageId: d.damageId, previousDamageId: d.damageId, count: d.count, product: product,
-                        estimatedRepairBy: waiting ? d.repairBy : nil)
-                ])
-            decision.followUps = followUps
-            return decision
+            let line = HistoryEntry(ReportDamage.type, from: nil, to: nil, reason: "reiteration \(d.count) via \(c.channel.rawValue) while \(d.phase.rawValue)")
+            if open.contains(d.phase), let ot = d.workOrderId {
+                // Its repair OT is re-levelled and tells the caller its new deadline.
+                var decision = s.replacing(d, line)
+                decision.followUps = [facts(ot, d, product: product, immediate: d.qualityChecks > 0 || d.escalationStep > 0, reiterated: true)]
+                return decision
+            }
+            return s.replacing(
+                d, line, events: [DamageReiterated(damageId: d.damageId, previousDamageId: d.damageId, count: d.count, product: product)])
         }
 
         // A new damage: who reports it, where and how to call back are mandatory.
@@ -396,13 +393,9 @@ public enum ProductDamages: Aggregate {
     }
 
     /// The repair OT's facts, for its priority.
-    static func facts(_ ot: String, _ d: Damage, product: ProductRef, immediate: Bool) -> Target {
-        .to(
-            PriorityWorkOrder.self, ot,
-            .damage(
-                workOrderId: ot,
-                PriorityWorkOrder.DamageFacts(damageId: d.damageId, product: product, channel: d.channel, reiteration: d.count, immediate: immediate)),
-            trigger: PriorityWorkOrder.damageTrigger)
+    static func facts(_ ot: String, _ d: Damage, product: ProductRef, immediate: Bool, reiterated: Bool = false) -> Target {
+        let f = PriorityWorkOrder.DamageFacts(damageId: d.damageId, product: product, channel: d.channel, reiteration: d.count, immediate: immediate)
+        return .to(PriorityWorkOrder.self, ot, reiterated ? .reiterated(workOrderId: ot, f) : .damage(workOrderId: ot, f), trigger: PriorityWorkOrder.damageTrigger)
     }
 
     static func repairOrder(_ ot: String, _ d: Damage, _ s: State, description: String) -> OpenWorkOrder {
