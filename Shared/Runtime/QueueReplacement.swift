@@ -14,7 +14,7 @@ import Logging
 /// 2. a holding queue `<queue>.replacing` (quorum) is bound like the queue, then the old queue is
 ///    unbound: new messages wait in the holding queue;
 /// 3. the old queue's messages are moved to the holding queue (confirmed, then acknowledged) and
-///    the old queue is deleted (only if empty and unused);
+///    the old queue is deleted once empty and unused;
 /// 4. the queue is declared anew with its bindings, the holding queue unbound, its messages moved
 ///    into the queue (with their ``Message/deliveryPriority``, computed from the body when they
 ///    carry none; a message that reached both queues in step 2 is moved once) and the holding
@@ -68,13 +68,7 @@ struct QueueReplacement {
         try await amqp.declareOnce(Topology(queues: [.quorum(holding)], bindings: bindings.map(retarget)))
         for b in bindings { try await amqp.unbind(b) }
         let moved = try await move(from: queue.name, to: holding, prioritize: false)
-        do {
-            try await amqp.deleteQueue(queue.name, ifUnused: true, ifEmpty: true)
-        } catch let error as AMQPError where error.replyCode == 406 {
-            throw ReplacementError(
-                queue: queue.name,
-                problem: "it got a consumer or a message while being replaced (\(error.message)); start-up tries again")
-        }
+        try await deleteUnboundQueue(queue.name)
         logger.notice("old queue moved aside and deleted", metadata: ["queue": "\(queue.name)", "moved": "\(moved)"])
     }
 
@@ -87,8 +81,21 @@ struct QueueReplacement {
         }
         for b in bindings { try await amqp.unbind(retarget(b)) }
         let moved = try await move(from: holding, to: queue.name, prioritize: true)
-        try await amqp.deleteQueue(holding, ifEmpty: true)
+        try await deleteUnboundQueue(holding)
         logger.notice("queue replaced; held messages moved into it", metadata: ["queue": "\(queue.name)", "moved": "\(moved)"])
+    }
+
+    /// Deletes a queue nothing routes to any more once it is empty and unused. (Quorum queues
+    /// refuse `queue.delete` with if-empty or if-unused — 540 NOT_IMPLEMENTED, closing the
+    /// connection — so both are checked first; unbound, the queue cannot fill in between.)
+    private func deleteUnboundQueue(_ name: String) async throws {
+        let status = try await amqp.queueStatus(name)
+        guard status.messages == 0, status.consumers == 0 else {
+            throw ReplacementError(
+                queue: queue.name,
+                problem: "\(name) got \(status.consumers) consumer(s) and \(status.messages) message(s) while being emptied; start-up tries again")
+        }
+        try await amqp.deleteQueue(name)
     }
 
     /// The same binding, to the holding queue.

@@ -15,10 +15,14 @@ public enum ServiceCatalog {
     ///   level 1 before 2 before 3 before 4 (the outbox relay publishes each message with its
     ///   ``Message/deliveryPriority``). Quorum queues have no priorities on RabbitMQ 3.10 (the
     ///   broker refuses `x-max-priority` on them);
-    /// - bounded: at `maxLength` ready messages the oldest message of the lowest priority present
-    ///   is dead-lettered (`x-overflow: drop-head`) to ``operationsOverflowQueue`` with RabbitMQ's
-    ///   `x-death` reason `maxlen` — never dropped silently, and never `reject-publish` (a full
-    ///   queue would nack the relays and hold up every service's outbox);
+    /// - bounded: past `maxLength` ready messages the broker dead-letters the message at the head
+    ///   (`x-overflow: drop-head`) to ``operationsOverflowQueue`` with RabbitMQ's `x-death` reason
+    ///   `maxlen` — never dropped silently, and never `reject-publish` (a full queue would nack
+    ///   the relays and hold up every service's outbox). In a priority queue the head is the next
+    ///   message a consumer would get: the oldest of the **highest** priority present (measured
+    ///   on RabbitMQ 3.10), so a full queue pushes out its most urgent messages first — the bound
+    ///   is a guard for the broker, sized so that an operations center that is merely late never
+    ///   meets it, and the overflow queue is watched;
     /// - `operations.dispatch.overflow`, a durable quorum queue without a bound that keeps them.
     public static func operationsCenter(maxLength: Int64) -> Topology {
         Topology(
