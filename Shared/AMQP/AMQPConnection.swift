@@ -98,6 +98,18 @@ public final class AMQPConnection: Sendable {
         try await loop.submit { .declare(topology, $0) }
     }
 
+    /// Declares exchanges, queues and bindings now, once: not again after a reconnect (temporary
+    /// objects, e.g. a queue that holds messages while another is replaced). Fails with
+    /// ``AMQPError/Code/notConnected`` while the connection is down.
+    public func declareOnce(_ topology: Topology) async throws {
+        try await loop.submit { .declareOnce(topology, $0) }
+    }
+
+    /// Removes a binding (`queue.unbind`); removing one that does not exist succeeds.
+    public func unbind(_ binding: Topology.Binding) async throws {
+        try await loop.submit { .unbind(binding, $0) }
+    }
+
     /// Publishes messages with publisher confirms; returns one outcome per message, in order.
     ///
     /// Throws when a message gets no outcome: the connection is not open or is lost before every
@@ -204,9 +216,10 @@ public final class AMQPConnection: Sendable {
         try await loop.submit { .purge(queue, $0) }
     }
 
-    /// Deletes a queue.
-    public func deleteQueue(_ queue: String) async throws {
-        try await loop.submit { .deleteQueue(queue, $0) }
+    /// Deletes a queue. With `ifUnused` the broker refuses (406) while the queue has consumers,
+    /// with `ifEmpty` while it holds messages (the refusal closes only the admin channel).
+    public func deleteQueue(_ queue: String, ifUnused: Bool = false, ifEmpty: Bool = false) async throws {
+        try await loop.submit { .deleteQueue(queue, ifUnused: ifUnused, ifEmpty: ifEmpty, $0) }
     }
 }
 
@@ -255,6 +268,8 @@ enum Command: Sendable {
     case settle(Settlement)
     case settleAll([Settlement])
     case declare(Topology, Completion<Void>)
+    case declareOnce(Topology, Completion<Void>)
+    case unbind(Topology.Binding, Completion<Void>)
     case consume(ConsumerRegistration, Completion<Void>)
     case cancel(String, Completion<Void>)
     /// The iterating side of a consumer's deliveries ended them.
@@ -262,13 +277,15 @@ enum Command: Sendable {
     case get(String, Completion<FetchedMessage?>)
     case status(String, Completion<QueueStatus>)
     case purge(String, Completion<UInt32>)
-    case deleteQueue(String, Completion<Void>)
+    case deleteQueue(String, ifUnused: Bool, ifEmpty: Bool, Completion<Void>)
 
     /// Fails the command's caller (settlements have none).
     func fail(_ error: AMQPError) {
         switch self {
         case .publish(_, let c): c(.failure(error))
-        case .declare(_, let c), .consume(_, let c), .cancel(_, let c), .deleteQueue(_, let c): c(.failure(error))
+        case .declare(_, let c), .declareOnce(_, let c), .unbind(_, let c), .consume(_, let c), .cancel(_, let c),
+            .deleteQueue(_, _, _, let c):
+            c(.failure(error))
         case .get(_, let c): c(.failure(error))
         case .status(_, let c): c(.failure(error))
         case .purge(_, let c): c(.failure(error))
@@ -863,6 +880,15 @@ final class IOLoop: @unchecked Sendable {
                 try ioDeclare(t)
                 topology.merge(t)
             }
+        case .declareOnce(let t, let completion):
+            try run(completion) { () throws(AMQPError) in try ioDeclare(t) }
+        case .unbind(let b, let completion):
+            try run(completion) { () throws(AMQPError) in
+                let arena = CArena()
+                amqp_queue_unbind(
+                    c, Channel.admin, arena.bytes(b.queue), arena.bytes(b.exchange), arena.bytes(b.routingKey), amqp_empty_table)
+                try check(amqp_get_rpc_reply(c), "queue.unbind \(b.queue) \(b.exchange) \(b.routingKey)", channel: Channel.admin)
+            }
         case .consume(let r, let completion):
             let slot = ConsumerSlot(r)
             consumers[r.tag] = slot
@@ -951,9 +977,11 @@ final class IOLoop: @unchecked Sendable {
                 try check(amqp_get_rpc_reply(c), "queue.purge \(queue)", channel: Channel.admin)
                 return ok?.pointee.message_count ?? 0
             }
-        case .deleteQueue(let queue, let completion):
+        case .deleteQueue(let queue, let ifUnused, let ifEmpty, let completion):
             try run(completion) { () throws(AMQPError) in
-                queue.withCString { _ = amqp_queue_delete(c, Channel.admin, amqp_cstring_bytes($0), 0, 0) }
+                queue.withCString {
+                    _ = amqp_queue_delete(c, Channel.admin, amqp_cstring_bytes($0), ifUnused ? 1 : 0, ifEmpty ? 1 : 0)
+                }
                 try check(amqp_get_rpc_reply(c), "queue.delete \(queue)", channel: Channel.admin)
             }
         }

@@ -32,12 +32,18 @@ public protocol Message: Codable, Sendable, Equatable {
     static var example: Self { get }
     /// The business id this message is about (work order, post-sale request, damage, …), if any.
     var correlationKey: String? { get }
+    /// The AMQP `priority` the message is published with (0–``DeliveryPriority/maximum``), or nil
+    /// for none. Only messages a priority queue orders carry one (``DeliveryPriority``); the
+    /// default is nil.
+    var deliveryPriority: UInt8? { get }
 }
 
 extension Message {
     public static var dataVersion: Int { 1 }
 
     public var correlationKey: String? { nil }
+
+    public var deliveryPriority: UInt8? { nil }
 
     /// The exchange this message is published to: `ot.commands` or `ot.events`.
     public static var exchange: String { kind.exchange }

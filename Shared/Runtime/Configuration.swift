@@ -51,6 +51,14 @@ public struct ServiceConfiguration: Sendable {
     public var transactionTimeout: Duration
     /// `OUTBOX_BATCH` — outbox rows published per relay round (default 500).
     public var outboxBatch: Int
+    /// `OPERATIONS_QUEUE_MAX_LENGTH` — bound on `operations.dispatch`, for the service that
+    /// declares it (default 100000, ``ServiceCatalog/operationsQueueMaxLength``); past it the
+    /// oldest lowest-priority messages move to `operations.dispatch.overflow`. Changing it on an
+    /// existing queue replaces the queue at start-up (its messages are moved over).
+    public var operationsQueueMaxLength: Int64
+    /// `QUEUE_WATCH_INTERVAL_MS` — how often watched queues (``WatchedQueue``) are sampled
+    /// (default 5000).
+    public var queueWatchInterval: Duration
 
     public init(name: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let env = environment
@@ -84,6 +92,9 @@ public struct ServiceConfiguration: Sendable {
         if retryDelays.isEmpty { throw ConfigurationError(key: "RETRY_DELAYS_MS", problem: "empty") }
         maxAttempts = max(1, try Self.int(env, "MAX_ATTEMPTS", default: 10))
         outboxBatch = max(1, try Self.int(env, "OUTBOX_BATCH", default: 500))
+        operationsQueueMaxLength = Int64(
+            max(1, try Self.int(env, "OPERATIONS_QUEUE_MAX_LENGTH", default: Int(ServiceCatalog.operationsQueueMaxLength))))
+        queueWatchInterval = .milliseconds(max(100, try Self.int(env, "QUEUE_WATCH_INTERVAL_MS", default: 5000)))
         parkTimeout = .milliseconds(max(0, try Self.int(env, "PARK_TIMEOUT_MS", default: 600_000)))
         timerTick = .milliseconds(max(10, try Self.int(env, "TIMER_TICK_MS", default: 1000)))
         timerBatch = max(1, try Self.int(env, "TIMER_BATCH", default: 256))

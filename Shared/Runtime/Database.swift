@@ -64,7 +64,11 @@ public enum Database {
             ).decode((String, Int).self) {
                 applied.insert("\(component)/\(version)")
             }
-            for (component, list) in [("runtime", runtimeMigrations(schema) + [kitMigration(schema), outboxTraceMigration(schema), timersOrderMigration(schema)]), ("service", migrations)] {
+            let runtime =
+                runtimeMigrations(schema) + [
+                    kitMigration(schema), outboxTraceMigration(schema), timersOrderMigration(schema), outboxPriorityMigration(schema),
+                ]
+            for (component, list) in [("runtime", runtime), ("service", migrations)] {
                 for m in list.sorted(by: { $0.version < $1.version }) where !applied.contains("\(component)/\(m.version)") {
                     for statement in m.statements {
                         try await conn.query(PostgresQuery(unsafeSQL: statement), logger: logger)

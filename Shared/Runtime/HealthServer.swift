@@ -8,23 +8,28 @@ import Synchronization
 
 /// A small HTTP endpoint per service: `GET /health/live` (the process runs), `GET /health/ready`
 /// (broker and database connected: 200, else 503) and `GET /metrics` (Prometheus text format).
+///
+/// `/health/ready`'s body is `ready` (or why not), then one `warning: …` line per warning (e.g. a
+/// watched queue without its consumer, ``QueueWatch``): warnings do not change the status.
 public final class HealthServer: Service, Sendable {
     let host: String
     let port: Int
     let readiness: @Sendable () -> Bool
+    let warnings: @Sendable () -> [String]
     let registry: PrometheusCollectorRegistry
     let logger: Logger
     let bound = Mutex<Int?>(nil)
 
     public init(
         host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger,
-        readiness: @escaping @Sendable () -> Bool
+        readiness: @escaping @Sendable () -> Bool, warnings: @escaping @Sendable () -> [String] = { [] }
     ) {
         self.host = host
         self.port = port
         self.registry = registry
         self.logger = logger
         self.readiness = readiness
+        self.warnings = warnings
     }
 
     /// The port actually bound (useful with `HTTP_PORT=0`).
@@ -32,13 +37,14 @@ public final class HealthServer: Service, Sendable {
 
     public func run() async throws {
         let readiness = self.readiness
+        let warnings = self.warnings
         let registry = self.registry
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline().flatMap {
-                    channel.pipeline.addHandler(HealthHandler(readiness: readiness, registry: registry))
+                    channel.pipeline.addHandler(HealthHandler(readiness: readiness, warnings: warnings, registry: registry))
                 }
             }
             .bind(host: host, port: port).get()
@@ -55,10 +61,12 @@ final class HealthHandler: ChannelInboundHandler, Sendable {
     typealias OutboundOut = HTTPServerResponsePart
 
     let readiness: @Sendable () -> Bool
+    let warnings: @Sendable () -> [String]
     let registry: PrometheusCollectorRegistry
 
-    init(readiness: @escaping @Sendable () -> Bool, registry: PrometheusCollectorRegistry) {
+    init(readiness: @escaping @Sendable () -> Bool, warnings: @escaping @Sendable () -> [String], registry: PrometheusCollectorRegistry) {
         self.readiness = readiness
+        self.warnings = warnings
         self.registry = registry
     }
 
@@ -75,7 +83,7 @@ final class HealthHandler: ChannelInboundHandler, Sendable {
         case (.GET, "/health/ready"):
             let ready = readiness()
             status = ready ? .ok : .serviceUnavailable
-            body = Array((ready ? "ready\n" : "not ready: broker or database not connected\n").utf8)
+            body = Array(Self.readyBody(ready: ready, warnings: warnings()).utf8)
         case (.GET, "/metrics"):
             status = .ok
             body = []
@@ -93,5 +101,11 @@ final class HealthHandler: ChannelInboundHandler, Sendable {
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in bound.value.close(promise: nil) }
+    }
+
+    /// `/health/ready`'s body: the verdict, then one line per warning.
+    static func readyBody(ready: Bool, warnings: [String]) -> String {
+        (ready ? "ready\n" : "not ready: broker or database not connected\n")
+            + warnings.map { "warning: \($0)\n" }.joined()
     }
 }

@@ -129,7 +129,7 @@ public enum Headers {
 }
 
 /// Turns a contract message into an AMQP message with the CloudEvents envelope and the AMQP
-/// properties mirroring it (CONTRACT.md).
+/// properties mirroring it (CONTRACT.md), its ``Message/deliveryPriority`` as `priority`.
 public enum EnvelopeCodec {
     public static func outgoing<M: Message>(_ envelope: Envelope<M>, appId: String) throws -> OutgoingMessage {
         let body = try Wire.encodeBytes(envelope)
@@ -139,6 +139,7 @@ public enum EnvelopeCodec {
             exchange: M.exchange, routingKey: M.type, body: body,
             properties: MessageProperties(
                 contentType: "application/cloudevents+json", headers: headers, deliveryMode: 2,
+                priority: envelope.data.deliveryPriority,
                 // AMQP short strings: a value that does not fit stays in the envelope only.
                 correlationId: envelope.correlationid.flatMap { $0.utf8.count <= 255 ? $0 : nil }, messageId: envelope.id,
                 timestamp: UInt64(max(0, envelope.time.timeIntervalSince1970)), type: M.type, appId: appId))

@@ -20,6 +20,9 @@ struct OutboxRows {
     /// The `traceparent` header, in a column of its own: most messages carry no other header, and
     /// then none is encoded as JSON.
     var traceparents: [String] = []
+    /// The AMQP `priority` (``Message/deliveryPriority``), -1 for none: computed from the typed
+    /// message when it is written, so that the relay sets it without decoding bodies.
+    var priorities: [Int16] = []
     var bodies: [ByteBuffer] = []
 
     init() {}
@@ -39,6 +42,7 @@ struct OutboxRows {
                 }
             }
             traceparents.append(traceparent)
+            priorities.append(m.properties.priority.map(Int16.init) ?? -1)
             exchanges.append(m.exchange)
             keys.append(m.routingKey)
             ids.append(m.properties.messageId ?? MessageID.new())
@@ -62,11 +66,11 @@ struct OutboxRows {
 struct OutboxDue: PostgresPreparedStatement {
     static let sql = """
         SELECT id, exchange, routing_key, message_id, message_type, correlation_id, content_type, headers, body, attempts,
-               traceparent
+               traceparent, priority
         FROM outbox WHERE next_attempt_at <= now()
         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
         """
-    typealias Row = (Int64, String, String, String, String?, String?, String?, String, ByteBuffer, Int32, String?)
+    typealias Row = (Int64, String, String, String, String?, String?, String?, String, ByteBuffer, Int32, String?, Int16?)
     var limit: Int64
     func makeBindings() throws -> PostgresBindings {
         var b = PostgresBindings(capacity: 1)
@@ -74,7 +78,7 @@ struct OutboxDue: PostgresPreparedStatement {
         return b
     }
     func decodeRow(_ row: PostgresRow) throws -> Row {
-        try row.decode((Int64, String, String, String, String?, String?, String?, String, ByteBuffer, Int32, String?).self)
+        try row.decode((Int64, String, String, String, String?, String?, String?, String, ByteBuffer, Int32, String?, Int16?).self)
     }
 }
 
@@ -250,7 +254,7 @@ public final class OutboxRelay: Service, Sendable {
             var attempts: [Int32] = []
             var messages: [OutgoingMessage] = []
             let now = UInt64(Date().timeIntervalSince1970)
-            for try await (id, exchange, routingKey, messageId, type, correlationId, contentType, headersJSON, body, attempt, trace)
+            for try await (id, exchange, routingKey, messageId, type, correlationId, contentType, headersJSON, body, attempt, trace, priority)
                 in try await conn.execute(OutboxDue(limit: Int64(batch)), logger: logger)
             {
                 var headers: [String: FieldValue] = [:]
@@ -259,7 +263,8 @@ public final class OutboxRelay: Service, Sendable {
                     for (k, v) in dict { headers[k] = .string(v) }
                 }
                 let props = MessageProperties(
-                    contentType: contentType, headers: headers, deliveryMode: 2, correlationId: correlationId,
+                    contentType: contentType, headers: headers, deliveryMode: 2, priority: priority.flatMap { UInt8(exactly: $0) },
+                    correlationId: correlationId,
                     messageId: messageId, timestamp: now, type: type, userId: user, appId: s)
                 messages.append(
                     OutgoingMessage(exchange: exchange, routingKey: routingKey, body: Array(buffer: body), properties: props))

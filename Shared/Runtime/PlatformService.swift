@@ -37,9 +37,12 @@ public struct PlatformService: Sendable {
         try await PlatformService(configuration: configuration, definition: definition).run()
     }
 
-    /// The broker objects this service declares.
+    /// The broker objects this service declares (the operations center's queue, when it declares
+    /// it, with the configured bound).
     public var topology: ServiceTopology {
-        definition.topology(retryDelays: configuration.retryDelays, serviceName: configuration.name)
+        var t = definition.topology(retryDelays: configuration.retryDelays, serviceName: configuration.name)
+        t.extra.bound(queue: ServiceCatalog.operationsQueue, maxLength: configuration.operationsQueueMaxLength)
+        return t
     }
 
     /// Runs until SIGTERM / SIGINT.
@@ -63,7 +66,7 @@ public struct PlatformService: Sendable {
         let gate = StartupGate()
         let startup = StartupService(
             postgres: postgres, schema: config.name, migrations: definition.migrations, amqp: consumerConnection,
-            topology: topology.topology, gate: gate, logger: logger)
+            topology: topology.topology, replaceable: topology.extra, gate: gate, logger: logger)
         let relay = OutboxRelay(
             postgres: postgres, amqp: publisherConnection, schema: config.name, batch: config.outboxBatch,
             publisherUser: config.amqpURL.user, logger: logger)
@@ -86,9 +89,16 @@ public struct PlatformService: Sendable {
         let parking = ParkingService(
             runner: runner, parser: MessageParser(provenance: provenance), interval: config.timerTick, logger: logger)
         let probe = DatabaseProbe(postgres: postgres, logger: logger)
-        let health = HealthServer(host: config.httpHost, port: config.httpPort, registry: registry, logger: logger) {
-            consumerConnection.isConnected && publisherConnection.isConnected && probe.isHealthy && gate.isOpen
-        }
+        let watch =
+            definition.watched.isEmpty
+            ? nil
+            : QueueWatch(
+                queues: definition.watched, amqp: consumerConnection, service: config.name, interval: config.queueWatchInterval,
+                logger: logger)
+        let health = HealthServer(
+            host: config.httpHost, port: config.httpPort, registry: registry, logger: logger,
+            readiness: { consumerConnection.isConnected && publisherConnection.isConnected && probe.isHealthy && gate.isOpen },
+            warnings: { watch?.warnings ?? [] })
 
         var services: [any Service] = [
             postgres, AMQPConnectionService(consumerConnection), AMQPConnectionService(publisherConnection), probe,
@@ -96,6 +106,7 @@ public struct PlatformService: Sendable {
         ]
         services += consumers
         services += [GatedService(gate: gate, timers), GatedService(gate: gate, parking)]
+        if let watch { services.append(GatedService(gate: gate, watch)) }
         services += extraServices(postgres, relay).map { GatedService(gate: gate, $0) }
         services.append(health)
         let group = ServiceGroup(
@@ -200,13 +211,15 @@ public struct GatedService: Service {
 }
 
 /// Applies migrations and declares the topology (retrying until PostgreSQL and RabbitMQ answer),
-/// then opens the gate.
+/// then opens the gate. The queues of `replaceable` (the service's extra objects) that exist
+/// declared otherwise are replaced first (``QueueReplacement``).
 struct StartupService: Service {
     let postgres: PostgresClient
     let schema: String
     let migrations: [Migration]
     let amqp: AMQPConnection
     let topology: Topology
+    let replaceable: Topology
     let gate: StartupGate
     let logger: Logger
 
@@ -216,6 +229,12 @@ struct StartupService: Service {
             do {
                 try await Database.migrate(postgres, schema: schema, migrations: migrations, logger: logger)
                 try await amqp.waitUntilConnected(timeout: .seconds(30))
+                for queue in replaceable.queues {
+                    try await QueueReplacement(
+                        amqp: amqp, exchanges: topology.exchanges, queue: queue,
+                        bindings: replaceable.bindings.filter { $0.queue == queue.name }, logger: logger
+                    ).run()
+                }
                 try await amqp.declare(topology)
                 logger.info("start-up complete: schema migrated, topology declared")
                 gate.open()

@@ -22,5 +22,5 @@ public enum DispatchService {
 
     public static let definition = ServiceDefinition(
         name: "dispatch", routes: routes, aggregates: [DispatchWorkOrder.self], migrations: DispatchMigrations.all,
-        extra: ServiceCatalog.operationsCenter)
+        extra: ServiceCatalog.operationsCenter, watched: ServiceCatalog.operationsWatch)
 }

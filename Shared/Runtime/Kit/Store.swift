@@ -282,6 +282,12 @@ extension Database {
     static func outboxTraceMigration(_ s: String) -> Migration {
         Migration(3, "outbox traceparent column", ["ALTER TABLE \(s).outbox ADD COLUMN traceparent text"])
     }
+
+    /// Runtime migration 5: the outbox keeps each message's AMQP `priority` (nullable: adding it
+    /// rewrites nothing), so that the relay sets it without decoding bodies.
+    static func outboxPriorityMigration(_ s: String) -> Migration {
+        Migration(5, "outbox priority column", ["ALTER TABLE \(s).outbox ADD COLUMN priority smallint"])
+    }
 }
 
 extension PostgresConnection {
@@ -390,11 +396,12 @@ struct BatchSave: PostgresPreparedStatement {
               AND p.message_id <> ALL($39::text[]) AND p.message_id <> ALL($40::text[])
             RETURNING 1),
         outbox_rows AS (
-            INSERT INTO outbox (exchange, routing_key, message_id, message_type, correlation_id, content_type, headers, body, traceparent)
-            SELECT x, k, i, NULLIF(t, ''), NULLIF(c, ''), NULLIF(ct, ''), h, b, NULLIF(tp, '')
+            INSERT INTO outbox (exchange, routing_key, message_id, message_type, correlation_id, content_type, headers, body, traceparent,
+                                priority)
+            SELECT x, k, i, NULLIF(t, ''), NULLIF(c, ''), NULLIF(ct, ''), h, b, NULLIF(tp, ''), NULLIF(p, -1)
             FROM unnest($44::text[], $45::text[], $46::text[], $47::text[], $48::text[], $49::text[], $50::text[], $51::bytea[],
-                        $54::text[])
-                 WITH ORDINALITY AS e(x, k, i, t, c, ct, h, b, tp, n)
+                        $54::text[], $55::int2[])
+                 WITH ORDINALITY AS e(x, k, i, t, c, ct, h, b, tp, p, n)
             ORDER BY n),
         outcomes AS (
             UPDATE inbox SET outcome = u.o FROM unnest($52::text[], $53::text[]) AS u(i, o) WHERE inbox.message_id = u.i)
@@ -423,7 +430,7 @@ struct BatchSave: PostgresPreparedStatement {
     }
 
     func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 54)
+        var b = PostgresBindings(capacity: 55)
         let u = upsert
         b.append(u.kinds); b.append(u.ids); b.append(u.statuses); b.append(u.data); b.append(u.versions)
         b.append(u.correlations); b.append(u.lastMessages); b.append(u.now)
@@ -444,6 +451,7 @@ struct BatchSave: PostgresPreparedStatement {
         b.append(o.contentTypes); b.append(o.headers); b.append(o.bodies)
         b.append(outcomeIds); b.append(outcomes)
         b.append(o.traceparents)
+        b.append(o.priorities)
         return b
     }
 
