@@ -141,7 +141,8 @@ struct PoleMoveFollowUpTests {
     @Test func theFirstRequestOfAMonthSetsItsReportTimer() throws {
         let d = try decide(nil, .track(month: "2026-11", Month.Entry(requestId: "PMR-1", state: .registrado)), at: F.t0)
         #expect(d.timers == [.set(Month.reportTimer, at: Self.due)])
-        #expect(try decide(try #require(d.state), .track(month: "2026-11", Month.Entry(requestId: "PMR-2", state: .registrado)), at: F.t0).timers.isEmpty)
+        let tracked = try #require(d.state)
+        #expect(try decide(tracked, .track(month: "2026-11", Month.Entry(requestId: "PMR-2", state: .registrado)), at: F.t0).timers.isEmpty)
     }
 
     /// Step 14: at the month's end the report is produced once, with the requests as they stood,
