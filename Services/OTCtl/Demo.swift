@@ -8,7 +8,8 @@ import Synchronization
 /// Drives a few OTs through their whole lifecycle and prints every event as it flows, so a
 /// newcomer sees the platform work: a private project in Chile, a public tender in Colombia with
 /// its deadline, a pole move in Bolivia (CxC paid at the cashier first), a project whose purchase
-/// order arrives late, and one cancelled; it ends with the invoices.
+/// order arrives late, and one cancelled; then the post-sale act (8) and the repeated-damage act
+/// (9); it ends with the invoices.
 struct Demo: OTCtlCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo", abstract: "Drive OTs through their lifecycle and print the events as they flow.")
@@ -230,6 +231,7 @@ struct DemoScript {
             _ = try await watch.first(SurveyRequested.self, timeout: timeout) { $0.workOrderId == id }
         }
         try await postSale()
+        try await repeatedDamage()
         try await Task.sleep(for: .milliseconds(500))
 
         say("Invoices")

@@ -12,7 +12,7 @@ import Logging
 struct OTBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "otbench",
-        abstract: "Benchmarks the AMQP wrapper against plain rabbitmq-c, the commercial hop, full OT lifecycles and the billing batch.",
+        abstract: "Benchmarks the AMQP wrapper against plain rabbitmq-c, the commercial hop, full OT lifecycles, the billing batch and damage reports.",
         discussion: """
             Part 1 (raw): the C baseline (amqp-c-baseline) and the Swift wrapper publish N persistent messages \
             with confirms into a quorum queue, then consume them with grouped acks, on the same broker.
@@ -24,6 +24,9 @@ struct OTBenchCommand: AsyncParsableCommand {
             p50/p99/max.
             Part 4 (billing): starts billing alone; N workorder.closed events → billing.prefactura-issued, in \
             closed-OT events/s.
+            Damage: starts commercial and priority; N damage.report commands for N distinct products \
+            → damage.registered and a repair OT → workorder.opened → workorder.prioritized: reports/s and \
+            report → prioritized p50/p99/max, then the same latency paced at half that rate.
             Service tunables (PREFETCH, BATCH_SIZE, BATCH_WAIT_MS, WORKERS, DB_POOL_SIZE, OUTBOX_BATCH) pass \
             through from the environment or --service-env.
             """)
@@ -82,9 +85,15 @@ struct OTBenchCommand: AsyncParsableCommand {
     var skipPostsale = false
     @Flag(help: "Skip the billing cycle.")
     var skipCycle = false
+    @Option(help: "Damage: damage reports (distinct products) driven through to a prioritized repair OT.")
+    var damages = 20_000
+    @Option(help: "Damage: length of the paced latency measurement, seconds (0 skips it).")
+    var damageLatencySeconds = 10.0
+    @Flag(help: "Skip the damage reports.")
+    var skipDamage = false
 
     func validate() throws {
-        guard messages > 0, size >= 0, confirmBatch > 0, prefetch > 0, commands > 0, lifecycles > 0, closed > 0 else {
+        guard messages > 0, size >= 0, confirmBatch > 0, prefetch > 0, commands > 0, lifecycles > 0, closed > 0, damages > 0 else {
             throw ValidationError("counts must be positive")
         }
         for kv in serviceEnv where !kv.contains("=") { throw ValidationError("--service-env expects KEY=VALUE, got \(kv)") }
@@ -203,9 +212,46 @@ struct OTBenchCommand: AsyncParsableCommand {
             print(table(rows))
             print("CPU during the run: \(r.cpu.summary)")
         }
+        if !skipDamage {
+            print("")
+            progress("damage: starting commercial, priority; \(fmtInt(Double(damages))) damage reports …")
+            let bench = DamageBench(
+                amqpURL: url, managementURL: managementURL, postgres: pg, damages: damages, confirmBatch: confirmBatch,
+                latencySeconds: damageLatencySeconds, serviceEnvironment: env, logger: logger)
+            print(damageReport(try await bench.run(janitor: janitor)))
+        }
     }
 
     static let lifecycleBar = 400.0
+    static let damageBar = 1_000.0
+
+    private func damageReport(_ r: DamageBench.Result) -> String {
+        let b = r.burst
+        var lines = [
+            "Damage reports: \(fmtInt(Double(b.damages))) damage.report (distinct products, residential, mixed types and channels) published at once "
+                + "→ priority (damage.registered, workorder.open) → commercial (workorder.opened) → priority (workorder.prioritized)",
+            "services: \(r.tunables)",
+        ]
+        var rows = [["", "value"]]
+        rows.append(["reports/s (first publish → last repair OT prioritized)", fmtInt(b.rate)])
+        rows.append(["  reports / seconds", "\(fmtInt(Double(b.damages))) / \(fmt(b.seconds, 2))"])
+        rows.append(["  bar ≥ \(fmtInt(Self.damageBar))/s", b.rate >= Self.damageBar ? "met" : "NOT met"])
+        rows.append(["  publish + confirm alone, reports/s", fmtInt(Double(b.damages) / b.publishSeconds)])
+        rows.append(["  report → prioritized p50 / p99 / max ms (burst)", "\(fmt(b.latency.p50, 1)) / \(fmt(b.latency.p99, 1)) / \(fmt(b.latency.max, 1))"])
+        let levels = b.levels.keys.sorted().map { "\($0): \(fmtInt(Double(b.levels[$0] ?? 0)))" }.joined(separator: ", ")
+        rows.append(["  levels", levels])
+        rows.append(["  new damages, OTs prioritized, duplicates", "\(fmtInt(Double(b.registeredNew))), \(fmtInt(Double(b.prioritized))), \(b.duplicates)"])
+        rows.append(["  check (N new damages, N OTs prioritized, 0 rejected)", "pass"])
+        if let p = r.paced {
+            rows.append(["paced rate, reports/s (target), after the burst settled", "\(fmtInt(p.achievedRate)) (\(fmtInt(p.targetRate))), \(fmt(p.settleSeconds, 0)) s later"])
+            rows.append(["  paced reports", fmtInt(Double(p.damages))])
+            rows.append(["  report → prioritized p50 / p99 / max ms (paced)", "\(fmt(p.latency.p50, 1)) / \(fmt(p.latency.p99, 1)) / \(fmt(p.latency.max, 1))"])
+        }
+        lines.append(table(rows))
+        lines.append("CPU during the burst: \(b.cpu.summary)")
+        if let p = r.paced { lines.append("CPU while paced:      \(p.cpu.summary)") }
+        return lines.joined(separator: "\n")
+    }
     static let billingBar = 10_000.0
     static let cycleBar = 5_000.0
 
