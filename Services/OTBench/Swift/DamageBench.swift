@@ -158,37 +158,7 @@ struct DamageBench {
         collector.begin(products: ids)
         let cpu0 = CPUSnapshot.take(services: cluster.pids, database: cluster.name)
         let start = ContinuousClock.now + .milliseconds(5)
-        let intervalNanos = 1e9 / rate
-        let sentAt = try await withThrowingTaskGroup(
-            of: (Range<Int>, ContinuousClock.Instant, Int).self, returning: [ContinuousClock.Instant].self
-        ) { group in
-            var next = 0
-            while next < count {
-                let elapsed = seconds(ContinuousClock.now - start)
-                let due = elapsed < 0 ? 0 : min(count, Int(elapsed * rate) + 1)
-                if due > next {
-                    let range = next..<due
-                    let slice = Array(messages[range])
-                    group.addTask {
-                        let t = ContinuousClock.now
-                        let outcomes = try await pub.publish(slice)
-                        return (range, t, outcomes.filter { $0 != .confirmed }.count)
-                    }
-                    next = due
-                }
-                if next < count {
-                    try await Task.sleep(until: start + .nanoseconds(Int64(Double(next) * intervalNanos)), tolerance: .zero, clock: .continuous)
-                }
-            }
-            var times = Array(repeating: start, count: count)
-            var unconfirmed = 0
-            for try await (range, t, bad) in group {
-                for i in range { times[i] = t }
-                unconfirmed += bad
-            }
-            if unconfirmed > 0 { throw BenchError("\(unconfirmed) paced reports not confirmed") }
-            return times
-        }
+        let sentAt = try await pacedPublish(pub, messages, rate: rate, start: start, what: "reports")
         _ = try await waitForAll(collector, count: count, cluster)
         let cpu = CPUSnapshot.take(services: cluster.pids, database: cluster.name).usage(since: cpu0)
         let s = collector.state()

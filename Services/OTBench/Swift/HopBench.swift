@@ -193,39 +193,7 @@ struct HopBench {
         collector.begin(ids: ids)
         let cpu0 = CPUSnapshot.take(servicePID: service.processIdentifier, database: database)
         let start = ContinuousClock.now + .milliseconds(5)
-        let intervalNanos = 1e9 / rate
-        // Each child task records its own publish instant just before calling publish.
-        let sentTimes = try await withThrowingTaskGroup(
-            of: (Range<Int>, ContinuousClock.Instant, Int).self, returning: [ContinuousClock.Instant].self
-        ) { group in
-            var next = 0
-            while next < count {
-                let elapsed = seconds(ContinuousClock.now - start)
-                let due = elapsed < 0 ? 0 : min(count, Int(elapsed * rate) + 1)
-                if due > next {
-                    let range = next..<due
-                    let slice = Array(messages[range])
-                    group.addTask {
-                        let t = ContinuousClock.now
-                        let outcomes = try await pub.publish(slice)
-                        return (range, t, outcomes.filter { $0 != .confirmed }.count)
-                    }
-                    next = due
-                }
-                if next < count {
-                    try await Task.sleep(
-                        until: start + .nanoseconds(Int64(Double(next) * intervalNanos)), tolerance: .zero, clock: .continuous)
-                }
-            }
-            var times = Array(repeating: start, count: count)
-            var unconfirmed = 0
-            for try await (range, t, bad) in group {
-                for i in range { times[i] = t }
-                unconfirmed += bad
-            }
-            if unconfirmed > 0 { throw BenchError("\(unconfirmed) paced commands not confirmed") }
-            return times
-        }
+        let sentTimes = try await pacedPublish(pub, messages, rate: rate, start: start, what: "commands")
         let lastSent = sentTimes.max() ?? start
         _ = try await waitForAll(collector, count: count, service: service)
         let cpu = CPUSnapshot.take(servicePID: service.processIdentifier, database: database).usage(since: cpu0)

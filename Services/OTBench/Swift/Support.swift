@@ -299,3 +299,43 @@ extension OutgoingMessage {
         return m
     }
 }
+
+/// Publishes `messages` paced at `rate` per second from `start`, in slices as they fall due; each
+/// message's instant is taken just before the publish call of its slice. Throws when any is not
+/// confirmed (`what` names them in the error).
+func pacedPublish(
+    _ pub: AMQPConnection, _ messages: [OutgoingMessage], rate: Double, start: ContinuousClock.Instant, what: String
+) async throws -> [ContinuousClock.Instant] {
+    let count = messages.count
+    let intervalNanos = 1e9 / rate
+    return try await withThrowingTaskGroup(
+        of: (Range<Int>, ContinuousClock.Instant, Int).self, returning: [ContinuousClock.Instant].self
+    ) { group in
+        var next = 0
+        while next < count {
+            let elapsed = seconds(ContinuousClock.now - start)
+            let due = elapsed < 0 ? 0 : min(count, Int(elapsed * rate) + 1)
+            if due > next {
+                let range = next..<due
+                let slice = Array(messages[range])
+                group.addTask {
+                    let t = ContinuousClock.now
+                    let outcomes = try await pub.publish(slice)
+                    return (range, t, outcomes.filter { $0 != .confirmed }.count)
+                }
+                next = due
+            }
+            if next < count {
+                try await Task.sleep(until: start + .nanoseconds(Int64(Double(next) * intervalNanos)), tolerance: .zero, clock: .continuous)
+            }
+        }
+        var times = Array(repeating: start, count: count)
+        var unconfirmed = 0
+        for try await (range, t, bad) in group {
+            for i in range { times[i] = t }
+            unconfirmed += bad
+        }
+        if unconfirmed > 0 { throw BenchError("\(unconfirmed) paced \(what) not confirmed") }
+        return times
+    }
+}
