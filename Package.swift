@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "billing", targets: ["BillingService"]),
         .executable(name: "postsale", targets: ["PostSaleService"]),
         .executable(name: "priority", targets: ["PriorityService"]),
+        .executable(name: "records", targets: ["RecordsService"]),
         .executable(name: "otctl", targets: ["OTCtl"]),
         .executable(name: "otbench", targets: ["OTBench"]),
         .executable(name: "amqp-c-baseline", targets: ["AMQPCBaseline"]),
@@ -35,6 +36,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swiftlang/swift-syntax", from: "603.0.1"),
+        // records: the document store's HTTP endpoint and its SHA-256 (also the console's, to come)
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // MARK: Shared libraries
@@ -98,11 +102,14 @@ let package = Package(
         + service("Billing", library: "Billing")
         + service("PostSale", library: "PostSale")
         + service("Priority", library: "Priority")
+        + service(
+            "Records", library: "Records",
+            extra: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto")])
         + [
         // MARK: The platform as a whole (every service's definition), for tools and tests
         .target(
             name: "Platform",
-            dependencies: ["Commercial", "Approval", "DispatchCenter", "Billing", "PostSale", "Priority", "Runtime"],
+            dependencies: ["Commercial", "Approval", "DispatchCenter", "Billing", "PostSale", "Priority", "Records", "Runtime"],
             path: "Services/Platform",
             swiftSettings: strict
         ),
@@ -111,8 +118,9 @@ let package = Package(
         .executableTarget(
             name: "OTCtl",
             dependencies: [
-                "AMQP", "Contracts", "Runtime", "Platform", "Commercial", "Approval", "DispatchCenter", "Billing", "PostSale", "Priority",
+                "AMQP", "Contracts", "Runtime", "Platform", "Commercial", "Approval", "DispatchCenter", "Billing", "PostSale", "Priority", "Records",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Services/OTCtl",
@@ -174,10 +182,14 @@ let package = Package(
             name: "PriorityTests", dependencies: ["Priority", "Contracts", "Runtime"], path: "Tests/PriorityTests",
             swiftSettings: strict),
         .testTarget(
+            name: "RecordsTests", dependencies: ["Records", "Contracts", "Runtime"], path: "Tests/RecordsTests",
+            swiftSettings: strict),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "AMQP", "Contracts", "Runtime", "Platform", "Commercial", "PostSale", "Billing", "Priority",
+                "AMQP", "Contracts", "Runtime", "Platform", "Commercial", "PostSale", "Billing", "Priority", "Records",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/IntegrationTests",
@@ -188,10 +200,10 @@ let package = Package(
 
 /// A service's two targets: its domain library (`Services/<folder>/Sources`, testable without I/O)
 /// and its thin executable (`Services/<folder>/Main`, product = the lower-cased folder name).
-func service(_ folder: String, library: String) -> [Target] {
+func service(_ folder: String, library: String, extra: [Target.Dependency] = []) -> [Target] {
     [
         .target(
-            name: library, dependencies: ["Contracts", "Runtime"], path: "Services/\(folder)/Sources",
+            name: library, dependencies: ["Contracts", "Runtime"] + extra, path: "Services/\(folder)/Sources",
             swiftSettings: strict),
         .executableTarget(
             name: "\(folder)Service", dependencies: [.target(name: library), "Runtime"], path: "Services/\(folder)/Main",

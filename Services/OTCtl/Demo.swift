@@ -8,8 +8,8 @@ import Synchronization
 /// Drives a few OTs through their whole lifecycle and prints every event as it flows, so a
 /// newcomer sees the platform work: a private project in Chile, a public tender in Colombia with
 /// its deadline, a pole move in Bolivia (CxC paid at the cashier first), a project whose purchase
-/// order arrives late, and one cancelled; then the post-sale act (8) and the repeated-damage act
-/// (9); it ends with the invoices.
+/// order arrives late, and one cancelled; then the post-sale act (8), the repeated-damage act
+/// (9) and the records act (10); it ends with the invoices.
 struct Demo: OTCtlCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo", abstract: "Drive OTs through their lifecycle and print the events as they flow.")
@@ -19,11 +19,16 @@ struct Demo: OTCtlCommand {
     @Option(help: "Seconds to wait for each step.")
     var timeout = 60
 
+    @Option(help: "The records service's document endpoint (default: RECORDS_PUBLIC_URL or http://127.0.0.1:8088).")
+    var documentsURL = ProcessInfo.processInfo.environment["RECORDS_PUBLIC_URL"] ?? "http://127.0.0.1:8088"
+
     func execute() async throws {
         try await Broker.withConnection(global) { connection in
             let watch = try await EventWatch.start(connection, printEvents: true)
             let user = try? AMQPURL(string: global.resolvedURL).user
-            try await DemoScript(connection: connection, user: user, watch: watch, timeout: .seconds(timeout)).run()
+            try await DemoScript(
+                connection: connection, user: user, watch: watch, timeout: .seconds(timeout), documentsURL: documentsURL
+            ).run()
         }
     }
 }
@@ -75,6 +80,8 @@ struct DemoScript {
     let user: String?
     let watch: EventWatch
     let timeout: Duration
+    /// The records service's document endpoint.
+    let documentsURL: String
     let run = String(Int(Date().timeIntervalSince1970) % 100_000)
 
     func say(_ text: String) { Console.line("\n\(text)") }
@@ -232,6 +239,7 @@ struct DemoScript {
         }
         try await postSale()
         try await repeatedDamage()
+        try await records()
         try await Task.sleep(for: .milliseconds(500))
 
         say("Invoices")

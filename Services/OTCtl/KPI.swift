@@ -3,15 +3,16 @@ import Contracts
 import Foundation
 import PostSale
 import Priority
+import Records
 
 /// The monthly KPIs of a procedure, from live data: `otctl kpi postsale 2026-11`, `otctl kpi damages 2026-11`.
 struct KPI: OTCtlCommand {
     static let configuration = CommandConfiguration(
-        commandName: "kpi", abstract: "A procedure's monthly KPIs from live data (postsale: efficacy ≥ 98 %, timeliness ≥ 95 %; damages: reiterated damages solved ≥ 98 %).")
+        commandName: "kpi", abstract: "A procedure's monthly KPIs from live data (postsale: efficacy ≥ 98 %, timeliness ≥ 95 %; damages: reiterated damages solved ≥ 98 %; records: files recovered ≥ 99 %).")
 
     @OptionGroup var database: DatabaseOptions
 
-    @Argument(help: "The procedure: postsale or damages.")
+    @Argument(help: "The procedure: postsale, damages or records.")
     var procedure: String
 
     @Argument(help: "The month, YYYY-MM (UTC).")
@@ -25,8 +26,23 @@ struct KPI: OTCtlCommand {
         switch procedure {
         case "postsale": try await postSale(m)
         case "damages": try await damages(m)
-        default: throw CLIError("unknown procedure \(procedure) (known: postsale, damages)", exitCode: 64)
+        case "records": try await records(m)
+        default: throw CLIError("unknown procedure \(procedure) (known: postsale, damages, records)", exitCode: 64)
         }
+    }
+
+    /// Seed 002: files recovered / retrieval requests.
+    func records(_ m: YearMonth) async throws {
+        guard let kpi = try await database.withConnection({ try await recordsKPI(on: $0, month: m) }) else {
+            throw CLIError("the records schema does not exist in this database")
+        }
+        if json {
+            Console.line(String(decoding: try reportJSONEncoder().encode(kpi), as: UTF8.self))
+            return
+        }
+        let percent = kpi.percent.map { String(format: "%.1f %%", $0) } ?? "—"
+        Console.line("Retrieval requests of \(m) (document management, seed 002): \(kpi.requests) requested, \(kpi.recovered) recovered")
+        Console.line("  recovered / requested  \(percent)  (≥ 99 % approved)  \(kpi.verdict.rawValue)")
     }
 
     /// COM-GCM-P12 §IV.2: reiterated damages solved / received.

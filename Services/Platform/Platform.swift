@@ -5,6 +5,7 @@ import Contracts
 import DispatchCenter
 import PostSale
 import Priority
+import Records
 import Runtime
 
 /// The platform as a whole: the definition of every service. What is derived from all of them
@@ -14,7 +15,7 @@ public enum Platform {
     /// Every service, in the order the platform starts them.
     public static let services: [ServiceDefinition] = [
         CommercialService.definition, ApprovalService.definition, DispatchService.definition, BillingService.definition,
-        PostSaleService.definition, PriorityService.definition,
+        PostSaleService.definition, PriorityService.definition, RecordsService.definition,
     ]
 
     /// The service called `name`.

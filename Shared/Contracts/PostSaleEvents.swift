@@ -61,13 +61,22 @@ public struct PostSaleRequestCompleted: Event {
     ///
     /// The results: new plan, suspension dates, …
     public var details: JSONObject?
+    /// The request's contract (optional, added).
+    @Field(.identifier) public var contractId: String?
+    /// The request's documents, for its file in records (optional, added).
+    @Field(.typeDescription) public var documents: [Document]?
 
     public var correlationKey: String? { requestId }
 
     public static let example = PostSaleRequestCompleted(
         requestId: "PV-2026-002918", flow: .suspension, completedAt: ExampleTime.at("2026-11-24T16:40:00Z"), qualityOk: true,
         reason: "Suspensión temporal aplicada", missing: [],
-        details: ["from": "2026-12-01", "to": "2027-02-28"])
+        details: ["from": "2026-12-01", "to": "2027-02-28"], contractId: "CT-2019-00871",
+        documents: [
+            Document(
+                kind: .requestLetter, uri: "s3://ot-docs/C-5531/PV-2026-002918/carta.pdf",
+                sha256: "3b8f1c0d2e4a6b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e")
+        ])
 }
 
 /// `postsale.request-rejected`: the request breaks a rule (e.g. a second suspension in a year).

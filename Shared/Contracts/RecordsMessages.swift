@@ -58,7 +58,7 @@ public struct RegisterFile: Command {
 
     public static let example = RegisterFile(
         fileId: "EXP-2026-004410", advisor: .example, office: .plataforma, caseKind: .postsale, caseId: "PV-2026-002918",
-        service: "suspension", documents: [Document(kind: .requestLetter, uri: "s3://ot-docs/C-5531/carta-suspension.pdf", sha256: "a1b2")])
+        service: "suspension", documents: [Document(kind: .requestLetter, uri: "s3://ot-docs/C-5531/carta-suspension.pdf", sha256: "5d41402abc4b2a76b9719d911017c592ae0f5a1d2c3b4e5f60718293a4b5c6d7")])
 }
 
 /// `records.resubmit`: the advisor completed a returned file.
@@ -222,11 +222,14 @@ public struct RetrievalDelivered: Event {
     @Field(.typeDescription) public var format: RetrievalFormat
     /// When.
     public var deliveredAt: Date
+    /// A scan's download links, one per document, to the stored bytes (optional, added).
+    public var links: [String]?
 
     public var correlationKey: String? { retrievalId }
 
     public static let example = RetrievalDelivered(
-        retrievalId: "REC-2026-000512", fileId: "EXP-2026-004410", format: .scan, deliveredAt: ExampleTime.at("2026-11-26T11:30:00Z"))
+        retrievalId: "REC-2026-000512", fileId: "EXP-2026-004410", format: .scan, deliveredAt: ExampleTime.at("2026-11-26T11:30:00Z"),
+        links: ["http://records.example.internal:8087/documents/9f2c5d7a1e4b3c6d8f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d2e"])
 }
 
 /// `records.retrieval-failed`: a retrieval cannot be met.

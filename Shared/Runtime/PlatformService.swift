@@ -45,8 +45,27 @@ public struct PlatformService: Sendable {
         return t
     }
 
+    /// What a service's own extra services (an HTTP endpoint of its own) may use.
+    public struct Resources: Sendable {
+        public let postgres: PostgresClient
+        public let relay: OutboxRelay
+        /// Inputs decided like deliveries, from inside the service.
+        public let inputs: LocalInputs
+        public let logger: Logger
+    }
+
+    /// Runs `definition` with the configuration of the environment, plus `extraServices`, until
+    /// SIGTERM / SIGINT.
+    public static func run(
+        _ definition: ServiceDefinition, environment: [String: String] = ProcessInfo.processInfo.environment,
+        extraServices: @Sendable (Resources) -> [any Service]
+    ) async throws {
+        let configuration = try ServiceConfiguration(name: definition.name, environment: environment)
+        try await PlatformService(configuration: configuration, definition: definition).run(extraServices: extraServices)
+    }
+
     /// Runs until SIGTERM / SIGINT.
-    public func run(extraServices: @Sendable (PostgresClient, OutboxRelay) -> [any Service] = { _, _ in [] }) async throws {
+    public func run(extraServices: @Sendable (Resources) -> [any Service] = { _ in [] }) async throws {
         let config = configuration
         let registry = Observability.bootstrap(level: config.logLevel)
         var logger = Logger(label: "ot.\(config.name)")
@@ -107,7 +126,8 @@ public struct PlatformService: Sendable {
         services += consumers
         services += [GatedService(gate: gate, timers), GatedService(gate: gate, parking)]
         if let watch { services.append(GatedService(gate: gate, watch)) }
-        services += extraServices(postgres, relay).map { GatedService(gate: gate, $0) }
+        services += extraServices(Resources(postgres: postgres, relay: relay, inputs: LocalInputs(runner: runner), logger: logger))
+            .map { GatedService(gate: gate, $0) }
         services.append(health)
         let group = ServiceGroup(
             configuration: .init(

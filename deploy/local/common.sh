@@ -69,8 +69,8 @@ swift_build() {
 }
 
 # The services deploy/local/up.sh runs, and the port of each one's health and metrics endpoint.
-OT_SERVICES=(commercial approval dispatch billing postsale priority)
-declare -A OT_PORTS=([commercial]=8081 [approval]=8082 [dispatch]=8083 [billing]=8084 [postsale]=8085 [priority]=8086)
+OT_SERVICES=(commercial approval dispatch billing postsale priority records)
+declare -A OT_PORTS=([commercial]=8081 [approval]=8082 [dispatch]=8083 [billing]=8084 [postsale]=8085 [priority]=8086 [records]=8087)
 
 # without_fds CMD...: runs CMD with no file descriptor above 2 open, so that a daemon it starts
 # (PostgreSQL, RabbitMQ) does not inherit the caller's files — e.g. a test runner's lock.

@@ -31,19 +31,31 @@ done
 say "starting services"
 bash deploy/local/down.sh --quiet || true
 mkdir -p "$STATE/logs"
-for s in "${SERVICES[@]}"; do
-  HTTP_PORT="${OT_PORTS[$s]}" LOG_LEVEL="${LOG_LEVEL:-info}" nohup "$BIN/$s" >"$STATE/logs/$s.log" 2>&1 &
+# start_service NAME [VAR=VALUE…]: in the background, its pid in $STATE/NAME.pid, its log appended.
+start_service() {
+  local s=$1; shift
+  # DOCUMENTS_DIR: where records keeps the documents' bytes (its endpoint: http://127.0.0.1:8088).
+  env HTTP_PORT="${OT_PORTS[$s]}" LOG_LEVEL="${LOG_LEVEL:-info}" DOCUMENTS_DIR="${DOCUMENTS_DIR:-$STATE/documents}" "$@" \
+    nohup "$BIN/$s" >>"$STATE/logs/$s.log" 2>&1 &
   echo $! >"$STATE/$s.pid"
   echo "  $s: pid $!, http://127.0.0.1:${OT_PORTS[$s]}/health/ready, log $STATE/logs/$s.log"
-done
-for s in "${SERVICES[@]}"; do
+}
+wait_ready() {
+  local s=$1
   for _ in $(seq 1 120); do
     curl -sf "http://127.0.0.1:${OT_PORTS[$s]}/health/ready" >/dev/null && break
     sleep 0.5
   done
   curl -sf "http://127.0.0.1:${OT_PORTS[$s]}/health/ready" >/dev/null || { echo "$s is not ready; see $STATE/logs/$s.log"; exit 1; }
   echo "  $s: ready"
-done
+}
+stop_service() {
+  local pid; pid=$(cat "$STATE/$1.pid")
+  kill -TERM "$pid"
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+}
+for s in "${SERVICES[@]}"; do : >"$STATE/logs/$s.log"; start_service "$s"; done
+for s in "${SERVICES[@]}"; do wait_ready "$s"; done
 
 say "demo: OTs through their whole lifecycle (events printed as they flow)"
 OTCTL=("$BIN/otctl")
@@ -66,6 +78,19 @@ month=$(date -u +%Y-%m)
 "${OTCTL[@]}" reconcile "$month" || true
 "${OTCTL[@]}" kpi postsale "$month" || true
 "${OTCTL[@]}" kpi damages "$month" || true
+"${OTCTL[@]}" kpi records "$month" || true
+
+say "records, two years later: records restarted with its clock 731 days ahead transfers the archived files to Condebamba"
+"${OTCTL[@]}" tail --key records.transferred --count 3 --timeout 30 &
+TAIL=$!
+sleep 1
+stop_service records
+start_service records CLOCK_OFFSET_SECONDS=$((731 * 86400))
+wait_ready records
+wait "$TAIL" || true
+stop_service records
+start_service records
+wait_ready records
 
 say "the platform is up"
 for s in "${SERVICES[@]}"; do echo "  $s  http://127.0.0.1:${OT_PORTS[$s]}/metrics   log: $STATE/logs/$s.log"; done

@@ -193,7 +193,8 @@ public enum PostSaleRequest: Aggregate {
                 events: [
                     PostSaleRequestCompleted(
                         requestId: s.requestId, flow: s.flow, completedAt: now, qualityOk: c.ok,
-                        reason: s.results["infundado"] == .bool(true) ? "infundado" : c.notes, details: s.results)
+                        reason: s.results["infundado"] == .bool(true) ? "infundado" : c.notes, details: s.results,
+                        contractId: s.contractId, documents: s.documents)
                 ])
 
         default:

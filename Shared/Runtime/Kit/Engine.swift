@@ -11,6 +11,8 @@ struct WorkItem: Sendable {
         case delivery
         case timer(kind: String, id: String, name: String, dueAt: Date)
         case parked(expired: Bool)
+        /// From inside the service (``LocalInputs``): no broker, no inbox; the caller gets the outcome.
+        case local
     }
     var origin: Origin
     /// The message as it came (deliveries and parked messages; nil for timers).
@@ -62,6 +64,8 @@ struct BatchReport: Sendable {
     var woken = 0
     /// Rows written to the outbox.
     var outboxRows = 0
+    /// The rejection of each rejected item, by its index.
+    var rejections: [Int: Rejection] = [:]
 }
 
 /// The service kit's core: load → decide → save for a batch, inside the caller's transaction.
@@ -294,6 +298,7 @@ struct Engine: Sendable {
             if let failure = failures[i] {
                 reject(item, failure, work, now: now, log)
                 report.outcomes[i] = .rejected(failure.code.description)
+                report.rejections[i] = failure
                 continue
             }
             var context = DecisionContext(
@@ -326,6 +331,7 @@ struct Engine: Sendable {
                     if item.isParked { work.parkDeletes.append(item.messageId) }
                 }
                 report.outcomes[i] = .rejected(r.code.description)
+                report.rejections[i] = r
             }
         }
         return demand

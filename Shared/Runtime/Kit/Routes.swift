@@ -123,6 +123,8 @@ public struct Routes: Sendable {
         public let kind: MessageKind
         /// Sequences a message of this type may draw one number from (e.g. a prefactura number).
         public let numbers: [String]
+        /// Taken only from inside the service (``LocalInputs``), never bound to a queue.
+        public let isLocal: Bool
         let targets: @Sendable (any Message, Incoming) -> [Target]
     }
 
@@ -142,9 +144,21 @@ public struct Routes: Sendable {
     public mutating func on<M: Message>(
         _ type: M.Type, numbers: [String] = [], _ targets: @escaping @Sendable (M, Incoming) -> [Target]
     ) {
+        add(type, numbers: numbers, isLocal: false, targets)
+    }
+
+    /// Routes messages of type `M` that come from inside the service (an HTTP endpoint of its own,
+    /// through ``LocalInputs``) — never bound to a queue, so no one else can send them.
+    public mutating func local<M: Message>(_ type: M.Type, _ targets: @escaping @Sendable (M, Incoming) -> [Target]) {
+        add(type, numbers: [], isLocal: true, targets)
+    }
+
+    private mutating func add<M: Message>(
+        _ type: M.Type, numbers: [String], isLocal: Bool, _ targets: @escaping @Sendable (M, Incoming) -> [Target]
+    ) {
         precondition(routes[M.type] == nil, "two routes for \(M.type)")
         routes[M.type] = Route(
-            type: M.type, kind: M.kind, numbers: numbers,
+            type: M.type, kind: M.kind, numbers: numbers, isLocal: isLocal,
             targets: { message, incoming in
                 guard let m = message as? M else { return [] }
                 return targets(m, incoming)
@@ -158,7 +172,7 @@ public struct Routes: Sendable {
     }
 
     /// Command types routed (bound to `<service>.commands`).
-    public var commandTypes: [String] { types.filter { routes[$0]?.kind == .command } }
+    public var commandTypes: [String] { types.filter { routes[$0]?.kind == .command && routes[$0]?.isLocal == false } }
     /// Event types routed (bound to `<service>.events`).
-    public var eventTypes: [String] { types.filter { routes[$0]?.kind == .event } }
+    public var eventTypes: [String] { types.filter { routes[$0]?.kind == .event && routes[$0]?.isLocal == false } }
 }
