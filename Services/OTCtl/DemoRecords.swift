@@ -29,24 +29,29 @@ extension DemoScript {
         let tag = "\(run)-\(UUID().uuidString.prefix(4).lowercased())"
         let fileId = "EXP-DEMO-\(tag)", contractId = "CT-DEMO-\(tag)"
         let advisor = Advisor(id: "A-12", name: "Carla Rojas Terrazas")
+        // Each document's bytes, named by their SHA-256.
+        func sha256(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }
+        let offer = Data("%PDF-1.4\nOferta comercial de internet para \(contractId).\n%%EOF\n".utf8)
         say("   an advisor of the zonal office files the sale of \(contractId): the contract is not signed yet")
         try await send(
             RegisterFile(
                 fileId: fileId, advisor: advisor, office: .zonal, caseKind: .sale, caseId: contractId, service: "internet",
-                documents: [Document(kind: .offer, uri: "s3://ot-docs/\(contractId)/oferta.pdf")]))
+                documents: [Document(kind: .offer, uri: "records:\(sha256(offer))", sha256: sha256(offer))]))
         let returned = try await watch.first(FileReturned.self, timeout: timeout) { $0.fileId == fileId }
         Console.line("   returned to \(returned.data.advisor.name): missing \(returned.data.missing.joined(separator: ", ")); she calls the client for the signature")
 
-        // The signed contract: its bytes, named by their SHA-256.
         let contract = Data("%PDF-1.4\nContrato de servicio de internet \(contractId), firmado por el cliente.\n%%EOF\n".utf8)
-        let sha = SHA256.hash(data: contract).map { String(format: "%02x", $0) }.joined()
+        let sha = sha256(contract)
         try await send(
             ResubmitFile(fileId: fileId, documents: [Document(kind: .contract, uri: "records:\(sha)", sha256: sha)]))
         let archived = try await watch.first(FileArchived.self, timeout: timeout) { $0.fileId == fileId }
         Console.line("   complete: classified at \(archived.data.location), kept until \(Wire.timestamp(archived.data.retainUntil))")
 
-        let upload = try await http("PUT", "/files/\(fileId)/documents/\(sha)", body: contract)
-        Console.line("   the signed contract's \(contract.count) bytes uploaded to the document store: HTTP \(upload.status)")
+        for (name, bytes) in [("offer", offer), ("signed contract", contract)] {
+            let upload = try await http("PUT", "/files/\(fileId)/documents/\(sha256(bytes))", body: bytes)
+            Console.line("   the \(name)'s \(bytes.count) bytes uploaded to the document store: HTTP \(upload.status)")
+        }
+        let stored = [sha256(offer): offer, sha: contract]
 
         say("   UTAR asks for the file (a scan)")
         let retrievalId = "REC-DEMO-\(tag)"
@@ -57,7 +62,8 @@ extension DemoScript {
         for link in delivered.data.links ?? [] {
             let path = link.range(of: "/documents/").map { String(link[$0.lowerBound...]) } ?? link
             let back = try await http("GET", path)
-            Console.line("   \(link): HTTP \(back.status), \(back.body.count) bytes, \(back.body == contract ? "byte for byte the stored contract" : "NOT the stored bytes")")
+            let expected = stored[String(link.split(separator: "/").last ?? "")]
+            Console.line("   \(link): HTTP \(back.status), \(back.body.count) bytes, \(back.body == expected ? "byte for byte the uploaded document" : "NOT the uploaded bytes")")
         }
         Console.line("   KPI (this act): 1 retrieval requested, 1 delivered; `otctl kpi records <month>` gives the month's")
     }

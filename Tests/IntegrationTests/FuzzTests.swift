@@ -33,14 +33,14 @@ import Testing
 ///   behind that row for good.
 @Suite("fuzzing: malformed commands among valid ones", .serialized)
 struct FuzzTests {
-    static let services = ["commercial", "approval", "dispatch", "billing", "postsale", "priority"]
+    static let services = ["commercial", "approval", "dispatch", "billing", "postsale", "priority", "records"]
     /// A command naming an unknown subject is rejected after a short park; a transient failure
     /// gives up (dead letter) after ten attempts instead of sixty.
     static let environment = ["PARK_TIMEOUT_MS": "1000", "MAX_ATTEMPTS": "10"]
 
     /// What a fuzzed command asks for, and the service that handles it.
     enum Target: String, CaseIterable, Sendable {
-        case open, poleMove, changeScope, assign, cancel, payment, approve, attach, reject, contract, postSale, damage
+        case open, poleMove, changeScope, assign, cancel, payment, approve, attach, reject, contract, postSale, damage, file
 
         var service: String {
             switch self {
@@ -50,6 +50,7 @@ struct FuzzTests {
             case .approve, .attach, .reject: "approval"
             case .contract, .postSale: "postsale"
             case .damage: "priority"
+            case .file: "records"
             }
         }
 
@@ -67,12 +68,13 @@ struct FuzzTests {
             case .contract: RegisterContract.type
             case .postSale: RequestPostSale.type
             case .damage: ReportDamage.type
+            case .file: RegisterFile.type
             }
         }
 
         static let weights: [(Target, Int)] = [
             (.open, 22), (.poleMove, 6), (.changeScope, 8), (.assign, 14), (.cancel, 6), (.payment, 18), (.approve, 12),
-            (.attach, 8), (.reject, 6), (.contract, 5), (.postSale, 10), (.damage, 8),
+            (.attach, 8), (.reject, 6), (.contract, 5), (.postSale, 10), (.damage, 8), (.file, 8),
         ]
     }
 
@@ -215,6 +217,12 @@ struct FuzzTests {
                     var report = ReportDamage.example
                     report.product = ProductRef(id: "INT-fz-\(i)", type: .internet)
                     base = try CommandSender.message(report, id: id)
+                case .file:
+                    // An advisor's file of a case of its own.
+                    var file = RegisterFile.example
+                    file.fileId = "EXP-fz-\(i)"
+                    file.caseId = "PV-fz-\(i)"
+                    base = try CommandSender.message(file, id: id)
                 case .approve, .attach, .reject:
                     let wo = approvalPool[approvals]
                     approvals += 1
