@@ -27,6 +27,10 @@ struct OTBenchCommand: AsyncParsableCommand {
             Damage: starts commercial and priority; N damage.report commands for N distinct products \
             → damage.registered and a repair OT → workorder.opened → workorder.prioritized: reports/s and \
             report → prioritized p50/p99/max, then the same latency paced at half that rate.
+            Records: starts records (its document store in a temporary directory, its endpoint on a free port); \
+            N complete files registered → records.archived in registrations/s; then D documents of M MiB declared by \
+            their files, uploaded and downloaded back over HTTP on loopback (a few connections): MiB/s each way, \
+            per-request p50/p99, every download's SHA-256 checked.
             Service tunables (PREFETCH, BATCH_SIZE, BATCH_WAIT_MS, WORKERS, DB_POOL_SIZE, OUTBOX_BATCH) pass \
             through from the environment or --service-env.
             """)
@@ -91,11 +95,25 @@ struct OTBenchCommand: AsyncParsableCommand {
     var damageLatencySeconds = 10.0
     @Flag(help: "Skip the damage reports.")
     var skipDamage = false
+    @Option(help: "Records: complete files registered (records.register) through to records.archived.")
+    var records = 10_000
+    @Option(help: "Records: documents uploaded to the document store and downloaded back.")
+    var documents = 64
+    @Option(help: "Records: size of each document, MiB (also the service's DOCUMENTS_MAX_BYTES).")
+    var documentMb = 4
+    @Option(help: "Records: concurrent HTTP connections for the uploads and the downloads.")
+    var documentConnections = 4
+    @Flag(help: "Skip the records service (registrations, document uploads and downloads).")
+    var skipRecords = false
 
     func validate() throws {
-        guard messages > 0, size >= 0, confirmBatch > 0, prefetch > 0, commands > 0, lifecycles > 0, closed > 0, damages > 0 else {
+        guard messages > 0, size >= 0, confirmBatch > 0, prefetch > 0, commands > 0, lifecycles > 0, closed > 0, damages > 0, records > 0,
+            documents > 0, documentMb > 0, documentConnections > 0
+        else {
             throw ValidationError("counts must be positive")
         }
+        // The documents are held in memory twice (sent, and received for the check).
+        guard documents * documentMb <= 4096 else { throw ValidationError("--documents × --document-mb must be at most 4096 MiB") }
         for kv in serviceEnv where !kv.contains("=") { throw ValidationError("--service-env expects KEY=VALUE, got \(kv)") }
     }
 
@@ -220,6 +238,48 @@ struct OTBenchCommand: AsyncParsableCommand {
                 latencySeconds: damageLatencySeconds, serviceEnvironment: env, logger: logger)
             print(damageReport(try await bench.run(janitor: janitor)))
         }
+        if !skipRecords {
+            print("")
+            progress("records: starting records; \(fmtInt(Double(records))) registrations …")
+            let bench = RecordsBench(
+                amqpURL: url, managementURL: managementURL, postgres: pg, registrations: records, documents: documents, documentMiB: documentMb,
+                connections: documentConnections, confirmBatch: confirmBatch, serviceEnvironment: env, logger: logger)
+            print(recordsReport(try await bench.run(janitor: janitor)))
+        }
+    }
+
+    private func recordsReport(_ r: RecordsBench.Result) -> String {
+        let g = r.registrations
+        var lines = [
+            "Records: \(fmtInt(Double(g.files))) complete files (records.register as crm; sale, post-sale and OT folders, distinct cases) "
+                + "published at once → records alone → records.archived",
+            "service: \(r.tunables)",
+        ]
+        var rows = [["", "value"]]
+        rows.append(["registrations/s (first publish → last records.archived)", fmtInt(g.rate)])
+        rows.append(["  files / seconds", "\(fmtInt(Double(g.files))) / \(fmt(g.seconds, 2))"])
+        rows.append(["  publish + confirm alone, files/s", fmtInt(Double(g.files) / g.publishSeconds)])
+        rows.append(["  archived (distinct, events), returned, rejected", "\(fmtInt(Double(g.archived))), \(fmtInt(Double(g.archivedEvents))), \(g.returned), \(g.rejected)"])
+        rows.append(["  check (exactly N archived, none returned or rejected)", "pass"])
+        lines.append(table(rows))
+        lines.append("CPU during the registrations: \(g.cpu.summary)")
+        let u = r.upload
+        let d = r.download
+        lines.append("")
+        lines.append(
+            "Document store over HTTP/1.1 on loopback: \(u.requests) files registered declaring one document each (random bytes, "
+                + "\(fmt(Double(r.maxBytes) / 1_048_576, 0)) MiB, DOCUMENTS_MAX_BYTES the same), then PUT /files/{fileId}/documents/{sha256} "
+                + "and GET /documents/{sha256}, \(documentConnections) keep-alive connections (raw-socket client, a thread each)")
+        var t = [["", "upload (PUT)", "download (GET)"]]
+        t.append(["MiB/s (first request → last byte)", fmt(u.mibPerSecond, 1), fmt(d.mibPerSecond, 1)])
+        t.append(["  documents / MiB / seconds", "\(u.requests) / \(fmtInt(Double(u.bytes) / 1_048_576)) / \(fmt(u.seconds, 2))", "\(d.requests) / \(fmtInt(Double(d.bytes) / 1_048_576)) / \(fmt(d.seconds, 2))"])
+        t.append(["  per request p50 / p99 / max ms", u.latency.text, d.latency.text])
+        t.append(["  check", "all 201; \(r.objects) objects, \(r.temporaries) temporaries", "\(r.verified) of \(d.requests) SHA-256 verified"])
+        lines.append(table(t))
+        lines.append("files registered and archived before the uploads: \(fmt(r.documentFilesSeconds, 2)) s")
+        lines.append("CPU during the uploads:   \(u.cpu.summary)")
+        lines.append("CPU during the downloads: \(d.cpu.summary)")
+        return lines.joined(separator: "\n")
     }
 
     static let lifecycleBar = 400.0
@@ -295,8 +355,6 @@ struct OTBenchCommand: AsyncParsableCommand {
         lines.append("CPU during the run: \(r.cpu.summary)")
         return lines.joined(separator: "\n")
     }
-
-    private func progress(_ s: String) { FileHandle.standardError.write(Data("[otbench] \(s)\n".utf8)) }
 
     private func rawTable(c: WrapperBench.Result?, w: WrapperBench.Result?) -> String {
         func v(_ r: WrapperBench.Result?, _ f: (WrapperBench.Result) -> String) -> String { r.map(f) ?? "–" }

@@ -339,3 +339,24 @@ func pacedPublish(
         return times
     }
 }
+
+/// p50 / p99 / max of some latencies (the nearest-rank percentiles).
+struct LatencySummary {
+    var p50: Double
+    var p99: Double
+    var max: Double
+
+    init(_ values: [Double]) {
+        let v = values.sorted()
+        func pct(_ p: Double) -> Double { v.isEmpty ? .nan : v[min(v.count - 1, Int((p * Double(v.count)).rounded(.up)) - 1)] }
+        p50 = pct(0.5)
+        p99 = pct(0.99)
+        max = v.last ?? .nan
+    }
+
+    /// "p50 / p99 / max" in milliseconds with one decimal.
+    var text: String { "\(fmt(p50, 1)) / \(fmt(p99, 1)) / \(fmt(max, 1))" }
+}
+
+/// A progress line on standard error (the report goes to standard output).
+func progress(_ s: String) { FileHandle.standardError.write(Data("[otbench] \(s)\n".utf8)) }
