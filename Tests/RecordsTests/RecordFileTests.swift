@@ -208,10 +208,15 @@ struct RecordFileTests {
 
     @Test func theSameCaseRegisteredAgainIsIgnoredAnotherCaseUnderTheFileIdIsRefused() throws {
         let archived = try R.archived()
-        let again = try R.decide(File.self, archived, .register(R.register(documents: [R.doc(.offer)]), fileId: R.fileId, automatic: false), at: R.days(1))
+        let again = try R.decide(File.self, archived, .register(R.register(documents: archived.documents), fileId: R.fileId, automatic: false), at: R.days(1))
         #expect(again.state == nil && again.events.isEmpty && again.history.isEmpty && again.timers.isEmpty && again.aliases.isEmpty)
+        // Other documents for a case already filed: a resubmission, never dropped silently.
+        let more = R.rejection {
+            _ = try R.decide(File.self, archived, .register(R.register(documents: [R.doc(.offer)]), fileId: R.fileId, automatic: false), at: R.days(1))
+        }
+        #expect(more?.code == .alreadyExists && R.fields(more) == ["data.caseId"])
         let returned = try R.returned()
-        let twice = try R.decide(File.self, returned, .register(R.register(documents: [R.doc(.contract)]), fileId: R.fileId, automatic: false))
+        let twice = try R.decide(File.self, returned, .register(R.register(documents: returned.documents), fileId: R.fileId, automatic: false))
         #expect(twice.state == nil && twice.events.isEmpty, "a redelivery does not review the file again")
 
         let other = R.rejection {
@@ -319,7 +324,7 @@ struct RecordFileTests {
         let returned = try R.returned()
         let s = try R.step(
             File.self, returned, .resubmit(ResubmitFile(fileId: R.fileId, documents: [R.doc(.contract, sha: R.shaA), R.doc(.technicalAnnex)])))
-        #expect(s.facts == File.FileFacts(fileId: R.fileId, status: "archived", links: nil, missingBytes: ["offer", "contract", "technicalAnnex"]))
+        #expect(s.facts == File.FileFacts(fileId: R.fileId, status: "archived", documents: 3, links: nil, missingBytes: ["offer", "contract", "technicalAnnex"]))
         let one = try R.storing(s, R.shaA)
         #expect(one.facts.links == nil)
         #expect(one.facts.missingBytes == ["offer", "technicalAnnex"])
@@ -328,7 +333,7 @@ struct RecordFileTests {
         #expect(both.facts.links == nil && both.facts.missingBytes == ["technicalAnnex"])
 
         let complete = try R.storing(try R.archived(), R.shaA)
-        #expect(complete.facts == File.FileFacts(fileId: R.fileId, status: "archived", links: [RecordsRules.link(R.shaA)], missingBytes: []))
+        #expect(complete.facts == File.FileFacts(fileId: R.fileId, status: "archived", documents: 1, links: [RecordsRules.link(R.shaA)], missingBytes: []))
         #expect(RecordsRules.link(R.shaA) == "\(RecordsRules.publicURL)/documents/\(R.shaA)")
         #expect(!RecordsRules.publicURL.hasSuffix("/"))
     }
@@ -392,9 +397,13 @@ struct RecordFileTests {
         let archived = try R.archived()
         let requested = try R.step(Retrieval.self, nil, .requested(R.request(), retrievalId: "REC-1", file: archived.facts))
 
-        let unknown = R.rejection { _ = try R.decide(File.self, nil, .delivery(R.deliver())) }
-        #expect(unknown?.code == .notFound)
-        #expect(R.fields(unknown) == ["data.retrievalId"])
+        // No file knows the retrieval: the retrieval answers — unknown → notFound; failed → invalidTransition.
+        let unknown = try R.decide(File.self, nil, .delivery(R.deliver()))
+        #expect(unknown.state == nil && unknown.followUps.map(\.aggregate.kind) == [Retrieval.kind])
+        let notFound = R.rejection { _ = try R.run(unknown.followUps[0], on: Retrieval.State?.none) }
+        #expect(notFound?.code == .notFound && R.fields(notFound) == ["data.retrievalId"])
+        let noFile = try R.step(Retrieval.self, nil, .requested(R.request(), retrievalId: "REC-1", file: nil))
+        #expect(R.rejection { _ = try R.run(unknown.followUps[0], on: noFile) }?.code == .invalidTransition)
 
         // The bytes not stored yet: the scan cannot be met.
         let early = try R.decide(File.self, archived, .delivery(R.deliver()))

@@ -87,7 +87,7 @@ struct RecordFileMachineTests {
     /// What every input does to a file that exists.
     static func existing(_ extra: [Given: Table.Effect]) -> [Given: Table.Effect] {
         var row: [Given: Table.Effect] = [
-            // The same case again: nothing; the platform's cases are other cases under this id.
+            // The same case again with the same documents: nothing; the platform's cases are other cases under this id.
             .register: .ignored, .registerIncomplete: .ignored,
             .projectOT: .rejected(.alreadyExists), .projectOTIncomplete: .rejected(.alreadyExists),
             .postSale: .rejected(.alreadyExists), .postSaleIncomplete: .rejected(.alreadyExists),
@@ -114,15 +114,22 @@ struct RecordFileMachineTests {
             .stored: .rejected(.notFound),
             // Not waiting (the table's context): the retrieval fails for no such file.
             .retrieval: .unchanged(followUps: [retrieval]),
-            .delivery: .rejected(.notFound),
+            // No file knows it: the retrieval answers (unknown, or failed for want of a file).
+            .delivery: .unchanged(followUps: [retrieval]),
             .transfer: .ignored,
         ],
         "returned": existing([
+            // The same documents again: a redelivery, nothing; others: a resubmission, refused.
+            .register: .rejected(.alreadyExists),
             .resubmit: .transition(to: "archived", emits: [archived], timers: ["+transfer"]),
             .resubmitIncomplete: .transition(to: "returned", emits: [returned]),
         ]),
-        "archived": existing([.transfer: .transition(to: "transferred", emits: [transferred])]),
-        "transferred": existing([:]),
+        // Its documents changed since: a registration with other documents is refused (a resubmission).
+        "archived": existing([
+            .transfer: .transition(to: "transferred", emits: [transferred]),
+            .register: .rejected(.alreadyExists), .registerIncomplete: .rejected(.alreadyExists),
+        ]),
+        "transferred": existing([.register: .rejected(.alreadyExists), .registerIncomplete: .rejected(.alreadyExists)]),
     ]
 
     /// Coverage, each column's input, every cell against the table, the runtime's acceptance of
@@ -151,13 +158,16 @@ struct RecordFileMachineTests {
 struct RetrievalMachineTests {
     typealias Table = MachineTable<Retrieval, Given>
 
-    enum Given: CaseIterable, Sendable { case requested, requestedNoFile, requestedTransferred, scan, scanBytesMissing, copy, deliverTransferred }
+    enum Given: CaseIterable, Sendable {
+        case requested, requestedNoFile, requestedTransferred, scan, scanBytesMissing, copy, deliverTransferred, deliverNoFile
+    }
 
     static func column(of input: Retrieval.Input) -> Given {
         switch input {
-        case .requested(_, _, let file): file == nil ? .requestedNoFile : file?.status == "transferred" ? .requestedTransferred : .requested
+        case .requested(_, _, let file): return file == nil ? .requestedNoFile : file?.status == "transferred" ? .requestedTransferred : .requested
         case .deliver(let c, let file):
-            file.status == "transferred" ? .deliverTransferred : c.format == .copy ? .copy : file.missingBytes.isEmpty ? .scan : .scanBytesMissing
+            guard let file else { return .deliverNoFile }
+            return file.status == "transferred" ? .deliverTransferred : c.format == .copy ? .copy : file.missingBytes.isEmpty ? .scan : .scanBytesMissing
         }
     }
 
@@ -182,6 +192,8 @@ struct RetrievalMachineTests {
             case .scanBytesMissing: (.deliver(R.deliver(format: .scan), file: f.noBytes), DeliverRetrieval.type)
             case .copy: (.deliver(R.deliver(format: .copy), file: f.noBytes), DeliverRetrieval.type)
             case .deliverTransferred: (.deliver(R.deliver(format: .scan), file: f.transferred), DeliverRetrieval.type)
+            // No file knows the retrieval (it failed for want of one, or it is unknown).
+            case .deliverNoFile: (.deliver(R.deliver(format: .scan), file: nil), DeliverRetrieval.type)
             }
         }
         let requested = try R.step(Retrieval.self, nil, input(.requested).input)
@@ -196,6 +208,7 @@ struct RetrievalMachineTests {
         [
             .requested: .ignored, .requestedNoFile: .ignored, .requestedTransferred: .ignored,
             .scan: .rejected(code), .scanBytesMissing: .rejected(code), .copy: .rejected(code), .deliverTransferred: .rejected(code),
+            .deliverNoFile: .rejected(code),
         ]
     }
 
@@ -205,7 +218,7 @@ struct RetrievalMachineTests {
             .requestedNoFile: .transition(to: "failed", emits: [failed]),
             .requestedTransferred: .transition(to: "failed", emits: [failed]),
             .scan: .rejected(.notFound), .scanBytesMissing: .rejected(.notFound), .copy: .rejected(.notFound),
-            .deliverTransferred: .rejected(.notFound),
+            .deliverTransferred: .rejected(.notFound), .deliverNoFile: .rejected(.notFound),
         ],
         "requested": [
             .requested: .ignored, .requestedNoFile: .ignored, .requestedTransferred: .ignored,
@@ -213,6 +226,8 @@ struct RetrievalMachineTests {
             .scanBytesMissing: .transition(to: "failed", emits: [failed]),
             .copy: .transition(to: "delivered", emits: [delivered]),
             .deliverTransferred: .transition(to: "failed", emits: [failed]),
+            // A requested retrieval is always known to its file: a defect, surfaced.
+            .deliverNoFile: .rejected(.internalError),
         ],
         "delivered": answered(.alreadyDone),
         "failed": answered(.invalidTransition),

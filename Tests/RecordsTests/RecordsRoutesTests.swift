@@ -31,9 +31,8 @@ struct RecordsRoutesTests {
         let derived = try key(anonymous, id: "msg-42")
         guard case .id(let id) = derived else { Issue.record("a registration goes by id, not \(derived)"); return }
         #expect(id == RecordFile.fileId(for: anonymous, messageId: "msg-42"))
-        #expect(id.hasPrefix("EXP-") && id.count == 17 && id == id.uppercased())
-        #expect(try key(anonymous, id: "msg-42") == derived, "stable for a message id (a redelivery finds the same file)")
-        #expect(try key(anonymous, id: "msg-43") != derived)
+        #expect(id == "EXP-SALE-\(anonymous.caseId)", "one file per case")
+        #expect(try key(anonymous, id: "msg-43") == derived, "the case's file, whatever the message")
         // The input names the file the target finds.
         let target = try #require(try targets(anonymous, id: "msg-42").first)
         let s = try #require(try R.run(target, on: RecordFile.State?.none).state)

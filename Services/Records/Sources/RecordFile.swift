@@ -81,8 +81,8 @@ public enum RecordFile: Aggregate {
         public var facts: FileFacts {
             let missingBytes = documents.filter { d in d.sha256.map { stored[$0.lowercased()] == nil } ?? true }
             return FileFacts(
-                fileId: fileId, status: status,
-                links: missingBytes.isEmpty ? documents.compactMap { $0.sha256.map { RecordsRules.link($0.lowercased()) } } : nil,
+                fileId: fileId, status: status, documents: documents.count,
+                links: missingBytes.isEmpty && !documents.isEmpty ? documents.compactMap { $0.sha256.map { RecordsRules.link($0.lowercased()) } } : nil,
                 missingBytes: missingBytes.map(\.kind.rawValue))
         }
     }
@@ -91,6 +91,8 @@ public enum RecordFile: Aggregate {
     public struct FileFacts: Codable, Sendable, Equatable {
         public var fileId: String
         public var status: String
+        /// How many documents the file holds.
+        public var documents: Int
         /// One download link per document when the store holds every document's bytes.
         public var links: [String]?
         /// The kinds of the documents whose bytes the store does not hold.
@@ -118,9 +120,19 @@ public enum RecordFile: Aggregate {
 
     public static func timerFired(_ name: String, dueAt: Date) -> Input? { name == transferTimer ? .transfer : nil }
 
-    /// The file id a registration without one gets: derived from its message id.
+    /// The file id a registration without one gets: its case's (one file per case, the platform's
+    /// own registrations use the same ids): `EXP-SALE-<caseId>`, `EXP-PV-<caseId>`, `EXP-OT-<caseId>`.
     public static func fileId(for c: RegisterFile, messageId: String) -> String {
-        c.fileId ?? "EXP-\(DerivedID.uuid("records.file", messageId).prefix(13).uppercased())"
+        c.fileId ?? caseFileId(c.caseKind, c.caseId)
+    }
+
+    /// The file id of a case.
+    public static func caseFileId(_ kind: RecordsCaseKind, _ caseId: String) -> String {
+        switch kind {
+        case .sale: "EXP-SALE-\(caseId)"
+        case .postsale: "EXP-PV-\(caseId)"
+        case .workOrder: "EXP-OT-\(caseId)"
+        }
     }
 
     public static func decide(_ state: State?, _ input: Input, _ context: inout DecisionContext) throws(Rejection) -> Decision<State> {
@@ -134,6 +146,13 @@ public enum RecordFile: Aggregate {
                     throw Rejection(
                         .alreadyExists, "file \(fileId) is registered for \(existing.caseKind.rawValue) \(existing.caseId)",
                         errors: [FieldProblem(field: "data.fileId", problem: "already registered")])
+                }
+                // The same registration again (a redelivery under another id): nothing new. Other
+                // documents for a case already filed are a resubmission, never dropped silently.
+                guard Set(c.documents) == Set(existing.documents) || automatic else {
+                    throw Rejection(
+                        .alreadyExists, "case \(c.caseId) is already filed as \(fileId): bring its documents with records.resubmit",
+                        errors: [FieldProblem(field: "data.caseId", problem: "already filed as \(fileId)")])
                 }
                 return .ignore("file \(fileId) already registered")
             }
@@ -190,10 +209,8 @@ public enum RecordFile: Aggregate {
                 aliases: [retrievalAlias(retrievalId)], followUps: [.to(Retrieval.self, retrievalId, .requested(c, retrievalId: retrievalId, file: s.facts))])
 
         case .delivery(let c):
-            guard let s = state else {
-                throw Rejection.notFound("no retrieval \(c.retrievalId)", field: "data.retrievalId", problem: "unknown retrieval")
-            }
-            return Decision(state: nil, followUps: [.to(Retrieval.self, c.retrievalId, .deliver(c, file: s.facts))])
+            // No file knows the retrieval: the retrieval decides (unknown, or failed for want of a file).
+            return Decision(state: nil, followUps: [.to(Retrieval.self, c.retrievalId, .deliver(c, file: state?.facts))])
 
         case .transfer:
             guard var s = state, s.status == "archived" else { return .ignore("transfer timer of a file not archived") }

@@ -18,13 +18,13 @@ public enum RecordsService {
         r.on(WorkOrderOpened.self) { e, _ in
             guard e.kind == .project else { return [] }
             let c = RegisterFile(
-                fileId: "EXP-OT-\(e.workOrderId)", advisor: RecordsRules.automatic, office: .plataforma, caseKind: .workOrder,
+                fileId: RecordFile.caseFileId(.workOrder, e.workOrderId), advisor: RecordsRules.automatic, office: .plataforma, caseKind: .workOrder,
                 caseId: e.workOrderId, service: e.kind.rawValue, documents: e.documents)
             return [.to(file, c.fileId!, .register(c, fileId: c.fileId!, automatic: true))]
         }
         r.on(PostSaleRequestCompleted.self) { e, _ in
             let c = RegisterFile(
-                fileId: "EXP-PV-\(e.requestId)", advisor: RecordsRules.automatic, office: .plataforma, caseKind: .postsale,
+                fileId: RecordFile.caseFileId(.postsale, e.requestId), advisor: RecordsRules.automatic, office: .plataforma, caseKind: .postsale,
                 caseId: e.requestId, service: e.flow.rawValue, documents: e.documents ?? [])
             return [.to(file, c.fileId!, .register(c, fileId: c.fileId!, automatic: true))]
         }

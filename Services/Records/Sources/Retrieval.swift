@@ -29,7 +29,8 @@ public enum Retrieval: Aggregate {
     public enum Input: Sendable {
         /// From the file (nil: no such file).
         case requested(RequestRetrieval, retrievalId: String, file: RecordFile.FileFacts?)
-        case deliver(DeliverRetrieval, file: RecordFile.FileFacts)
+        /// From the file (nil: no file knows the retrieval).
+        case deliver(DeliverRetrieval, file: RecordFile.FileFacts?)
     }
 
     static let noSuchFile = "no such file"
@@ -73,12 +74,16 @@ public enum Retrieval: Aggregate {
                     s.status == "delivered" ? .alreadyDone : .invalidTransition, "retrieval \(c.retrievalId) is \(s.status)",
                     errors: [FieldProblem(field: "data.retrievalId", problem: "retrieval is \(s.status)")])
             }
+            guard let file else { throw Rejection(.internalError, "retrieval \(c.retrievalId) is requested but no file knows it") }
             if file.status == "transferred" {
                 return fail(&s, transferred, now: now, history: [], from: "requested", on: DeliverRetrieval.type)
             }
             var links: [String]?
             if c.format == .scan {
                 // A scan is the stored bytes: every document's, or the retrieval cannot be met.
+                guard file.documents > 0 else {
+                    return fail(&s, "no documents to scan", now: now, history: [], from: "requested", on: DeliverRetrieval.type)
+                }
                 guard let l = file.links, file.missingBytes.isEmpty else {
                     return fail(
                         &s, "bytes missing: \(file.missingBytes.joined(separator: ", "))", now: now, history: [], from: "requested",
