@@ -17,6 +17,13 @@ public struct Migration: Sendable {
 
 /// PostgreSQL set-up shared by the services.
 public enum Database {
+    /// Whether the table or view `name` (`schema.relation`) exists: a report of a service whose
+    /// schema was never created answers nil instead of failing.
+    public static func exists(_ name: String, on conn: PostgresConnection, logger: Logger) async throws -> Bool {
+        let rows = try await conn.query("SELECT to_regclass(\(name)) IS NOT NULL", logger: logger).collect()
+        return try rows.first?.decode(Bool.self) == true
+    }
+
     /// A connection pool for the URL; run it as a `Service` in the service group. With `schema`,
     /// every connection's `search_path` is that schema: the kit's statements name no schema and
     /// are prepared once per connection.

@@ -37,14 +37,7 @@ extension PS {
     }
 
     /// The rejection `body` throws, or nil.
-    static func rejection(_ body: () throws -> Void) -> Rejection? {
-        do {
-            try body()
-            return nil
-        } catch {
-            return error as? Rejection
-        }
-    }
+    static func rejection(_ body: () throws -> Void) -> Rejection? { Rejection.thrown(by: body) }
 
     /// The code of the only `postsale.request-rejected` of a decision.
     static func rejectedCode(_ d: Decision<Request.State>) -> String? {

@@ -78,14 +78,7 @@ enum P {
     }
 
     /// The rejection `body` throws, or nil.
-    static func rejection(_ body: () throws -> Void) -> Rejection? {
-        do {
-            try body()
-            return nil
-        } catch {
-            return error as? Rejection
-        }
-    }
+    static func rejection(_ body: () throws -> Void) -> Rejection? { Rejection.thrown(by: body) }
 
     /// Wire types of the emitted events, in order.
     static func types<S>(_ d: Decision<S>) -> [String] { d.events.map { type(of: $0).type } }

@@ -67,14 +67,7 @@ enum R {
     }
 
     /// The rejection `body` throws, or nil.
-    static func rejection(_ body: () throws -> Void) -> Rejection? {
-        do {
-            try body()
-            return nil
-        } catch {
-            return error as? Rejection
-        }
-    }
+    static func rejection(_ body: () throws -> Void) -> Rejection? { Rejection.thrown(by: body) }
 
     /// The fields a rejection names, sorted.
     static func fields(_ r: Rejection?) -> [String] { (r?.errors ?? []).map(\.field).sorted() }

@@ -1,7 +1,7 @@
 import Contracts
+import Foundation
 import Logging
 import PostgresNIO
-import Foundation
 import Runtime
 
 /// SGC-PC-07 §4.8: the satisfaction survey's answer.
@@ -52,9 +52,7 @@ public struct SurveySummary: Sendable, Equatable, Codable {
 /// The surveys requested in [from, to) with their answers; nil where the approval schema does not
 /// exist (a database that runs other services only).
 public func surveySummary(on conn: PostgresConnection, from: Date, to: Date, logger: Logger) async throws -> SurveySummary? {
-    let present = try await conn.query("SELECT to_regclass('approval.surveys') IS NOT NULL", logger: logger).collect()
-        .first?.decode(Bool.self) ?? false
-    guard present else { return nil }
+    guard try await Database.exists("approval.surveys", on: conn, logger: logger) else { return nil }
     var scores: [Int?] = []
     for try await score in try await conn.query(
         "SELECT score FROM approval.surveys WHERE requested_at >= \(from) AND requested_at < \(to)", logger: logger

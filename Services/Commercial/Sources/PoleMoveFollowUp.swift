@@ -241,8 +241,7 @@ public struct PoleMoveFollowUp: Sendable, Equatable, Codable {
 public func poleMoveFollowUp(
     on conn: PostgresConnection, from: Date, to: Date, logger: Logger = Logger(label: "ot.commercial.report")
 ) async throws -> PoleMoveFollowUp? {
-    let present = try await conn.query("SELECT to_regclass('commercial.pole_move_requests') IS NOT NULL", logger: logger).collect()
-    guard try present.first?.decode(Bool.self) == true else { return nil }
+    guard try await Database.exists("commercial.pole_move_requests", on: conn, logger: logger) else { return nil }
     let rows = try await conn.query(
         """
         SELECT state, COALESCE(work_order_id, id), COALESCE(cancel_reason, ''), corrective_action

@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import Logging
 import PostgresNIO
+import Runtime
 
 /// The post-sale KPIs of a month (GC-PRC-OPE-ASE-04 §III.2), over the requests received in it:
 /// - efficacy = requests attended effectively / all requests × 100, ≥ 98 % accepted;
@@ -76,8 +77,7 @@ public struct PostSaleKPI: Sendable, Equatable, Codable {
 /// The KPIs of the requests received in `month` (UTC), from the `postsale` schema; nil where the
 /// schema does not exist.
 public func postSaleKPI(on conn: PostgresConnection, month: YearMonth, logger: Logger = Logger(label: "ot.postsale.kpi")) async throws -> PostSaleKPI? {
-    let present = try await conn.query("SELECT to_regclass('postsale.requests') IS NOT NULL", logger: logger).collect()
-    guard try present.first?.decode(Bool.self) == true else { return nil }
+    guard try await Database.exists("postsale.requests", on: conn, logger: logger) else { return nil }
     let from = month.firstDay.start, to = month.adding(months: 1).firstDay.start
     let rows = try await conn.query(
         "SELECT received_at, attended_at, outcome, quality_ok FROM postsale.requests WHERE received_at >= \(from) AND received_at < \(to)",

@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import Logging
 import PostgresNIO
+import Runtime
 
 /// The KPI of COM-GCM-P12 §IV.2 for a month: reiterated damages solved / reiterated damages
 /// received × 100, over the damages that became reiterated in the month (UTC) — registered after
@@ -46,8 +47,7 @@ public struct DamageKPI: Sendable, Equatable, Codable {
 /// The KPI of the damages that became reiterated in `month`, from the `priority` schema; nil where
 /// the schema does not exist.
 public func damageKPI(on conn: PostgresConnection, month: YearMonth, logger: Logger = Logger(label: "ot.priority.kpi")) async throws -> DamageKPI? {
-    let present = try await conn.query("SELECT to_regclass('priority.damages') IS NOT NULL", logger: logger).collect()
-    guard try present.first?.decode(Bool.self) == true else { return nil }
+    guard try await Database.exists("priority.damages", on: conn, logger: logger) else { return nil }
     let from = month.firstDay.start, to = month.adding(months: 1).firstDay.start
     let rows = try await conn.query(
         "SELECT reiterated_at, solved_at FROM priority.damages WHERE reiterated_at >= \(from) AND reiterated_at < \(to)", logger: logger)

@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import Logging
 import PostgresNIO
+import Runtime
 
 /// The KPI of seed 002 for a month: files recovered / retrieval requests × 100 over the requests
 /// registered in the month (UTC), delivered by the time of the report; ≥ 99 % approved, below
@@ -28,8 +29,7 @@ public struct RecordsKPI: Sendable, Equatable, Codable {
 /// The KPI of the retrievals requested in `month`, from the `records` schema; nil where the schema
 /// does not exist.
 public func recordsKPI(on conn: PostgresConnection, month: YearMonth, logger: Logger = Logger(label: "ot.records.kpi")) async throws -> RecordsKPI? {
-    let present = try await conn.query("SELECT to_regclass('records.retrievals') IS NOT NULL", logger: logger).collect()
-    guard try present.first?.decode(Bool.self) == true else { return nil }
+    guard try await Database.exists("records.retrievals", on: conn, logger: logger) else { return nil }
     let from = month.firstDay.start, to = month.adding(months: 1).firstDay.start
     let rows = try await conn.query(
         """

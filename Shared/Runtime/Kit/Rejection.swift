@@ -100,3 +100,15 @@ public struct Rejection: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "\(code): \(message)" }
 }
+
+extension Rejection {
+    /// The rejection `body` throws, or nil (tests and tools: what a decision refused).
+    public static func thrown(by body: () throws -> Void) -> Rejection? {
+        do {
+            try body()
+            return nil
+        } catch {
+            return error as? Rejection
+        }
+    }
+}
