@@ -225,7 +225,13 @@ public struct GatedService: Service {
         } onGracefulShutdown: {
             gate.abandon()
         }
-        guard gate.isOpen else { return }
+        guard gate.isOpen else {
+            // Shutdown came before start-up finished. Return only when this service's own turn
+            // comes: the gate is abandoned at the first service's, and a service that ends before
+            // its turn is an unexpected end to the service group (a fatal error).
+            try? await gracefulShutdown()
+            return
+        }
         try await service.run()
     }
 }
@@ -247,17 +253,24 @@ struct StartupService: Service {
         var backoff = Duration.milliseconds(200)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                try await Database.migrate(postgres, schema: schema, migrations: migrations, logger: logger)
-                try await amqp.waitUntilConnected(timeout: .seconds(30))
-                for queue in replaceable.queues {
-                    try await QueueReplacement(
-                        amqp: amqp, exchanges: topology.exchanges, queue: queue,
-                        bindings: replaceable.bindings.filter { $0.queue == queue.name }, logger: logger
-                    ).run()
+                // A step waiting for a server that does not answer (a connection from the pool)
+                // is cancelled by SIGTERM: shutdown never waits for start-up.
+                try await cancelWhenGracefulShutdown {
+                    try await Database.migrate(postgres, schema: schema, migrations: migrations, logger: logger)
+                    try await amqp.waitUntilConnected(timeout: .seconds(30))
+                    for queue in replaceable.queues {
+                        try await QueueReplacement(
+                            amqp: amqp, exchanges: topology.exchanges, queue: queue,
+                            bindings: replaceable.bindings.filter { $0.queue == queue.name }, logger: logger
+                        ).run()
+                    }
+                    try await amqp.declare(topology)
                 }
-                try await amqp.declare(topology)
                 logger.info("start-up complete: schema migrated, topology declared")
                 gate.open()
+                return
+            } catch where Task.isShuttingDownGracefully || Task.isCancelled {
+                logger.info("start-up abandoned: shutting down")
                 return
             } catch {
                 logger.warning("start-up step failed; retrying", metadata: ["error": "\(error)", "retry.in": "\(backoff)"])

@@ -192,6 +192,21 @@ struct CommercialServiceTests {
         }
     }
 
+    /// Start-up waits for a database that does not answer; SIGTERM then ends the service cleanly
+    /// (every gated service returns at its own turn, none "finished unexpectedly").
+    @Test func sigtermBeforeStartUpCompletesExitsCleanly() async throws {
+        try await withTestSystem("term-early") { system in
+            let service = try system.start("commercial", environment: ["DATABASE_URL": "postgres://ot:wrong@127.0.0.1:1/nowhere"])
+            #expect(await eventually(timeout: .seconds(20)) { service.log.contains("starting") })
+            try await Task.sleep(for: .seconds(1))
+            #expect(!service.log.contains("start-up complete"))
+            let (status, took) = await service.terminate()
+            #expect(status == 0, "clean exit on SIGTERM before start-up; log \(service.logURL.path)")
+            #expect(took < .seconds(15), "prompt, took \(took)")
+            #expect(!service.log.contains("finished unexpectedly"))
+        }
+    }
+
     @Test func sigtermDuringLoadDrainsAndARestartCompletesTheRest() async throws {
         try await withTestSystem("term") { system in
             let first = try system.start("commercial")
