@@ -27,7 +27,7 @@ struct ProductDamagesMachineTests {
     typealias Table = MachineTable<Product, Given>
 
     enum Given: CaseIterable, Sendable {
-        case report, reportRemote, opened, assigned, closedResolved, closedUnresolved, closedUnfounded, cancelled, repairDeadline
+        case report, reportRemote, opened, assigned, closedResolved, closedUnresolved, closedUnfounded, cancelled
         case qualityOk, qualityLine, qualityService, escalationSolved, escalationUnsolved, qualityDue
     }
 
@@ -38,7 +38,6 @@ struct ProductDamagesMachineTests {
         case .assigned: .assigned
         case .closed(let e): e.outcome == .resolved ? .closedResolved : e.outcome == .unresolved ? .closedUnresolved : .closedUnfounded
         case .cancelled: .cancelled
-        case .repairDeadline: .repairDeadline
         case .qualityCheck(let c): c.ok ? .qualityOk : c.problem == .line ? .qualityLine : .qualityService
         case .escalation(let c): c.solved ? .escalationSolved : .escalationUnsolved
         case .qualityDue: .qualityDue
@@ -59,7 +58,6 @@ struct ProductDamagesMachineTests {
         case .closedUnresolved: (.closed(P.closed(ot1, .unresolved, at: now)), WorkOrderClosed.type)
         case .closedUnfounded: (.closed(P.closed(ot1, .unfounded, at: now)), WorkOrderClosed.type)
         case .cancelled: (.cancelled(workOrderId: ot1), WorkOrderCancelled.type)
-        case .repairDeadline: (.repairDeadline(workOrderId: ot1, deadline: P.hours(48)), PriorityWorkOrder.priorityTrigger)
         case .qualityOk: (P.quality(dn1, ok: true), RecordDamageQualityCheck.type)
         case .qualityLine: (P.quality(dn1, ok: false, problem: .line), RecordDamageQualityCheck.type)
         case .qualityService: (P.quality(dn1, ok: false, problem: .service), RecordDamageQualityCheck.type)
@@ -108,7 +106,6 @@ struct ProductDamagesMachineTests {
             .assigned: .ignored, .closedResolved: .ignored, .closedUnresolved: .ignored, .closedUnfounded: .ignored,
             // The product's last OT cancelled: the next one is its re-issue (a line, no transition).
             .cancelled: .unchanged(),
-            .repairDeadline: .unchanged(),
             .qualityOk: .rejected(.invalidTransition), .qualityLine: .rejected(.invalidTransition),
             .qualityService: .rejected(.invalidTransition), .escalationSolved: .rejected(.invalidTransition),
             .escalationUnsolved: .rejected(.invalidTransition), .qualityDue: .ignored,
@@ -127,7 +124,6 @@ struct ProductDamagesMachineTests {
             .closedResolved: .transition(to: "qualityCheck", timers: ["+quality"]),
             .closedUnresolved: .transition(to: "unsolved"), .closedUnfounded: .transition(to: "unfounded"),
             .cancelled: .transition(to: "cancelled"),
-            .repairDeadline: .unchanged(),
             .qualityOk: .rejected(.invalidTransition), .qualityLine: .rejected(.invalidTransition),
             .qualityService: .rejected(.invalidTransition), .escalationSolved: .rejected(.invalidTransition),
             .escalationUnsolved: .rejected(.invalidTransition), .qualityDue: .ignored,
@@ -138,7 +134,6 @@ struct ProductDamagesMachineTests {
         nil: newDamage().merging([
             .opened: .transition(to: "known", followUps: [ot]),
             .assigned: .ignored, .closedResolved: .ignored, .closedUnresolved: .ignored, .closedUnfounded: .ignored, .cancelled: .ignored,
-            .repairDeadline: .ignored,
             .qualityOk: .rejected(.notFound), .qualityLine: .rejected(.notFound), .qualityService: .rejected(.notFound),
             .escalationSolved: .rejected(.notFound), .escalationUnsolved: .rejected(.notFound), .qualityDue: .ignored,
         ]) { $1 },
@@ -148,7 +143,6 @@ struct ProductDamagesMachineTests {
             .assigned: .ignored, .closedResolved: .ignored, .closedUnresolved: .ignored, .closedUnfounded: .ignored,
             // Not its last OT.
             .cancelled: .ignored,
-            .repairDeadline: .ignored,
             .qualityOk: .rejected(.notFound), .qualityLine: .rejected(.notFound), .qualityService: .rejected(.notFound),
             .escalationSolved: .rejected(.notFound), .escalationUnsolved: .rejected(.notFound), .qualityDue: .ignored,
         ]) { $1 },
@@ -255,7 +249,7 @@ struct PriorityWorkOrderMachineTests {
             .attended: .ignored, .closed: .ignored, .cancelled: .ignored, .rejected: .ignored, .age: .ignored,
         ],
         "pending": ending.merging([
-            .opened: .transition(to: "open", emits: [prioritized], timers: ["+age"], followUps: [product]),
+            .opened: .transition(to: "open", emits: [prioritized], timers: ["+age"]),
             .reiterated: .unchanged(),
             .age: .ignored,
         ]) { $1 },
@@ -263,9 +257,9 @@ struct PriorityWorkOrderMachineTests {
         "open": ending.merging([
             .opened: .ignored,
             // Repeated damage multimedia: level 2, high vulnerability; no age row can change it.
-            .reiterated: .unchanged(emits: [prioritized, vulnerable], timers: ["-age"], followUps: [product]),
+            .reiterated: .unchanged(emits: [prioritized, vulnerable], timers: ["-age"]),
             // Multimedia > 72 h: level 3.
-            .age: .unchanged(emits: [prioritized], timers: ["-age"], followUps: [product]),
+            .age: .unchanged(emits: [prioritized], timers: ["-age"]),
         ]) { $1 },
         "ended": [
             .opened: .ignored, .reiterated: .unchanged(),

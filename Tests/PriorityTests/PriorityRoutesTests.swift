@@ -19,6 +19,8 @@ struct PriorityRoutesTests {
     @Test func anOTOfAProductGoesThroughTheProductFirst() {
         #expect(routes.aggregateKinds(for: P.opened("W-1")) == [product])
         #expect(routes.aggregateKinds(for: P.opened("W-1", product: nil)) == [ot])
+        // A damage's repair OT goes straight to its OT (the damage told it what the product knows).
+        #expect(routes.aggregateKinds(for: P.opened("W-1", damageId: "DN-2026-000001")) == [ot])
     }
 
     @Test func theEndOfAnOTReachesItsPriorityAndItsDamage() {

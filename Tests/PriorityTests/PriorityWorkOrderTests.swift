@@ -92,10 +92,8 @@ struct PriorityWorkOrderTests {
         #expect(prioritized(o).map(\.level) == [1] && prioritized(o).map(\.reason) == ["Multimedia (Retención)"])
         #expect(o.history.first?.from == "pending" && o.history.first?.to == "open")
         #expect(prioritized(o).map(\.deadline) == [P.hours(13)], "from the opening")
-        // The damage learns the deadline as its estimated repair time.
-        let followUp = try #require(o.followUps.first)
-        #expect(o.followUps.count == 1 && followUp.aggregate.kind == Product.kind && followUp.key == .id("MPK-1"))
-        #expect(followUp.trigger == OT.priorityTrigger)
+        // The OT tells no one else: the product is not written again for its opening.
+        #expect(o.followUps.isEmpty)
         // Changed facts while pending are kept, with no priority yet.
         let changed = try P.decide(OT.self, pending, facts(P.multipack, channel: .retention, reiteration: 1), at: P.t0)
         #expect(changed.state?.damage?.reiteration == 1 && changed.events.isEmpty && changed.history.allSatisfy { $0.to == nil })
@@ -107,19 +105,19 @@ struct PriorityWorkOrderTests {
         #expect(prioritized(o).map(\.reason) == ["Daño reiterado internet / TV"])
     }
 
-    @Test func theRepairDeadlineReachesTheDamageOfTheProduct() throws {
-        // The real story: the product registers a damage, its OT opens, the deadline goes back.
-        let product = try P.registered(P.internet)
-        let ot1 = P.repairOT(P.damageId(1))
-        let reported = try P.decide(Product.self, nil, .report(P.report()), number: 1)
+    @Test func aRepairOTKnowsFromItsDamageThatItReissuesACancelledOT() throws {
+        // The real story: the product's last OT was cancelled; a damage opens the next one.
+        let cancelled = try P.step(Product.self, try P.withOpenOT(), .cancelled(workOrderId: P.repairOT(P.damageId(1))), at: P.hours(1))
+        let reported = try P.decide(Product.self, cancelled, .report(P.report()), at: P.hours(2), number: 2)
+        let ot2 = P.repairOT(P.damageId(2))
         let pending = try #require(try P.run(reported.followUps[0], on: OT.State?.none).state)
-        var context = DecisionContext(now: P.t0)
-        let o = try OT.decide(pending, .opened(P.opened(ot1, damageId: P.damageId(1)), reissue: false), &context)
-        #expect(prioritized(o).map(\.deadline) == [P.hours(48)])
-        let back = try P.run(o.followUps[0], on: product)
-        #expect(back.state?.current?.repairBy == P.hours(48))
-        // An OT without a damage tells no product.
-        #expect(try P.decide(OT.self, nil, opened(), at: P.t0).followUps.isEmpty)
+        #expect(pending.damage?.reissue == true)
+        var context = DecisionContext(now: P.hours(2))
+        let o = try OT.decide(pending, .opened(P.opened(ot2, damageId: P.damageId(2)), reissue: false), &context)
+        #expect(prioritized(o).map(\.reason) == ["OT anulada multimedia - internet"])
+        #expect(o.state?.reissue == true)
+        // The product records its new last OT at once: a later OT is not a re-issue.
+        #expect(reported.state?.lastWorkOrderId == ot2 && reported.state?.lastWorkOrderCancelled == false)
     }
 
     // MARK: Reiterations
@@ -144,7 +142,7 @@ struct PriorityWorkOrderTests {
             ])
         #expect(P.types(d) == [WorkOrderPrioritized.type, DamageHighVulnerability.type])
         #expect(d.timers == [.clear(OT.ageTimer)], "repeated multimedia does not change at 72 h")
-        #expect(d.followUps.count == 1, "the new deadline goes to the damage")
+        #expect(d.followUps.isEmpty, "the product is not written again: the OT itself tells the caller")
         s = try #require(d.state)
         #expect(s.reiterated && s.level == 2 && s.highVulnerabilityAt == P.hours(2))
         // Reported again: no new prioritization, no second high vulnerability.

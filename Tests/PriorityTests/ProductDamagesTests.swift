@@ -36,7 +36,7 @@ struct ProductDamagesTests {
         let pending = try #require(try P.run(followUp, on: OT.State?.none).state)
         #expect(pending.status == "pending")
         #expect(
-            pending.damage == OT.DamageFacts(damageId: dn1, product: P.internet, channel: .helpDesk, reiteration: 0, immediate: false))
+            pending.damage == OT.DamageFacts(damageId: dn1, product: P.internet, channel: .helpDesk, reiteration: 0, immediate: false, reissue: false))
         // The state and its history.
         let s = try #require(d.state)
         #expect(s.status == "registered" && s.productId == "INT-1" && s.productType == .internet && s.damages.count == 1)
@@ -47,10 +47,7 @@ struct ProductDamagesTests {
     }
 
     @Test func aSecondReportWhileOpenIsAReiterationToldByItsRepairOTWithItsNewDeadline() throws {
-        var s = try P.withOpenOT()
-        // The OT's priority told the product its deadline.
-        s = try P.step(Product.self, s, .repairDeadline(workOrderId: ot1, deadline: P.hours(48)), at: P.t0)
-        #expect(s.current?.repairBy == P.hours(48))
+        let s = try P.withOpenOT()
         // No number is drawn for a reiteration (no numbers given: drawing one would throw).
         let d = try P.decide(Product.self, s, .report(P.report(channel: .retention)), at: P.hours(3))
         #expect(P.types(d).isEmpty, "no new OT; the repair OT tells the caller")
@@ -265,7 +262,7 @@ struct ProductDamagesTests {
         #expect(open.description.hasPrefix("OT inmediata"))
         let damage = try #require(d.state?.current)
         #expect(damage.phase == .registered && damage.workOrderId == ot2 && damage.workOrderIds == [ot1, ot2])
-        #expect(damage.qualityDueAt == nil && damage.repairBy == nil)
+        #expect(damage.qualityDueAt == nil)
         #expect(d.history.map(\.from) == ["qualityCheck"] && d.history.map(\.to) == ["registered"])
         #expect(d.aliases == [ot2])
         // Its priority: an immediate OT.
@@ -396,14 +393,18 @@ struct ProductDamagesTests {
         let again = try P.decide(Product.self, cancelled, .report(P.report()), at: P.hours(2), number: 2)
         #expect(again.emitted(DamageRegistered.self).map(\.reiteration) == [0])
         let reported = try #require(again.state)
-        // Its OT opens: a re-issue of the cancelled one.
+        // Its OT is a re-issue of the cancelled one: its facts say so, and it is the product's last OT.
         let ot2 = P.repairOT(dn2)
-        let opening = try P.decide(Product.self, reported, .workOrderOpened(P.opened(ot2, damageId: dn2)), at: P.hours(2))
-        #expect(opening.aliases == [ot2] && P.kinds(opening) == [OT.kind] && opening.followUps[0].key == .id(ot2))
-        #expect(opening.state?.lastWorkOrderId == ot2 && opening.state?.lastWorkOrderCancelled == false)
-        let ot = try P.run(opening.followUps[0], on: OT.State?.none, at: P.hours(2))
+        #expect(reported.lastWorkOrderId == ot2 && reported.lastWorkOrderCancelled == false)
+        let pending = try #require(try P.run(again.followUps[0], on: OT.State?.none, at: P.hours(2)).state)
+        #expect(pending.damage?.reissue == true)
+        var context = DecisionContext(now: P.hours(2))
+        let ot = try OT.decide(pending, .opened(P.opened(ot2, damageId: dn2), reissue: false), &context)
         #expect(ot.state?.reissue == true)
         #expect(ot.events.compactMap { $0 as? WorkOrderPrioritized }.map(\.reason) == ["OT anulada multimedia - internet"])
+        // Through the product (as an OT without a damage would go), its opening is no re-issue of itself.
+        let opening = try P.decide(Product.self, reported, .workOrderOpened(P.opened(ot2, damageId: dn2)), at: P.hours(2))
+        #expect(opening.aliases == [ot2] && P.kinds(opening) == [OT.kind] && opening.followUps[0].key == .id(ot2))
         // A repeated opening of the same OT is not a re-issue of itself.
         let redeliveredBefore = try #require(opening.state)
         let redelivered = try P.decide(Product.self, redeliveredBefore, .workOrderOpened(P.opened(ot2, damageId: dn2)), at: P.hours(3))
@@ -438,10 +439,7 @@ struct ProductDamagesTests {
         let s = try P.withOpenOT()
         #expect(try P.decide(Product.self, s, .assigned(workOrderId: "W-OTHER")).state == nil)
         #expect(try P.decide(Product.self, s, .closed(P.closed("W-OTHER", .resolved, at: P.t0))).state == nil)
-        #expect(try P.decide(Product.self, s, .repairDeadline(workOrderId: "W-OTHER", deadline: P.hours(4))).state == nil)
         #expect(try P.decide(Product.self, s, .qualityDue).state == nil, "no check pending")
-        let known = try P.step(Product.self, s, .repairDeadline(workOrderId: ot1, deadline: P.hours(4)))
-        #expect(try P.decide(Product.self, known, .repairDeadline(workOrderId: ot1, deadline: P.hours(4))).state == nil, "already known")
         #expect(try P.decide(Product.self, nil, .closed(P.closed(ot1, .resolved, at: P.t0))).state == nil)
     }
 

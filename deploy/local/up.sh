@@ -49,11 +49,6 @@ wait_ready() {
   curl -sf "http://127.0.0.1:${OT_PORTS[$s]}/health/ready" >/dev/null || { echo "$s is not ready; see $STATE/logs/$s.log"; exit 1; }
   echo "  $s: ready"
 }
-stop_service() {
-  local pid; pid=$(cat "$STATE/$1.pid")
-  kill -TERM "$pid"
-  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-}
 for s in "${SERVICES[@]}"; do : >"$STATE/logs/$s.log"; start_service "$s"; done
 for s in "${SERVICES[@]}"; do wait_ready "$s"; done
 
@@ -80,17 +75,16 @@ month=$(date -u +%Y-%m)
 "${OTCTL[@]}" kpi damages "$month" || true
 "${OTCTL[@]}" kpi records "$month" || true
 
-say "records, two years later: records restarted with its clock 731 days ahead transfers the archived files to Condebamba"
+say "records, two years later: a second records instance, its clock 731 days ahead, transfers the archived files to Condebamba"
 "${OTCTL[@]}" tail --key records.transferred --count 3 --timeout 30 &
 TAIL=$!
 sleep 1
-stop_service records
-start_service records CLOCK_OFFSET_SECONDS=$((731 * 86400))
-wait_ready records
+env HTTP_PORT=0 DOCUMENTS_HTTP_PORT=0 CLOCK_OFFSET_SECONDS=$((731 * 86400)) LOG_LEVEL="${LOG_LEVEL:-info}" \
+  DOCUMENTS_DIR="${DOCUMENTS_DIR:-$STATE/documents}" nohup "$BIN/records" >"$STATE/logs/records-two-years-later.log" 2>&1 &
+LATER=$!
 wait "$TAIL" || true
-stop_service records
-start_service records
-wait_ready records
+kill -TERM "$LATER" 2>/dev/null || true
+for _ in $(seq 1 60); do kill -0 "$LATER" 2>/dev/null || break; sleep 0.25; done
 
 say "the platform is up"
 for s in "${SERVICES[@]}"; do echo "  $s  http://127.0.0.1:${OT_PORTS[$s]}/metrics   log: $STATE/logs/$s.log"; done

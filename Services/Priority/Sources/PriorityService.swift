@@ -12,9 +12,10 @@ public enum PriorityService {
         r.on(RecordDamageQualityCheck.self) { c, _ in [.to(product, alias: c.damageId, .qualityCheck(c))] }
         r.on(RecordEscalationResult.self) { c, _ in [.to(product, alias: c.damageId, .escalation(c))] }
         // An OT for a product goes through the product first: it knows whether the product's
-        // previous OT was cancelled (the matrix's re-issue rows) and its damage.
+        // previous OT was cancelled (the matrix's re-issue rows). A damage's repair OT goes
+        // straight to its OT: the damage told it that when it opened it.
         r.on(WorkOrderOpened.self) { e, _ in
-            if let productId = e.productId { return [.to(product, productId, .workOrderOpened(e))] }
+            if let productId = e.productId, e.damageId == nil { return [.to(product, productId, .workOrderOpened(e))] }
             return [.to(ot, e.workOrderId, .opened(e, reissue: false))]
         }
         r.on(WorkOrderAssigned.self) { e, _ in [.to(product, alias: e.workOrderId, .assigned(workOrderId: e.workOrderId))] }

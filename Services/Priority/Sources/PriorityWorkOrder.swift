@@ -26,12 +26,15 @@ public enum PriorityWorkOrder: Aggregate {
         /// without solution).
         public var reiteration: Int
         public var immediate: Bool
-        public init(damageId: String, product: ProductRef, channel: DamageChannel, reiteration: Int, immediate: Bool) {
+        /// The product's previous OT was cancelled (the repair OT is its re-issue).
+        public var reissue: Bool?
+        public init(damageId: String, product: ProductRef, channel: DamageChannel, reiteration: Int, immediate: Bool, reissue: Bool? = nil) {
             self.damageId = damageId
             self.product = product
             self.channel = channel
             self.reiteration = reiteration
             self.immediate = immediate
+            self.reissue = reissue
         }
     }
 
@@ -101,7 +104,8 @@ public enum PriorityWorkOrder: Aggregate {
             s.customer = e.customer
             s.productId = e.productId ?? s.productId
             s.productType = e.productType ?? s.productType
-            s.reissue = reissue
+            // A repair OT's re-issue is known from its damage (its opening does not pass through the product).
+            s.reissue = reissue || (s.damage?.reissue ?? false)
             // The deadlines count from the opening: the event's time, never later than now.
             s.openedAt = min(context.messageTime, now)
             let opened = HistoryEntry(WorkOrderOpened.type, from: from, to: s.status, reason: e.number)
@@ -185,15 +189,7 @@ public enum PriorityWorkOrder: Aggregate {
         if let next = PriorityMatrix.nextChange(facts, after: age) {
             timers = [.set(ageTimer, at: openedAt.addingTimeInterval(next))]
         }
-        // The damage case tells its callers this deadline as the estimated repair time.
-        var followUps: [Target] = []
-        if let damage = s.damage, events.contains(where: { $0 is WorkOrderPrioritized }), let deadline = s.deadline {
-            followUps.append(
-                .to(ProductDamages.self, damage.product.id, .repairDeadline(workOrderId: s.workOrderId, deadline: deadline), trigger: priorityTrigger))
-        }
-        return Decision(state: s, history: history, events: events, timers: timers, followUps: followUps)
+        return Decision(state: s, history: history, events: events, timers: timers)
     }
 
-    /// The trigger of the deadline an OT passes to its damage case.
-    public static let priorityTrigger = "priority"
 }

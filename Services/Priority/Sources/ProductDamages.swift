@@ -67,8 +67,6 @@ public enum ProductDamages: Aggregate {
         public var workOrderIds: [String] = []
         /// The OT it waits for.
         public var workOrderId: String?
-        /// That OT's priority deadline: the estimated repair time told to callers.
-        public var repairBy: Date?
         public var phase: Phase
         public var qualityDueAt: Date?
         public var qualityChecks: Int = 0
@@ -103,7 +101,6 @@ public enum ProductDamages: Aggregate {
         case assigned(workOrderId: String)
         case closed(WorkOrderClosed)
         case cancelled(workOrderId: String)
-        case repairDeadline(workOrderId: String, deadline: Date)
         case qualityCheck(RecordDamageQualityCheck)
         case escalation(RecordEscalationResult)
         case qualityDue
@@ -219,14 +216,6 @@ public enum ProductDamages: Aggregate {
             return changed
                 ? Decision(state: s, history: [HistoryEntry(WorkOrderCancelled.type, from: nil, to: nil, reason: "\(id): the next OT is its re-issue")])
                 : .ignore("cancellation of work order \(id): nothing waits for it")
-
-        case .repairDeadline(let id, let deadline):
-            guard var s = state, var d = s.current, d.workOrderId == id, d.repairBy != deadline else {
-                return .ignore("deadline of work order \(id) already known or no longer awaited")
-            }
-            d.repairBy = deadline
-            s.damages[s.damages.count - 1] = d
-            return Decision(state: s)
 
         case .qualityDue:
             guard let s = state, let d = s.current, d.phase == .qualityCheck, let due = d.qualityDueAt, let ot = d.workOrderId else {
@@ -352,7 +341,7 @@ public enum ProductDamages: Aggregate {
             d.workOrderIds = [ot]
             d.workOrderId = ot
             aliases.append(ot)
-            followUps = [facts(ot, d, product: product, immediate: false)]
+            followUps = [facts(ot, d, product: product, immediate: false, reissue: s.opens(ot))]
         }
         events.append(
             DamageRegistered(
@@ -393,8 +382,9 @@ public enum ProductDamages: Aggregate {
     }
 
     /// The repair OT's facts, for its priority.
-    static func facts(_ ot: String, _ d: Damage, product: ProductRef, immediate: Bool, reiterated: Bool = false) -> Target {
-        let f = PriorityWorkOrder.DamageFacts(damageId: d.damageId, product: product, channel: d.channel, reiteration: d.count, immediate: immediate)
+    static func facts(_ ot: String, _ d: Damage, product: ProductRef, immediate: Bool, reiterated: Bool = false, reissue: Bool? = nil) -> Target {
+        let f = PriorityWorkOrder.DamageFacts(
+            damageId: d.damageId, product: product, channel: d.channel, reiteration: d.count, immediate: immediate, reissue: reissue)
         return .to(PriorityWorkOrder.self, ot, reiterated ? .reiterated(workOrderId: ot, f) : .damage(workOrderId: ot, f), trigger: PriorityWorkOrder.damageTrigger)
     }
 
@@ -416,19 +406,29 @@ public enum ProductDamages: Aggregate {
             d.phase = .registered
             d.workOrderId = ot
             d.qualityDueAt = nil
-            d.repairBy = nil
         }
         let product = s.product
         var decision = s.replacing(
             d, HistoryEntry(trigger, from: keepPhase ? nil : from, to: keepPhase ? nil : d.phase.rawValue, reason: "\(reason): \(ot)"),
             events: [repairOrder(ot, d, s, description: "OT inmediata: \(d.fault)")])
         decision.aliases = [ot]
-        decision.followUps = [facts(ot, d, product: product, immediate: true)]
+        let reissue = decision.state?.opens(ot) ?? false
+        decision.followUps = [facts(ot, d, product: product, immediate: true, reissue: reissue)]
         return decision
     }
 }
 
 extension ProductDamages.State {
+    /// Whether an OT `ot` the damage opens now re-issues a cancelled one (the product's last OT
+    /// was cancelled); records it as the product's last OT. A repair OT's opening then goes
+    /// straight to its OT, which knows this from its damage's facts.
+    mutating func opens(_ ot: String) -> Bool {
+        let reissue = lastWorkOrderCancelled && lastWorkOrderId != ot
+        lastWorkOrderId = ot
+        lastWorkOrderCancelled = false
+        return reissue
+    }
+
     /// The state with its current damage replaced by `d`.
     func replacing(
         _ d: ProductDamages.Damage, _ line: HistoryEntry, events: [any Message] = [], timers: [TimerChange] = []
