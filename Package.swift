@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "postsale", targets: ["PostSaleService"]),
         .executable(name: "priority", targets: ["PriorityService"]),
         .executable(name: "records", targets: ["RecordsService"]),
+        .executable(name: "console", targets: ["ConsoleService"]),
         .executable(name: "otctl", targets: ["OTCtl"]),
         .executable(name: "otbench", targets: ["OTBench"]),
         .executable(name: "amqp-c-baseline", targets: ["AMQPCBaseline"]),
@@ -106,10 +107,21 @@ let package = Package(
             "Records", library: "Records",
             extra: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto")])
         + [
+            // The console's pages, views and sign-in (pure values and rendering, no I/O).
+            .target(
+                name: "ConsoleUI",
+                dependencies: ["Runtime", .product(name: "Crypto", package: "swift-crypto")],
+                path: "Services/Console/UI", swiftSettings: strict),
+        ]
+        + service(
+            "Console", library: "Console",
+            extra: ["ConsoleUI", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto")],
+            mainExtra: ["Platform"])
+        + [
         // MARK: The platform as a whole (every service's definition), for tools and tests
         .target(
             name: "Platform",
-            dependencies: ["Commercial", "Approval", "DispatchCenter", "Billing", "PostSale", "Priority", "Records", "Runtime"],
+            dependencies: ["Commercial", "Approval", "DispatchCenter", "Billing", "PostSale", "Priority", "Records", "Console", "Runtime"],
             path: "Services/Platform",
             swiftSettings: strict
         ),
@@ -185,9 +197,14 @@ let package = Package(
             name: "RecordsTests", dependencies: ["Records", "Contracts", "Runtime"], path: "Tests/RecordsTests",
             swiftSettings: strict),
         .testTarget(
+            name: "ConsoleUITests", dependencies: ["ConsoleUI", "Runtime"], path: "Tests/ConsoleUITests", swiftSettings: strict),
+        .testTarget(
+            name: "ConsoleTests", dependencies: ["Console", "ConsoleUI", "Contracts", "Runtime", "Platform"], path: "Tests/ConsoleTests",
+            swiftSettings: strict),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "AMQP", "Contracts", "Runtime", "Platform", "Commercial", "PostSale", "Billing", "Priority", "Records",
+                "AMQP", "Contracts", "Runtime", "Platform", "Commercial", "PostSale", "Billing", "Priority", "Records", "Console", "ConsoleUI",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -200,13 +217,13 @@ let package = Package(
 
 /// A service's two targets: its domain library (`Services/<folder>/Sources`, testable without I/O)
 /// and its thin executable (`Services/<folder>/Main`, product = the lower-cased folder name).
-func service(_ folder: String, library: String, extra: [Target.Dependency] = []) -> [Target] {
+func service(_ folder: String, library: String, extra: [Target.Dependency] = [], mainExtra: [Target.Dependency] = []) -> [Target] {
     [
         .target(
             name: library, dependencies: ["Contracts", "Runtime"] + extra, path: "Services/\(folder)/Sources",
             swiftSettings: strict),
         .executableTarget(
-            name: "\(folder)Service", dependencies: [.target(name: library), "Runtime"], path: "Services/\(folder)/Main",
+            name: "\(folder)Service", dependencies: [.target(name: library), "Runtime"] + mainExtra, path: "Services/\(folder)/Main",
             swiftSettings: strict),
     ]
 }

@@ -37,11 +37,9 @@ struct Dead: AsyncParsableCommand {
         func execute() async throws {
             let queue = try DeadLetters.queue(of: service)
             let (letters, total) = try await Broker.withConnection(global) { amqp in
-                let total = try await DeadLetters.depth(of: queue, amqp)
-                let fetched = try await DeadLetters.fetch(queue, amqp, max: min(limit, Int(total)))
-                // Give them all back only now: basic.get would hand out a requeued one again.
-                for f in fetched { amqp.nack(f.delivery, requeue: true) }
-                return (fetched.map { DeadLetter($0.delivery) }, total)
+                _ = try await DeadLetters.depth(of: queue, amqp)
+                let (peeked, total) = try await DeadLetters.peek(queue, amqp, limit: limit)
+                return (peeked.map(\.0), total)
             }
             for letter in letters {
                 Console.line(json ? letter.json.rendered() : letter.line)
@@ -86,54 +84,14 @@ struct Dead: AsyncParsableCommand {
             let wanted = Set(ids)
             let newId = newId
             let publisher = try AMQPURL(string: global.resolvedURL).user
-            let report = try await Broker.withConnection(global) { amqp -> ReplayReport in
-                let total = try await DeadLetters.depth(of: queue, amqp)
-                var seenIds: Set<String> = []
-                let fetched = try await DeadLetters.fetch(queue, amqp, max: Int(total)) { latest in
-                    // With --id, stop once every requested id was seen.
-                    if let id = latest.delivery.properties.messageId { seenIds.insert(id) }
-                    return !wanted.isEmpty && wanted.isSubset(of: seenIds)
+            let report: DeadLetters.ReplayReport
+            do {
+                report = try await Broker.withConnection(global) { amqp in
+                    _ = try await DeadLetters.depth(of: queue, amqp)
+                    return try await DeadLetters.replay(queue, amqp, ids: wanted.isEmpty ? nil : wanted, newId: newId, publisher: publisher)
                 }
-                var report = ReplayReport()
-                var selected: [(FetchedMessage, OutgoingMessage)] = []
-                for f in fetched {
-                    let id = f.delivery.properties.messageId ?? ""
-                    guard wanted.isEmpty || wanted.contains(id) else {
-                        amqp.nack(f.delivery, requeue: true)
-                        continue
-                    }
-                    report.found.insert(id)
-                    do {
-                        selected.append((f, try DeadLetters.republication(of: f.delivery, newId: newId, publisher: publisher)))
-                    } catch {
-                        report.failures.append("\(id): \(error)")
-                        amqp.nack(f.delivery, requeue: true)
-                    }
-                }
-                let outcomes: [PublishOutcome]
-                do {
-                    outcomes = try await amqp.publish(selected.map(\.1))
-                } catch {
-                    for (f, _) in selected { amqp.nack(f.delivery, requeue: true) }
-                    throw CLIError("republish failed, nothing removed from \(queue): \(describe(error))")
-                }
-                for ((f, message), outcome) in zip(selected, outcomes) {
-                    let old = f.delivery.properties.messageId ?? "-"
-                    let target = "\(message.exchange == "" ? "(default)" : message.exchange) \(message.routingKey)"
-                    switch outcome {
-                    case .confirmed:
-                        amqp.ack(f.delivery)
-                        let renamed = message.properties.messageId.map { $0 == old ? "" : " as \($0)" } ?? ""
-                        report.replayed.append("replayed \(old)\(renamed) (\(message.properties.type ?? "-")) to \(target)")
-                    case .returned:
-                        amqp.nack(f.delivery, requeue: true)
-                        report.failures.append("\(old): unroutable, nothing is bound to \(target); left in \(queue)")
-                    case .nacked:
-                        amqp.nack(f.delivery, requeue: true)
-                        report.failures.append("\(old): the broker refused the republish; left in \(queue)")
-                    }
-                }
-                return report
+            } catch let error as DeadLetterError {
+                throw CLIError(error.description)
             }
             for line in report.replayed { Console.line(line) }
             Console.line("\(report.replayed.count) dead letter(s) replayed from \(queue)")
@@ -145,15 +103,10 @@ struct Dead: AsyncParsableCommand {
         }
     }
 
-    struct ReplayReport: Sendable {
-        var replayed: [String] = []
-        var failures: [String] = []
-        var found: Set<String> = []
-    }
 }
 
-/// Reading and republishing dead letters.
-enum DeadLetters {
+/// The CLI's checks around ``DeadLetters`` (Runtime).
+extension DeadLetters {
     /// `<service>.dead`, after checking the name looks like a service name.
     static func queue(of service: String) throws -> String {
         let allowed = service.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == "_") }
@@ -172,111 +125,4 @@ enum DeadLetters {
         }
     }
 
-    /// Takes up to `max` messages with `basic.get`, unacknowledged, stopping early when `done`
-    /// says so.
-    static func fetch(
-        _ queue: String, _ amqp: AMQPConnection, max: Int, done: (FetchedMessage) -> Bool = { _ in false }
-    ) async throws -> [FetchedMessage] {
-        var fetched: [FetchedMessage] = []
-        do {
-            while fetched.count < max, let message = try await amqp.get(queue: queue) {
-                fetched.append(message)
-                if done(message) { break }
-            }
-        } catch {
-            for f in fetched { amqp.nack(f.delivery, requeue: true) }
-            throw CLIError("cannot read \(queue): \(describe(error))")
-        }
-        return fetched
-    }
-
-    /// Headers a republished message must not carry: the runtime's dead-letter and retry
-    /// bookkeeping and the broker's own dead-lettering history.
-    static func isDeadLetterHeader(_ name: String) -> Bool {
-        name.hasPrefix("x-ot-") || name == "x-death" || name.hasPrefix("x-first-death-")
-            || name.hasPrefix("x-last-death-") || name == "x-delivery-count"
-    }
-
-    /// The message to publish for a dead letter: original exchange and routing key, dead-letter
-    /// headers removed, optionally a new id (in the AMQP properties and the envelope). It is
-    /// published as `publisher` (the broker checks `user_id`), on behalf of its original
-    /// publisher, who travels in the header `x-origin-user` (see `Provenance`).
-    static func republication(of d: Delivery, newId: Bool, publisher: String) throws -> OutgoingMessage {
-        let letter = DeadLetter(d)
-        guard let exchange = letter.originalExchange, let routingKey = letter.originalRoutingKey else {
-            throw CLIError("no \(Headers.originalExchange) / \(Headers.originalRoutingKey) header: cannot tell where it came from")
-        }
-        var properties = d.properties
-        properties.headers = properties.headers.filter { !isDeadLetterHeader($0.key) }
-        if properties.headers[Provenance.userHeader] == nil, let original = properties.userId, original != publisher {
-            properties.headers[Provenance.userHeader] = .string(original)
-        }
-        properties.userId = publisher
-        var body = d.body
-        if newId {
-            let id = UUID().uuidString.lowercased()
-            properties.messageId = id
-            if var envelope = (try? JSONText.parse(Data(d.body)))?.objectValue {
-                envelope["id"] = .string(id)
-                body = [UInt8](JSONValue.object(envelope).rendered().utf8)
-            }
-        }
-        return OutgoingMessage(exchange: exchange, routingKey: routingKey, body: body, properties: properties, mandatory: true)
-    }
-}
-
-/// What `dead list` shows of one dead letter.
-struct DeadLetter {
-    var id: String?
-    var type: String?
-    var correlationId: String?
-    var originalExchange: String?
-    var originalRoutingKey: String?
-    var originalQueue: String?
-    var code: String?
-    var reason: String?
-    var failedAt: String?
-
-    init(_ d: Delivery) {
-        let h = d.properties.headers
-        let header = try? Wire.decodeHeader(d.body)
-        // A poison message dead-lettered by the broker (delivery limit) has only x-death data.
-        let death = h["x-death"].flatMap { value -> [String: FieldValue]? in
-            if case .array(let entries) = value, case .table(let first)? = entries.first { return first }
-            return nil
-        }
-        let deathKeys: [FieldValue]? = {
-            if case .array(let keys)? = death?["routing-keys"] { return keys }
-            return nil
-        }()
-        id = d.properties.messageId ?? header?.id
-        type = d.properties.type ?? header?.type
-        correlationId = d.properties.correlationId ?? header?.correlationid
-        originalExchange = h[Headers.originalExchange]?.stringValue ?? death?["exchange"]?.stringValue
-        originalRoutingKey = h[Headers.originalRoutingKey]?.stringValue ?? deathKeys?.first?.stringValue
-        originalQueue = h[Headers.originalQueue]?.stringValue ?? death?["queue"]?.stringValue
-        code = h[Headers.deadCode]?.stringValue ?? h["x-first-death-reason"]?.stringValue ?? death?["reason"]?.stringValue
-        reason =
-            h[Headers.deadReason]?.stringValue
-            ?? death.map { "dead-lettered by the broker (\($0["reason"]?.stringValue ?? "?")) from \(originalQueue ?? "?")" }
-        failedAt = h[Headers.failedAt]?.stringValue
-    }
-
-    var line: String {
-        [
-            id ?? "-", type ?? "-", "key=\(originalRoutingKey ?? "-")", "code=\(code ?? "-")",
-            "reason=\(reason ?? "-")",
-        ].joined(separator: "  ")
-    }
-
-    var json: JSONValue {
-        var members: [String: JSONValue] = [:]
-        let pairs: [(String, String?)] = [
-            ("id", id), ("type", type), ("correlationId", correlationId), ("originalExchange", originalExchange),
-            ("originalRoutingKey", originalRoutingKey), ("originalQueue", originalQueue), ("code", code),
-            ("reason", reason), ("failedAt", failedAt),
-        ]
-        for (key, value) in pairs { members[key] = value.map(JSONValue.string) ?? .null }
-        return .object(members)
-    }
 }

@@ -1,6 +1,7 @@
 import Approval
 import Billing
 import Commercial
+import Console
 import Contracts
 import DispatchCenter
 import PostSale
@@ -15,7 +16,7 @@ public enum Platform {
     /// Every service, in the order the platform starts them.
     public static let services: [ServiceDefinition] = [
         CommercialService.definition, ApprovalService.definition, DispatchService.definition, BillingService.definition,
-        PostSaleService.definition, PriorityService.definition, RecordsService.definition,
+        PostSaleService.definition, PriorityService.definition, RecordsService.definition, ConsoleService.definition,
     ]
 
     /// The service called `name`.

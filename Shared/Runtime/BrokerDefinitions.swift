@@ -177,11 +177,15 @@ public enum BrokerPermissions {
             switch p.role {
             case .service:
                 let b = binds[p.name] ?? [:]
+                // A service that replays dead letters (the console) also reads and writes every
+                // dead-letter queue and may put a dead event back under its original routing key.
+                let dead = p.replaysDeadLetters ? "|.*\\.dead" : ""
                 return Entry(
-                    user: p.name, configure: "^(\(own)|\(ex))$", write: "^(\(own)|\(ex)|amq\\.default)$", read: "^(\(own)|\(ex))$",
+                    user: p.name, configure: "^(\(own)|\(ex))$", write: "^(\(own)|\(ex)|amq\\.default\(dead))$",
+                    read: "^(\(own)|\(ex)\(dead))$",
                     topics: [
                         (PlatformTopology.commands, exactly(p.commands), exactly(b[PlatformTopology.commands] ?? [])),
-                        (PlatformTopology.events, exactly(p.events), exactly(b[PlatformTopology.events] ?? [])),
+                        (PlatformTopology.events, p.replaysDeadLetters ? ".*" : exactly(p.events), exactly(b[PlatformTopology.events] ?? [])),
                     ])
             case .external where p.replaysDeadLetters:
                 // The operator tool: its own queues, every dead-letter queue, and the default

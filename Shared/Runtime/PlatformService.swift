@@ -52,6 +52,12 @@ public struct PlatformService: Sendable {
         /// Inputs decided like deliveries, from inside the service.
         public let inputs: LocalInputs
         public let logger: Logger
+        /// The publisher connection (confirms), for a service that publishes what it did not
+        /// decide itself (the console's commands from HTTP), and the broker user it is.
+        public let publisher: AMQPConnection
+        public let brokerUser: String
+        /// The consumer connection, for reading queues (dead letters).
+        public let consumer: AMQPConnection
     }
 
     /// Runs `definition` with the configuration of the environment, plus `extraServices`, until
@@ -126,7 +132,9 @@ public struct PlatformService: Sendable {
         services += consumers
         services += [GatedService(gate: gate, timers), GatedService(gate: gate, parking)]
         if let watch { services.append(GatedService(gate: gate, watch)) }
-        services += extraServices(Resources(postgres: postgres, relay: relay, inputs: LocalInputs(runner: runner), logger: logger))
+        services += extraServices(Resources(
+                postgres: postgres, relay: relay, inputs: LocalInputs(runner: runner), logger: logger, publisher: publisherConnection,
+                brokerUser: config.amqpURL.user, consumer: consumerConnection))
             .map { GatedService(gate: gate, $0) }
         services.append(health)
         let group = ServiceGroup(

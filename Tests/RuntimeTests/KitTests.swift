@@ -270,11 +270,26 @@ struct BrokerPermissionsTests {
     }
 
     @Test func aServicePublishesExactlyTheEventsItOwns() throws {
-        for service in PlatformCatalog.services {
+        for service in PlatformCatalog.services where !service.replaysDeadLetters {
             let write = try topic(service.name, PlatformTopology.events).write
             for event in allEvents {
                 #expect(try matches(write, event) == service.events.contains(event), "\(service.name) publishing \(event)")
             }
+        }
+    }
+
+    /// The console replays dead letters for admins: the broker lets it put any event back under
+    /// its original routing key (consumers accept a replay only on behalf of the owner named in
+    /// `x-origin-user`), but it owns no event of its own besides `command.rejected`.
+    @Test func theServiceThatReplaysDeadLettersOwnsNoEvent() throws {
+        let replayers = PlatformCatalog.services.filter(\.replaysDeadLetters)
+        #expect(replayers.map(\.name) == ["console"])
+        for service in replayers {
+            #expect(service.events == [CommandRejected.type])
+            let write = try topic(service.name, PlatformTopology.events).write
+            for event in allEvents { #expect(try matches(write, event)) }
+            let queues = try entry(service.name)
+            #expect(try matches(queues.read, "commercial.dead") && !matches(queues.read, "commercial.commands"))
         }
     }
 
@@ -340,10 +355,11 @@ struct BrokerPermissionsTests {
         let committed = try String(contentsOf: url, encoding: .utf8)
         #expect(committed == Platform.asyncAPI, "deploy/asyncapi.json is stale: regenerate it with `swift run otctl asyncapi > deploy/asyncapi.json`")
         let roles = Platform.roles
-        #expect(roles[OpenWorkOrder.type] == .init(publishers: ["postsale", "priority", "crm", "otctl"], subscribers: ["commercial"]))
+        // The console sends any command its operators give it over HTTP, and reads every event.
+        #expect(roles[OpenWorkOrder.type] == .init(publishers: ["postsale", "priority", "console", "crm", "otctl"], subscribers: ["commercial"]))
         #expect(roles[WorkOrderDispatched.type]?.publishers == ["dispatch"])
-        #expect(roles[WorkOrderDispatched.type]?.subscribers == ["operations.dispatch"])
-        #expect(roles[WorkOrderClosed.type]?.subscribers == ["commercial", "approval", "billing", "postsale", "priority"])
+        #expect(roles[WorkOrderDispatched.type]?.subscribers == ["console", "operations.dispatch"])
+        #expect(roles[WorkOrderClosed.type]?.subscribers == ["commercial", "approval", "billing", "postsale", "priority", "console"])
     }
 }
 

@@ -69,8 +69,38 @@ swift_build() {
 }
 
 # The services deploy/local/up.sh runs, and the port of each one's health and metrics endpoint.
-OT_SERVICES=(commercial approval dispatch billing postsale priority records)
-declare -A OT_PORTS=([commercial]=8081 [approval]=8082 [dispatch]=8083 [billing]=8084 [postsale]=8085 [priority]=8086 [records]=8087)
+OT_SERVICES=(commercial approval dispatch billing postsale priority records console)
+declare -A OT_PORTS=([commercial]=8081 [approval]=8082 [dispatch]=8083 [billing]=8084 [postsale]=8085 [priority]=8086 [records]=8087 [console]=8089)
+# The console's web UI and API (its health endpoint is OT_PORTS[console]).
+OT_CONSOLE_PORT=${CONSOLE_HTTP_PORT:-8090}
+
+# console_logins FILE BIN: the console's local sign-ins, made once (random passwords and tokens,
+# kept in FILE under .build/, never in git): admin, operator and viewer users, an operator API
+# token, and the session secret. Sourcing FILE sets CONSOLE_USERS, CONSOLE_TOKENS and
+# CONSOLE_SESSION_SECRET for the console, and the clear passwords and token for the person.
+console_logins() {
+  local file=$1 bin=$2
+  [ -s "$file" ] && return 0
+  local users="" role pw token
+  {
+    for role in admin operator viewer; do
+      pw=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 16)
+      printf 'CONSOLE_PASSWORD_%s=%q\n' "${role^^}" "$pw"
+      users+="${users:+;}$role:$role:$(printf '%s\n' "$pw" | "$bin/console" hash-password)"
+    done
+    printf 'CONSOLE_USERS=%q\n' "$users"
+    read -r token hash < <("$bin/console" make-token)
+    printf 'CONSOLE_TOKEN_OPERATOR=%q\n' "$token"
+    read -r token2 hash2 < <("$bin/console" make-token)
+    printf 'CONSOLE_TOKEN_VIEWER=%q\n' "$token2"
+    read -r token3 hash3 < <("$bin/console" make-token)
+    printf 'CONSOLE_TOKEN_ADMIN=%q\n' "$token3"
+    printf 'CONSOLE_TOKENS=%q\n' "api-operator:operator:$hash;api-viewer:viewer:$hash2;api-admin:admin:$hash3"
+    printf 'CONSOLE_SESSION_SECRET=%q\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  } >"$file.tmp"
+  chmod 600 "$file.tmp"
+  mv "$file.tmp" "$file"
+}
 
 # without_fds CMD...: runs CMD with no file descriptor above 2 open, so that a daemon it starts
 # (PostgreSQL, RabbitMQ) does not inherit the caller's files — e.g. a test runner's lock.

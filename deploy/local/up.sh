@@ -49,8 +49,15 @@ wait_ready() {
   curl -sf "http://127.0.0.1:${OT_PORTS[$s]}/health/ready" >/dev/null || { echo "$s is not ready; see $STATE/logs/$s.log"; exit 1; }
   echo "  $s: ready"
 }
+console_logins "$STATE/console.env" "$BIN"
+# shellcheck disable=SC1091
+. "$STATE/console.env"
+export CONSOLE_USERS CONSOLE_TOKENS CONSOLE_SESSION_SECRET
 for s in "${SERVICES[@]}"; do : >"$STATE/logs/$s.log"; start_service "$s"; done
 for s in "${SERVICES[@]}"; do wait_ready "$s"; done
+
+say "console: http://127.0.0.1:$OT_CONSOLE_PORT  (sign in as admin / $CONSOLE_PASSWORD_ADMIN; every login: $STATE/console.env)"
+echo "  open it now to watch the demo's OTs move on the board"
 
 say "demo: OTs through their whole lifecycle (events printed as they flow)"
 OTCTL=("$BIN/otctl")
@@ -89,6 +96,8 @@ for _ in $(seq 1 60); do kill -0 "$LATER" 2>/dev/null || break; sleep 0.25; done
 say "the platform is up"
 for s in "${SERVICES[@]}"; do echo "  $s  http://127.0.0.1:${OT_PORTS[$s]}/metrics   log: $STATE/logs/$s.log"; done
 cat <<TXT
+  Console: http://127.0.0.1:$OT_CONSOLE_PORT  (admin / $CONSOLE_PASSWORD_ADMIN, operator / $CONSOLE_PASSWORD_OPERATOR,
+           viewer / $CONSOLE_PASSWORD_VIEWER; API: curl -H "Authorization: Bearer \$CONSOLE_TOKEN_VIEWER" …; all in $STATE/console.env)
   RabbitMQ management: http://127.0.0.1:15672 (ot-admin / ot-admin-local)
   Try:  $BIN/otctl tail                      # watch every event
         $BIN/otctl send workorder.open --file my-command.json

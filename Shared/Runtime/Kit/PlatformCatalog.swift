@@ -86,6 +86,11 @@ public enum PlatformCatalog {
             ] + shared,
             commands: [], queuePrefixes: [], replaysDeadLetters: false,
             summary: "sale and post-sale document management"),
+        .init(
+            name: "console", role: .service, events: shared,
+            commands: MessageRegistry.all.filter { $0.kind == .command }.map { $0.type }, queuePrefixes: [],
+            replaysDeadLetters: true,
+            summary: "the operations console: read model of every event, commands sent over HTTP, dead-letter replay by admins"),
     ]
 
     public static let external: [Participant] = [

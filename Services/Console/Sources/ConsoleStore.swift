@@ -1,0 +1,156 @@
+import ConsoleUI
+import Contracts
+import Foundation
+import Logging
+import PostgresNIO
+import Runtime
+
+/// Reads the console's read model (its own schema only).
+public struct ConsoleStore: Sendable {
+    let postgres: PostgresClient
+    let logger: Logger
+
+    public init(postgres: PostgresClient, logger: Logger) {
+        self.postgres = postgres
+        self.logger = logger
+    }
+
+    static let finals = ["closed", "rejected", "cancelled"]
+
+    /// The board: OTs not yet final (or in `filter.status`), by level then deadline.
+    public func board(_ filter: BoardFilter, now: Date) async throws -> BoardPage {
+        let limit = Int64(max(1, min(filter.limit, 500))), offset = Int64(max(0, filter.offset))
+        let level = filter.level.map(Int64.init)
+        let nowText = Wire.timestamp(now)
+        return try await postgres.withConnection { conn in
+            var rows: [BoardRow] = []
+            let page = try await conn.query(
+                """
+                SELECT data::text FROM console.aggregates
+                WHERE kind = 'workorder' AND status <> ALL('{closed,rejected,cancelled}')
+                  AND (\(filter.status)::text IS NULL OR status = \(filter.status))
+                  AND (\(filter.country)::text IS NULL OR data->>'country' = \(filter.country))
+                  AND (\(filter.serviceLine)::text IS NULL OR data->>'serviceLine' = \(filter.serviceLine))
+                  AND (\(filter.kind)::text IS NULL OR data->>'kind' = \(filter.kind))
+                  AND (\(filter.assignee)::text IS NULL OR data->>'assignee' ILIKE '%' || \(filter.assignee) || '%')
+                  AND (\(level)::int8 IS NULL OR COALESCE((data->>'level')::int, 5) = \(level))
+                ORDER BY COALESCE((data->>'level')::int, 5), data->>'deadline', id
+                LIMIT \(limit) OFFSET \(offset)
+                """, logger: logger)
+            for try await text in page.decode(String.self) {
+                rows.append(Self.row(try Wire.decoder.decode(WorkOrderView.self, from: Data(text.utf8))))
+            }
+            var total: Int64 = 0, breached: Int64 = 0
+            let counts = try await conn.query(
+                """
+                SELECT count(*)::int8,
+                       (count(*) FILTER (WHERE data->'breaches' <> '[]'::jsonb OR data->>'deadline' < \(nowText)))::int8
+                FROM console.aggregates
+                WHERE kind = 'workorder' AND status <> ALL('{closed,rejected,cancelled}')
+                  AND (\(filter.status)::text IS NULL OR status = \(filter.status))
+                  AND (\(filter.country)::text IS NULL OR data->>'country' = \(filter.country))
+                  AND (\(filter.serviceLine)::text IS NULL OR data->>'serviceLine' = \(filter.serviceLine))
+                  AND (\(filter.kind)::text IS NULL OR data->>'kind' = \(filter.kind))
+                  AND (\(filter.assignee)::text IS NULL OR data->>'assignee' ILIKE '%' || \(filter.assignee) || '%')
+                  AND (\(level)::int8 IS NULL OR COALESCE((data->>'level')::int, 5) = \(level))
+                """, logger: logger)
+            for try await (t, b) in counts.decode((Int64, Int64).self) {
+                total = t
+                breached = b
+            }
+            return BoardPage(rows: rows, total: Int(total), breached: Int(breached), filter: filter, now: now)
+        }
+    }
+
+    static func row(_ v: WorkOrderView) -> BoardRow {
+        BoardRow(
+            workOrderId: v.id, number: v.number, status: v.status, kind: v.kind, serviceLine: v.serviceLine, country: v.country,
+            customer: v.customer, level: v.level, deadline: v.deadline, deadlineWhat: v.deadlineWhat, breaches: v.breaches,
+            assignee: v.assignee, openedAt: v.openedAt, updatedAt: v.updatedAt)
+    }
+
+    /// One OT with its timeline; nil when the console has never heard of it.
+    public func workOrder(_ id: String) async throws -> WorkOrderDetail? {
+        try await postgres.withConnection { conn in
+            var view: WorkOrderView?
+            for try await text in try await conn.query(
+                "SELECT data::text FROM console.aggregates WHERE kind = 'workorder' AND id = \(id)", logger: logger
+            ).decode(String.self) {
+                view = try Wire.decoder.decode(WorkOrderView.self, from: Data(text.utf8))
+            }
+            guard let v = view else { return nil }
+            var timeline: [TimelineEntry] = []
+            for try await (action, from, to, details, messageId) in try await conn.query(
+                """
+                SELECT action, from_status, to_status, COALESCE(details::text, '{}'), message_id FROM console.history
+                WHERE kind = 'workorder' AND id = \(id) ORDER BY seq
+                """, logger: logger
+            ).decode((String, String?, String?, String, String).self) {
+                let d = (try? JSONSerialization.jsonObject(with: Data(details.utf8))) as? [String: String] ?? [:]
+                timeline.append(
+                    TimelineEntry(
+                        at: d["at"].flatMap(Wire.parseTimestamp) ?? v.updatedAt, type: action, from: from, to: to,
+                        summary: d["summary"] ?? action, messageId: messageId))
+            }
+            timeline.sort { $0.at < $1.at }
+            return WorkOrderDetail(
+                row: Self.row(v), customerId: v.customerId, sector: v.sector, outcome: v.outcome, closedAt: v.closedAt,
+                documents: v.documents, prefacturaId: v.prefacturaId, prefacturaStatus: v.prefacturaStatus,
+                prefacturaAmount: v.prefacturaAmount, invoiceId: v.invoiceId, invoiceAmount: v.invoiceAmount,
+                invoiceIssuer: v.invoiceIssuer, damageId: v.damageId, timeline: timeline)
+        }
+    }
+
+    /// Every indicator over the `count` months up to `month` (`YYYY-MM`), oldest first.
+    public func indicators(upTo month: YearMonth, count: Int = 12) async throws -> [IndicatorSeries] {
+        let months = (0..<count).reversed().map { month.adding(months: -$0).description }
+        let first = months[0], last = months[months.count - 1]
+        var found: [String: [String: (Int, Int)]] = [:]
+        try await postgres.withConnection { conn in
+            for try await (indicator, m, total, hits) in try await conn.query(
+                """
+                SELECT k.key, k.value->>'month', count(*)::int8, (count(*) FILTER (WHERE (k.value->>'hit')::boolean))::int8
+                FROM console.aggregates a CROSS JOIN LATERAL jsonb_each(a.data->'kpis') AS k
+                WHERE a.kind IN ('workorder', 'request', 'damage', 'retrieval') AND a.data->'kpis' <> '{}'::jsonb
+                  AND k.value->>'month' BETWEEN \(first) AND \(last)
+                GROUP BY 1, 2
+                """, logger: logger
+            ).decode((String, String, Int64, Int64).self) {
+                found[indicator, default: [:]][m] = (Int(hits), Int(total))
+            }
+        }
+        return Indicators.all.map { i in
+            IndicatorSeries(
+                indicator: i,
+                months: months.map { m in
+                    let (hits, total) = found[i.id]?[m] ?? (0, 0)
+                    return IndicatorMonth(month: m, numerator: hits, denominator: total, threshold: i.threshold)
+                })
+        }
+    }
+
+    /// How many cases of each view kind are in each state today.
+    public func stateCounts() async throws -> [String: [String: Int]] {
+        try await postgres.withConnection { conn in
+            var counts: [String: [String: Int]] = [:]
+            for try await (kind, status, n) in try await conn.query(
+                "SELECT kind, status, count(*)::int8 FROM console.aggregates GROUP BY 1, 2", logger: logger
+            ).decode((String, String, Int64).self) {
+                counts[kind, default: [:]][status] = Int(n)
+            }
+            return counts
+        }
+    }
+
+    /// A value that changes whenever an OT's view changes (the board's live updates).
+    public func boardVersion() async throws -> String {
+        try await postgres.withConnection { conn in
+            for try await at in try await conn.query(
+                "SELECT COALESCE(max(updated_at)::text, '') FROM console.aggregates WHERE kind = 'workorder'", logger: logger
+            ).decode(String.self) {
+                return at
+            }
+            return ""
+        }
+    }
+}
