@@ -208,7 +208,7 @@ public final class ConsoleHTTP: Service, Sendable {
             },
             logger: logger)
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await self.watchBoard() }
+            group.addTask { await self.watchBoard() }
             try await app.run()
             group.cancelAll()
         }
@@ -334,10 +334,11 @@ public final class ConsoleHTTP: Service, Sendable {
     // MARK: Live board
 
     /// Polls the read model's board version twice a second (one query for all viewers).
-    func watchBoard() async throws {
+    func watchBoard() async {
         while !Task.isCancelled {
             if let v = try? await store.boardVersion() { version.withLock { $0 = v } }
-            try await Task.sleep(for: .milliseconds(500))
+            // Cancelled at shutdown: the loop ends, nothing is thrown.
+            try? await Task.sleep(for: .milliseconds(500))
         }
     }
 

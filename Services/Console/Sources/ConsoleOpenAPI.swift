@@ -17,8 +17,12 @@ public enum ConsoleOpenAPI {
         if let format { o["format"] = str(format) }
         return .object(o)
     }
-    static func string(_ description: String? = nil, enumeration: [String]? = nil, format: String? = nil) -> JSONValue {
+    static func string(
+        _ description: String? = nil, enumeration: [String]? = nil, format: String? = nil, pattern: String? = nil, maxLength: Int? = nil
+    ) -> JSONValue {
         var o: [String: JSONValue] = ["type": str("string")]
+        if let pattern { o["pattern"] = str(pattern) }
+        if let maxLength { o["maxLength"] = .number(Double(maxLength)) }
         if let description { o["description"] = str(description) }
         if let enumeration { o["enum"] = .array(enumeration.map(str)) }
         if let format { o["format"] = str(format) }
@@ -95,9 +99,9 @@ public enum ConsoleOpenAPI {
     static var paths: [String: JSONValue] {
         let filters: [JSONValue] = [
             query("country", string(enumeration: ["BO", "CL", "CO"]), "customer's country"),
-            query("serviceLine", string(), "service line (CSV, SPOT, GEP, …)"),
+            query("serviceLine", string(pattern: "^[^\\u0000]*$", maxLength: 200), "service line (CSV, SPOT, GEP, …)"),
             query("kind", string(enumeration: WorkOrderKind.allCases.map(\.rawValue)), "OT kind"),
-            query("assignee", string(), "part of the assignee's name"),
+            query("assignee", string(pattern: "^[^\\u0000]*$", maxLength: 200), "part of the assignee's name"),
             query("level", integer(1, 4), "priority level"),
             query("status", string(enumeration: WorkOrderViews.progress.order), "state (default: every state not final)"),
             query("limit", integer(1, 500), "rows per page (default 100)"),
@@ -124,7 +128,7 @@ public enum ConsoleOpenAPI {
                 "get": obj([
                     "operationId": str("getIndicators"), "summary": str("every seed indicator over the months up to one"),
                     "parameters": .array([
-                        query("month", string("YYYY-MM (default: this month)", format: nil), "the last month"),
+                        query("month", string("YYYY-MM (default: this month)", pattern: "^[0-9]{4}-(0[1-9]|1[0-2])$"), "the last month"),
                         query("months", integer(1, 36), "how many months (default 12)"),
                     ]),
                     "security": security,

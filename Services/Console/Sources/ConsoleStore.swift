@@ -17,7 +17,9 @@ public struct ConsoleStore: Sendable {
 
     static let finals = ["closed", "rejected", "cancelled"]
 
-    /// The board: OTs not yet final (or in `filter.status`), by level then deadline.
+    /// The board: OTs not yet final (or in `filter.status`), by level then deadline. Only OTs
+    /// opened (with their number): a view first seen through another fact — a pole move's charge
+    /// naming the OT it will pay for, a prioritization that overtook the opening — waits for it.
     public func board(_ filter: BoardFilter, now: Date) async throws -> BoardPage {
         let limit = Int64(max(1, min(filter.limit, 500))), offset = Int64(max(0, filter.offset))
         let level = filter.level.map(Int64.init)
@@ -27,7 +29,7 @@ public struct ConsoleStore: Sendable {
             let page = try await conn.query(
                 """
                 SELECT data::text FROM console.aggregates
-                WHERE kind = 'workorder' AND status <> ALL('{closed,rejected,cancelled}')
+                WHERE kind = 'workorder' AND status <> ALL('{closed,rejected,cancelled}') AND data ? 'number'
                   AND (\(filter.status)::text IS NULL OR status = \(filter.status))
                   AND (\(filter.country)::text IS NULL OR data->>'country' = \(filter.country))
                   AND (\(filter.serviceLine)::text IS NULL OR data->>'serviceLine' = \(filter.serviceLine))
@@ -46,7 +48,7 @@ public struct ConsoleStore: Sendable {
                 SELECT count(*)::int8,
                        (count(*) FILTER (WHERE data->'breaches' <> '[]'::jsonb OR data->>'deadline' < \(nowText)))::int8
                 FROM console.aggregates
-                WHERE kind = 'workorder' AND status <> ALL('{closed,rejected,cancelled}')
+                WHERE kind = 'workorder' AND status <> ALL('{closed,rejected,cancelled}') AND data ? 'number'
                   AND (\(filter.status)::text IS NULL OR status = \(filter.status))
                   AND (\(filter.country)::text IS NULL OR data->>'country' = \(filter.country))
                   AND (\(filter.serviceLine)::text IS NULL OR data->>'serviceLine' = \(filter.serviceLine))

@@ -225,7 +225,7 @@ extension Pages {
             for e in d.timeline {
                 b += "<li data-message=\"\(escape(e.messageId))\">\(time(e.at)) <code>\(escape(e.type))</code>"
                 if e.from != nil || e.to != nil {
-                    b += " <span class=\"transition\">\(escape(e.from ?? "∅")) → \(escape(e.to ?? "∅"))</span>"
+                    b += " <span class=\"transition\">\(e.from.map { escape($0) + " " } ?? "")→ \(escape(e.to ?? "?"))</span>"
                 }
                 if !e.summary.isEmpty { b += " <span class=\"summary\">\(escape(e.summary))</span>" }
                 b += "</li>\n"

@@ -9,7 +9,7 @@ extension Pages {
     /// the chart of the last months.
     public static func kpis(_ series: [IndicatorSeries], month: String, viewer: Viewer) -> String {
         var b = "<div class=\"toolbar\"><h1>Indicators</h1>"
-        b += "<form class=\"filters\" method=\"get\" action=\"/kpis\" style=\"margin:0\">"
+        b += "<form class=\"filters bare\" method=\"get\" action=\"/kpis\">"
         b += "<label>Month<input type=\"month\" name=\"month\" value=\"\(escape(month))\" /></label>"
         b += "<button type=\"submit\">Show</button></form>"
         if let (previous, next) = neighbours(of: month) {

@@ -74,7 +74,7 @@ extension Pages {
     /// Sizes of the diagram, in SVG units.
     enum Diagram {
         static let stateHeight = 42.0, startRadius = 7.0, labelHeight = 12.0, layerGap = 14.0
-        static let nodeGap = 30.0, dummyGap = 10.0, dummyWidth = 6.0
+        static let nodeGap = 30.0, dummyGap = 10.0, dummyWidth = 6.0, portSpacing = 9.0
         static let nameCharWidth = 7.0, seedCharWidth = 6.2, labelCharWidth = 5.6
         static let maxLabel = 32, margin = 10.0
         static let stroke = "#486581", ink = "#243b53"
@@ -112,6 +112,16 @@ extension Pages {
         for (i, s) in machine.states.enumerated() {
             width[i] = max(96, Double(s.name.count) * D.nameCharWidth + 26, Double(s.seedName?.count ?? 0) * D.seedCharWidth + 26)
             height[i] = D.stateHeight
+        }
+        // A state is wide enough for the edges that leave or enter it on one side.
+        var onSide: [Int: Int] = [:]  // 2v: top, 2v + 1: bottom
+        for edge in edges where !edge.chain.isEmpty {
+            let (first, last) = (edge.chain[0], edge.chain[edge.chain.count - 1])
+            onSide[2 * first + (layout.layerOf[edge.chain[1]] > layout.layerOf[first] ? 1 : 0), default: 0] += 1
+            onSide[2 * last + (layout.layerOf[edge.chain[edge.chain.count - 2]] > layout.layerOf[last] ? 1 : 0), default: 0] += 1
+        }
+        for i in machine.states.indices {
+            width[i] = max(width[i], Double(max(onSide[2 * i] ?? 0, onSide[2 * i + 1] ?? 0) + 1) * D.portSpacing / 0.8)
         }
         if let s = layout.start {
             width[s] = 2 * D.startRadius
@@ -156,14 +166,14 @@ extension Pages {
             for v in layer { ax[v] += shift }
         }
         let (up, down) = layout.neighbours()
-        for round in 0..<9 {
+        for round in 0..<15 {
             let downward = round % 2 == 0
             let order = downward ? Array(layout.layers.indices) : Array(layout.layers.indices.reversed())
             for l in order {
                 let layer = layout.layers[l]
                 guard !layer.isEmpty else { continue }
                 let desired = layer.map { v -> Double in
-                    let near = round == 8 ? up[v] + down[v] : downward ? up[v] : down[v]
+                    let near = round >= 12 ? up[v] + down[v] : downward ? up[v] : down[v]
                     return near.isEmpty ? ax[v] : near.map { ax[$0] }.reduce(0, +) / Double(near.count)
                 }
                 var left = desired, right = desired
@@ -193,7 +203,7 @@ extension Pages {
                 }
             }
             let b = box(v)
-            let spread = v == layout.start ? 0 : b.w * 0.7
+            let spread = v == layout.start ? 0 : b.w * 0.8
             for (_, list) in sides {
                 let sorted = list.sorted { ($0.x, $0.key) < ($1.x, $1.key) }
                 for (k, p) in sorted.enumerated() {

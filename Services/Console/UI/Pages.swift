@@ -279,9 +279,9 @@ public enum Pages {
         table{border-collapse:collapse;width:100%;background:var(--card)}
         th,td{padding:.3rem .5rem;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
         th{background:#eef2f7;font-size:.8rem;font-weight:600;color:var(--muted);white-space:nowrap}
-        td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+        td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}table.states{width:auto;min-width:26rem}
         tr.breached td{background:var(--redbg)}tr.breached td:first-child{box-shadow:inset 3px 0 var(--red)}
-        .breached{color:var(--red);font-weight:600}
+        span.breached{color:var(--red);font-weight:600}.badge.breached{background:var(--red);color:#fff}
         .countdown{font-variant-numeric:tabular-nums;white-space:nowrap}
         .badge{display:inline-block;padding:0 .45rem;border-radius:999px;font-size:.78rem;font-weight:600;background:#e4e7eb;color:#323f4b;white-space:nowrap}
         .badge.level-1{background:#c62828;color:#fff}.badge.level-2{background:#ef6c00;color:#fff}
@@ -289,17 +289,18 @@ public enum Pages {
         .badge.approved{background:#e3f4e4;color:var(--green)}.badge.observed{background:#fff3d6;color:var(--amber)}
         .badge.noData{background:#eceff1;color:var(--grey)}
         .card{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:.8rem 1rem;margin-bottom:1rem}
+        .card>h2:first-child,.card>h3:first-child{margin-top:0}
         .narrow{max-width:26rem;margin:2rem auto}
         .muted{color:var(--muted)}.small{font-size:.8rem}
         .alert{padding:.5rem .7rem;border-radius:4px;background:var(--redbg);color:var(--red)}
         .notice{padding:.5rem .7rem;border-radius:4px;background:#e3f2fd;color:#0d47a1}
-        form.inline{display:inline;margin:0}
+        form.inline{display:inline;margin:0}form.bare{margin:0}
         form.filters{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end;margin-bottom:.6rem}
         form.stack{display:flex;flex-direction:column;gap:.6rem}
         label{display:flex;flex-direction:column;gap:.1rem;font-size:.78rem;color:var(--muted)}
-        input,select,button{font:inherit;font-size:.9rem;padding:.25rem .45rem;border:1px solid #bcccdc;border-radius:4px;background:#fff;color:var(--fg)}
+        input,select,button{font:inherit;font-size:.9rem;height:2rem;padding:.25rem .45rem;border:1px solid #bcccdc;border-radius:4px;background:#fff;color:var(--fg)}
         button{background:var(--accent);border-color:var(--accent);color:#fff;cursor:pointer}
-        button.link{background:none;border:none;color:#d9e2ec;text-decoration:underline;padding:0}
+        button.link{background:none;border:none;color:#d9e2ec;text-decoration:underline;padding:0;height:auto}
         button.danger{background:var(--red);border-color:var(--red)}
         .toolbar{display:flex;flex-wrap:wrap;align-items:center;gap:.4rem 1rem;margin:.4rem 0}
         .live{font-size:.78rem;padding:0 .45rem;border-radius:999px;background:#eceff1;color:var(--grey)}
@@ -309,7 +310,7 @@ public enum Pages {
         dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:0}
         dl.facts dt{color:var(--muted)}dl.facts dd{margin:0}
         ol.timeline{margin:0;padding-left:1.4rem}ol.timeline li{margin:.25rem 0}
-        ol.timeline time{font-variant-numeric:tabular-nums;color:var(--muted)}
+        ol.timeline time{font-variant-numeric:tabular-nums;color:var(--muted)}ol.timeline .summary::before{content:"— ";color:var(--muted)}
         code{font-size:.85em;background:#f0f4f8;padding:0 .2rem;border-radius:3px}
         pre{margin:0;max-width:36rem;max-height:9rem;overflow:auto;white-space:pre-wrap;word-break:break-all;font-size:.75rem;background:#f0f4f8;padding:.3rem}
         .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(22rem,1fr));gap:1rem}
