@@ -164,11 +164,22 @@ public final class AMQPConnection: Sendable {
 
     /// Starts consuming a queue with manual acknowledgement and the given prefetch. The consumer
     /// survives reconnects: its deliveries go on after the connection recovers.
-    public func consume(queue: String, prefetch: UInt16) async throws -> AMQPConsumer {
+    ///
+    /// `arguments` is the `basic.consume` argument table, e.g. `x-stream-offset` (`"first"`,
+    /// `"last"`, `"next"` or an offset) to read a stream queue from a given point, or
+    /// `x-priority`. A consumer that resubscribes after a reconnect does so with the same
+    /// arguments (a stream consumer from `"first"` reads the stream again from its start).
+    ///
+    /// Stream queues need a prefetch (the broker refuses a stream consumer without one) and manual
+    /// acks, which only give credit back; RabbitMQ 3.10 answers a `basic.nack` or `basic.reject`
+    /// of a stream delivery by closing the whole connection (540 NOT_IMPLEMENTED), so acknowledge
+    /// every stream delivery, and end a stream consumer with ``cancel(_:)`` and by acking what it
+    /// still delivers, not by ending the iteration (which gives the rest back with a nack).
+    public func consume(queue: String, prefetch: UInt16, arguments: [String: FieldValue] = [:]) async throws -> AMQPConsumer {
         let tag = "\(loop.configuration.name).\(queue).\(UUID().uuidString.prefix(8).lowercased())"
         let loop = self.loop
         let box = DeliveryBox(onIteratorEnd: { loop.enqueue(.consumerEnded(tag)) })
-        let registration = ConsumerRegistration(tag: tag, queue: queue, prefetch: prefetch, box: box)
+        let registration = ConsumerRegistration(tag: tag, queue: queue, prefetch: prefetch, arguments: arguments, box: box)
         try await loop.submit { .consume(registration, $0) }
         return AMQPConsumer(tag: tag, queue: queue, deliveries: AMQPDeliveries(box: box))
     }
@@ -245,6 +256,8 @@ struct ConsumerRegistration: Sendable {
     let tag: String
     let queue: String
     let prefetch: UInt16
+    /// The `basic.consume` arguments (sent again on every resubscription).
+    let arguments: [String: FieldValue]
     let box: DeliveryBox
 }
 
@@ -902,18 +915,25 @@ final class IOLoop: @unchecked Sendable {
                 if !error.isChannelRefusal { throw error }
             }
         case .cancel(let tag, let completion):
-            guard let slot = consumers.removeValue(forKey: tag) else {
+            guard let slot = consumers[tag] else {
                 completion(.success(()))
                 return
             }
-            if lastSlot === slot { lastSlot = nil }
+            // Deliveries read before the cancel-ok still reach the consumer, those rabbitmq-c
+            // queued while it waited for the cancel-ok included (given back with a reject they
+            // would close the connection for a stream: RabbitMQ 3.10 answers 540); then it ends —
+            // also when the connection fails on the way.
+            defer {
+                consumers.removeValue(forKey: tag)
+                if lastSlot === slot { lastSlot = nil }
+                ioHandOver()
+                slot.registration.box.finish()
+            }
             try run(completion) { () throws(AMQPError) in
                 _ = tag.withCString { amqp_basic_cancel(c, Channel.consume, amqp_cstring_bytes($0)) }
                 try check(amqp_get_rpc_reply(c), "basic.cancel", channel: Channel.consume)
+                try ioHandleQueuedFrames()
             }
-            // Deliveries read before the cancel-ok still reach the consumer; then it ends.
-            ioHandOver()
-            slot.registration.box.finish()
         case .consumerEnded(let tag):
             guard let slot = consumers.removeValue(forKey: tag) else { return }
             if lastSlot === slot { lastSlot = nil }
@@ -1025,7 +1045,7 @@ final class IOLoop: @unchecked Sendable {
         let arena = CArena()
         amqp_basic_qos(c, Channel.consume, 0, r.prefetch, 0)
         try check(amqp_get_rpc_reply(c), "basic.qos", channel: Channel.consume)
-        amqp_basic_consume(c, Channel.consume, arena.bytes(r.queue), arena.bytes(r.tag), 0, 0, 0, amqp_empty_table)
+        amqp_basic_consume(c, Channel.consume, arena.bytes(r.queue), arena.bytes(r.tag), 0, 0, 0, arena.table(r.arguments))
         try check(amqp_get_rpc_reply(c), "basic.consume \(r.queue)", channel: Channel.consume)
     }
 
@@ -1141,6 +1161,19 @@ final class IOLoop: @unchecked Sendable {
             handled += 1
         }
         return handled
+    }
+
+    /// Handles the frames rabbitmq-c queued while it waited for the reply of a synchronous method
+    /// (deliveries that came before it), without reading the socket.
+    private func ioHandleQueuedFrames() throws(AMQPError) {
+        var tv = timeval(tv_sec: 0, tv_usec: 0)
+        while let c = conn, amqp_frames_enqueued(c) != 0 {
+            var frame = amqp_frame_t()
+            let status = amqp_simple_wait_frame_noblock(c, &frame, &tv)
+            if status == AMQP_STATUS_TIMEOUT.rawValue { return }
+            try checkStatus(status, "reading from broker")
+            try ioHandle(&frame)
+        }
     }
 
     /// Reads one frame, waiting up to `wait`; false when none came.

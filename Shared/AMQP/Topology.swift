@@ -56,6 +56,31 @@ public struct Topology: Sendable, Equatable {
             args["x-queue-type"] = "quorum"
             return Queue(name: name, arguments: args)
         }
+
+        /// A stream queue (`x-queue-type: stream`): an append-only log that consumers read from
+        /// any offset (``AMQPConnection/consume(queue:prefetch:arguments:)`` with
+        /// `x-stream-offset`) without removing anything. Always durable, neither exclusive nor
+        /// auto-delete (RabbitMQ refuses a stream declared otherwise). `maxAge` is the retention
+        /// `x-max-age` (``isValidMaxAge(_:)``): whole segments older than that are deleted.
+        ///
+        /// A stream's arguments cannot change once it exists: RabbitMQ 3.10 refuses a
+        /// redeclaration with another `x-max-age` (406 PRECONDITION_FAILED, inequivalent arg).
+        public static func stream(_ name: String, maxAge: String? = nil, arguments: [String: FieldValue] = [:]) -> Queue {
+            var args = arguments
+            args["x-queue-type"] = "stream"
+            if let maxAge { args["x-max-age"] = .string(maxAge) }
+            return Queue(name: name, durable: true, exclusive: false, autoDelete: false, arguments: args)
+        }
+
+        /// Whether RabbitMQ (3.10) accepts `text` as a stream's `x-max-age`: a positive whole
+        /// number and one unit, `Y` (years), `M` (months), `D` (days), `h`, `m` or `s` — e.g.
+        /// `400D`, `13M`, `1Y`. (`1d`, `1.5D`, `0D` or a number alone are refused.)
+        public static func isValidMaxAge(_ text: String) -> Bool {
+            guard let unit = text.last, "YMDhms".contains(unit) else { return false }
+            let digits = text.dropLast()
+            guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return false }
+            return digits.contains { $0 != "0" }
+        }
     }
 
     public struct Binding: Sendable, Equatable {

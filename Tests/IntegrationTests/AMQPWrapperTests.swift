@@ -337,3 +337,111 @@ extension AMQPWrapperTests {
         }
     }
 }
+
+extension AMQPWrapperTests {
+    /// Consumer arguments reach `basic.consume`: a stream queue (declared with
+    /// ``Topology/Queue/stream(_:maxAge:arguments:)``) is read from `x-stream-offset` "first" and
+    /// from a given offset, again and again (reading removes nothing; acks only give credit back,
+    /// with a prefetch smaller than the stream); without arguments a stream consumer starts at the
+    /// next message; and a consumer that resubscribes (its channel reopened) does so with its
+    /// arguments.
+    @Test func consumerArgumentsReadAStreamFromItsFirstOffsetOrAGivenOne() async throws {
+        try await withTestSystem("amqp-stream") { system in
+            let c = try await system.connect("wrapper")
+            // Should a read wait forever, the connection's end ends every consumer's deliveries.
+            let watchdog = Task {
+                try await Task.sleep(for: .seconds(90))
+                await c.shutdown()
+            }
+            defer { watchdog.cancel() }
+            try await c.declare(Topology(queues: [.stream("t.log", maxAge: "1D")]))
+            let outcomes = try await c.publish((0..<30).map { message("t.log", "m\($0)") })
+            #expect(outcomes.allSatisfy { $0 == .confirmed })
+
+            /// Reads `count` deliveries with these consumer arguments (acking each: a stream's
+            /// deliveries are never nacked), then cancels the consumer and acks what still came.
+            func read(_ arguments: [String: FieldValue], count: Int) async throws -> [Delivery] {
+                let consumer = try await c.consume(queue: "t.log", prefetch: 7, arguments: arguments)
+                var it = consumer.deliveries.makeAsyncIterator()
+                var got: [Delivery] = []
+                while got.count < count, let d = await it.next() {
+                    got.append(d)
+                    c.ack(d)
+                }
+                try await c.cancel(consumer)
+                while let d = await it.next() { c.ack(d) }
+                return got
+            }
+            let all = try await read(["x-stream-offset": "first"], count: 30)
+            #expect(all.map { $0.properties.messageId } == (0..<30).map { "m\($0)" })
+            let offsets = all.compactMap { $0.properties.headers["x-stream-offset"]?.intValue }
+            #expect(offsets.count == 30 && zip(offsets, offsets.dropFirst()).allSatisfy { $0 < $1 }, "\(offsets)")
+            // Nothing was consumed away: from the first offset again, the same messages.
+            let twice = try await read(["x-stream-offset": "first"], count: 30)
+            #expect(twice.map { $0.properties.messageId } == all.map { $0.properties.messageId })
+            // From the offset of m20: m20 on.
+            if offsets.count == 30 {
+                let from20 = try await read(["x-stream-offset": .int(offsets[20])], count: 10)
+                #expect(from20.map { $0.properties.messageId } == (20..<30).map { "m\($0)" })
+            }
+
+            // Without arguments: the next message only.
+            let next = try await c.consume(queue: "t.log", prefetch: 7)
+            #expect(try await c.publish(message("t.log", "m30")) == .confirmed)
+            var nextIt = next.deliveries.makeAsyncIterator()
+            let first = try #require(await nextIt.next())
+            #expect(first.properties.messageId == "m30")
+            c.ack(first)
+            try await c.cancel(next)
+            while let d = await nextIt.next() { c.ack(d) }
+
+            // A consumer from "first" whose channel reopens resubscribes from "first" again.
+            let again = try await c.consume(queue: "t.log", prefetch: 50, arguments: ["x-stream-offset": "first"])
+            var againIt = again.deliveries.makeAsyncIterator()
+            var seen: [String] = []
+            while seen.count < 31, let d = await againIt.next() {
+                seen.append(d.properties.messageId ?? "")
+                c.ack(d)
+            }
+            #expect(seen == (0...30).map { "m\($0)" })
+            let session = c.session
+            do {
+                _ = try await c.get(queue: "t.missing")  // 404 closes the consumer channel
+                Issue.record("basic.get of a missing queue succeeded")
+            } catch let error as AMQPError {
+                #expect(error.replyCode == 404)
+            }
+            #expect(await eventually(timeout: .seconds(5)) { c.session == session + 1 })
+            var reread: [String] = []
+            while reread.count < 31, let d = await againIt.next() {
+                reread.append(d.properties.messageId ?? "")
+                c.ack(d)
+            }
+            #expect(reread == (0...30).map { "m\($0)" })
+            try await c.cancel(again)
+            while let d = await againIt.next() { c.ack(d) }
+
+            // Cancelled with deliveries in flight: they still reach the consumer (to be acked),
+            // none is given back with a reject, which RabbitMQ refuses for a stream by closing
+            // the connection (540).
+            _ = try await c.publish((31..<400).map { message("t.log", "m\($0)") })
+            let stable = c.session
+            for _ in 0..<5 {
+                let busy = try await c.consume(queue: "t.log", prefetch: 200, arguments: ["x-stream-offset": "first"])
+                var busyIt = busy.deliveries.makeAsyncIterator()
+                let head = try #require(await busyIt.next())
+                c.ack(head)
+                try await c.cancel(busy)
+                var rest = 0
+                while let d = await busyIt.next() {
+                    rest += 1
+                    c.ack(d)
+                }
+                #expect(rest < 400)
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(c.isConnected && c.session == stable, "the connection stayed up")
+            #expect(try await c.publish(message("t.log", "after")) == .confirmed)
+        }
+    }
+}

@@ -6,12 +6,19 @@ import Runtime
 
 // The console service: the read model of every event, the operations board and dashboards in
 // the browser and the HTTP API. Configuration (see README): CONSOLE_HTTP_HOST, CONSOLE_HTTP_PORT,
-// CONSOLE_USERS, CONSOLE_TOKENS, CONSOLE_SESSION_SECRET, CONSOLE_SECURE_COOKIES, and the kit's.
+// CONSOLE_USERS, CONSOLE_TOKENS, CONSOLE_SESSION_SECRET, CONSOLE_SECURE_COOKIES,
+// CONSOLE_LOG_MAX_AGE (retention of the event log `console.events.log`, an `x-max-age`, default
+// 400D), CONSOLE_REPLAY (`off`: no automatic rebuild at start), and the kit's.
 // `console hash-password` reads a password on standard input and prints its configured hash.
+// `console replay` replays the event log into the console's input queue (with the same AMQP_URL,
+// safe while the console runs: it ignores what it already has), then exits.
 let environment = ProcessInfo.processInfo.environment
 func fail(_ text: String) -> Never {
     FileHandle.standardError.write(Data("console: \(text)\n".utf8))
     exit(2)
+}
+if CommandLine.arguments.dropFirst().first == "replay" {
+    exit(await ConsoleRebuild.replayCommand(environment: environment))
 }
 if CommandLine.arguments.dropFirst().first == "hash-password" {
     guard let password = readLine(strippingNewline: true), !password.isEmpty else { fail("give the password on standard input") }
@@ -70,13 +77,17 @@ let configuration = ConsoleHTTPConfiguration(
     host: host, port: port, users: users, sessions: SessionCodec(secret: secret),
     secureCookies: environment["CONSOLE_SECURE_COOKIES"] == "1")
 
-try await PlatformService.run(ConsoleService.definition, environment: environment) { resources in
-    [
-        ConsoleHTTP(
-            configuration: configuration, store: ConsoleStore(postgres: resources.postgres, logger: resources.logger),
-            intake: CommandIntake(publisher: resources.brokerUser, appId: "console"), publisher: resources.publisher,
-            deadLetters: DeadLetterDesk(
-                amqp: resources.publisher, services: Platform.services.map(\.name), publisher: resources.brokerUser),
-            machines: machines, logger: resources.logger)
-    ]
+// The event log and the automatic rebuild (ConsoleReplay.swift), decided before start-up.
+let start: ConsoleRebuild.Start
+do { start = try await ConsoleRebuild.prepare(environment: environment) } catch { fail("\(error)") }
+
+try await PlatformService.run(start.definition, environment: environment) { resources in
+    let http = ConsoleHTTP(
+        configuration: configuration, store: ConsoleStore(postgres: resources.postgres, logger: resources.logger),
+        intake: CommandIntake(publisher: resources.brokerUser, appId: "console"), publisher: resources.publisher,
+        deadLetters: DeadLetterDesk(
+            amqp: resources.publisher, services: Platform.services.map(\.name), publisher: resources.brokerUser),
+        machines: machines, logger: resources.logger)
+    if let replay = start.replayService(postgres: resources.postgres, logger: resources.logger) { return [http, replay] }
+    return [http]
 }

@@ -1,3 +1,4 @@
+import AMQP
 import ConsoleUI
 import Contracts
 import Foundation
@@ -55,8 +56,36 @@ public enum ConsoleService {
         WorkOrderViews.self, RequestViews.self, DamageViews.self, FileViews.self, RetrievalViews.self,
     ]
 
-    public static let definition = ServiceDefinition(
-        name: "console", routes: routes, aggregates: aggregates, migrations: ConsoleMigrations.all)
+    /// The console as the platform declares it (broker definitions, permissions), its event log
+    /// with the default retention.
+    public static let definition = definition(logMaxAge: ConsoleEventLog.defaultMaxAge)
+
+    /// The console with its event log kept `logMaxAge` (`CONSOLE_LOG_MAX_AGE`, an `x-max-age`).
+    public static func definition(logMaxAge: String) -> ServiceDefinition {
+        ServiceDefinition(
+            name: "console", routes: routes, aggregates: aggregates, migrations: ConsoleMigrations.all,
+            extra: ConsoleEventLog.topology(eventTypes: routes.eventTypes, maxAge: logMaxAge))
+    }
+}
+
+/// The console's event log: the RabbitMQ **stream** `console.events.log`, bound to `ot.events`
+/// with every event type the console routes (the same keys as its input queue `console.events`;
+/// its broker user may bind exactly those), so that it holds every event the console was sent,
+/// in order, kept `x-max-age` (default ``defaultMaxAge``) whether or not it was consumed. The
+/// read model is rebuilt from it by ``ConsoleReplay``.
+public enum ConsoleEventLog {
+    /// The stream's name (the console's broker user owns the queues `console.*`).
+    public static let queue = "console.events.log"
+
+    /// Retention when `CONSOLE_LOG_MAX_AGE` is not set: 400 days, a year of indicators and more.
+    public static let defaultMaxAge = "400D"
+
+    /// The stream and its bindings.
+    public static func topology(eventTypes: [String], maxAge: String) -> Topology {
+        Topology(
+            queues: [.stream(queue, maxAge: maxAge)],
+            bindings: eventTypes.sorted().map { .init(queue: queue, exchange: PlatformTopology.events, routingKey: $0) })
+    }
 }
 
 /// The `console` schema: the kit's tables and the board's index.
@@ -73,6 +102,20 @@ public enum ConsoleMigrations {
                 """,
                 // The board's live updates ask for the latest change.
                 "CREATE INDEX aggregates_updated ON console.aggregates (kind, updated_at)",
-            ])
+            ]),
+        Migration(
+            2, "replays of the event log: one row each, finished or not",
+            [
+                // The automatic rebuild at start (ConsoleReplay): a start whose schema's latest
+                // replay never finished (stopped half-way) replays again.
+                """
+                CREATE TABLE console.replays (
+                    id text PRIMARY KEY,
+                    started_at timestamptz NOT NULL DEFAULT now(),
+                    finished_at timestamptz,
+                    republished bigint,
+                    skipped bigint)
+                """
+            ]),
     ]
 }

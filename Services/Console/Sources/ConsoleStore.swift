@@ -17,7 +17,8 @@ public struct ConsoleStore: Sendable {
 
     static let finals = ["closed", "rejected", "cancelled"]
 
-    /// The board: OTs not yet final (or in `filter.status`), by level then deadline. Only OTs
+    /// The board: OTs not yet final (or, with `filter.status`, those in that state, final ones too),
+    /// by level then deadline. Only OTs
     /// opened (with their number): a view first seen through another fact — a pole move's charge
     /// naming the OT it will pay for, a prioritization that overtook the opening — waits for it.
     public func board(_ filter: BoardFilter, now: Date) async throws -> BoardPage {
@@ -29,8 +30,8 @@ public struct ConsoleStore: Sendable {
             let page = try await conn.query(
                 """
                 SELECT data::text FROM console.aggregates
-                WHERE kind = 'workorder' AND status <> ALL('{closed,rejected,cancelled}') AND data ? 'number'
-                  AND (\(filter.status)::text IS NULL OR status = \(filter.status))
+                WHERE kind = 'workorder' AND data ? 'number'
+                  AND (CASE WHEN \(filter.status)::text IS NULL THEN status <> ALL('{closed,rejected,cancelled}') ELSE status = \(filter.status) END)
                   AND (\(filter.country)::text IS NULL OR data->>'country' = \(filter.country))
                   AND (\(filter.serviceLine)::text IS NULL OR data->>'serviceLine' = \(filter.serviceLine))
                   AND (\(filter.kind)::text IS NULL OR data->>'kind' = \(filter.kind))
@@ -48,8 +49,8 @@ public struct ConsoleStore: Sendable {
                 SELECT count(*)::int8,
                        (count(*) FILTER (WHERE data->'breaches' <> '[]'::jsonb OR data->>'deadline' < \(nowText)))::int8
                 FROM console.aggregates
-                WHERE kind = 'workorder' AND status <> ALL('{closed,rejected,cancelled}') AND data ? 'number'
-                  AND (\(filter.status)::text IS NULL OR status = \(filter.status))
+                WHERE kind = 'workorder' AND data ? 'number'
+                  AND (CASE WHEN \(filter.status)::text IS NULL THEN status <> ALL('{closed,rejected,cancelled}') ELSE status = \(filter.status) END)
                   AND (\(filter.country)::text IS NULL OR data->>'country' = \(filter.country))
                   AND (\(filter.serviceLine)::text IS NULL OR data->>'serviceLine' = \(filter.serviceLine))
                   AND (\(filter.kind)::text IS NULL OR data->>'kind' = \(filter.kind))

@@ -25,9 +25,19 @@ public struct DeadLetterDesk: Sendable {
     public func page(notice: String?) async throws -> DeadLettersPage {
         var counts: [String: Int] = [:]
         var letters: [DeadLetterView] = []
+        var unreadable: [String] = []
         for service in services {
-            let (peeked, total) = try await DeadLetters.peek("\(service).dead", amqp, limit: limit)
-            counts[service] = Int(total)
+            // One queue that cannot be read (its service never started: no queue yet) hides
+            // nobody else's letters.
+            let peeked: [(DeadLetter, Delivery)]
+            do {
+                let (p, total) = try await DeadLetters.peek("\(service).dead", amqp, limit: limit)
+                peeked = p
+                counts[service] = Int(total)
+            } catch {
+                unreadable.append("\(service).dead")
+                continue
+            }
             for (letter, delivery) in peeked {
                 let body = String(decoding: delivery.body.prefix(600), as: UTF8.self)
                 letters.append(
@@ -37,7 +47,8 @@ public struct DeadLetterDesk: Sendable {
                         body: LogSafe.escape(body)))
             }
         }
-        return DeadLettersPage(counts: counts, letters: letters, notice: notice)
+        let missing = unreadable.isEmpty ? nil : "could not read \(unreadable.joined(separator: ", ")) (not declared yet?)"
+        return DeadLettersPage(counts: counts, letters: letters, notice: [notice, missing].compactMap { $0 }.joined(separator: " · "))
     }
 
     /// Replays `ids` (nil: every letter) of `service`.

@@ -40,6 +40,18 @@ struct ViewProgress: Sendable {
         return rank(to) > rank(from) || returns.contains([from, to])
     }
 
+    /// Moves `status` for `fact` when `moves` allows it; returns the fact's timeline line, with the
+    /// state change if any (a view first seen through a fact that names no state starts in
+    /// `order[0]`).
+    func step(_ status: inout String, before: String?, _ fact: Observed, _ summary: String) -> HistoryEntry {
+        var target = targets[fact.type]
+        if let t = target, !moves(from: before, to: t) { target = nil }
+        if let t = target { status = t }
+        return HistoryEntry(
+            fact.type, from: target == nil ? nil : before, to: target ?? (before == nil ? status : nil),
+            details: ["at": Wire.timestamp(fact.time), "summary": summary])
+    }
+
     /// The machine: every step `moves` allows, on the event types that cause it; a view first
     /// seen through an event that names no state starts in `order[0]`.
     func machine(title: String, procedure: String, seedNames: [String: String] = [:], creators: [String]) -> StateMachine {
@@ -71,12 +83,6 @@ public struct Observed: Sendable {
     public var type: String { Swift.type(of: message).type }
 }
 
-extension Decision {
-    /// A timeline line for `fact`: the state change if any, the time it happened and what it said.
-    static func line(_ fact: Observed, from: String?, to: String?, _ summary: String) -> HistoryEntry {
-        HistoryEntry(fact.type, from: from, to: to, details: ["at": Wire.timestamp(fact.time), "summary": summary])
-    }
-}
 
 // MARK: - Work orders
 
@@ -159,14 +165,9 @@ public enum WorkOrderViews: Aggregate {
         var v = state ?? WorkOrderView(id: id, status: progress.order[0], updatedAt: fact.time)
         let before = state?.status
         let summary = apply(fact, to: &v)
-        var target = progress.targets[fact.type]
-        if let t = target, !progress.moves(from: before, to: t) { target = nil }
-        if let t = target { v.status = t }
+        let line = progress.step(&v.status, before: before, fact, summary)
         refresh(&v, now: context.now)
         v.updatedAt = max(v.updatedAt, fact.time)
-        let created = state == nil
-        let line = Decision<WorkOrderView>.line(
-            fact, from: target == nil ? nil : before, to: target ?? (created ? v.status : nil), summary)
         return Decision(state: v, history: [line])
     }
 
@@ -384,9 +385,7 @@ public enum RequestViews: Aggregate {
             summary = "\(e.code)\(e.reason.map { ": \($0)" } ?? "")"
         default: break
         }
-        var target = progress.targets[fact.type]
-        if let t = target, !progress.moves(from: before, to: t) { target = nil }
-        if let t = target { v.status = t }
+        let line = progress.step(&v.status, before: before, fact, summary)
         // GC-PRC-OPE-ASE-04 §III.2, by the month of receipt: efficacy (completed with a good
         // quality call, or the procedure's own answer) and timeliness (attended within 24 h).
         if let received = v.receivedAt {
@@ -396,8 +395,6 @@ public enum RequestViews: Aggregate {
             v.kpis[Indicators.postSaleTimeliness.id] = KPIMark(
                 month: month, hit: v.attendedAt.map { $0.timeIntervalSince(received) < 86_400 } ?? false)
         }
-        let line = Decision<RequestView>.line(
-            fact, from: target == nil ? nil : before, to: target ?? (state == nil ? v.status : nil), summary)
         return Decision(state: v, history: [line])
     }
 }
@@ -466,15 +463,11 @@ public enum DamageViews: Aggregate {
             summary = "solved (\(e.how.rawValue))"
         default: break
         }
-        var target = progress.targets[fact.type]
-        if let t = target, !progress.moves(from: before, to: t) { target = nil }
-        if let t = target { v.status = t }
+        let line = progress.step(&v.status, before: before, fact, summary)
         // COM-GCM-P12 §IV.2: reiterated damages solved / received, by the month they became reiterated.
         if let at = v.reiteratedAt {
             v.kpis[Indicators.repeatedDamages.id] = KPIMark(month: monthOf(at), hit: v.status == "solved")
         }
-        let line = Decision<DamageView>.line(
-            fact, from: target == nil ? nil : before, to: target ?? (state == nil ? v.status : nil), summary)
         return Decision(state: v, history: [line])
     }
 }
@@ -522,11 +515,7 @@ public enum FileViews: Aggregate {
             v.caseId = e.caseId
             v.at = e.registeredAt
         }
-        var target = progress.targets[fact.type]
-        if let t = target, !progress.moves(from: before, to: t) { target = nil }
-        if let t = target { v.status = t }
-        let line = Decision<RecordView>.line(
-            fact, from: target == nil ? nil : before, to: target ?? (state == nil ? v.status : nil), fact.type)
+        let line = progress.step(&v.status, before: before, fact, fact.type)
         return Decision(state: v, history: [line])
     }
 }
@@ -553,13 +542,9 @@ public enum RetrievalViews: Aggregate {
             v.at = e.requestedAt
         }
         v.fileId = v.fileId ?? Fields.string("fileId", of: fact.message)
-        var target = progress.targets[fact.type]
-        if let t = target, !progress.moves(from: before, to: t) { target = nil }
-        if let t = target { v.status = t }
+        let line = progress.step(&v.status, before: before, fact, fact.type)
         // Seed 002: recovered documents / document requests, by the month of the request.
         if let at = v.at { v.kpis[Indicators.documentRetrieval.id] = KPIMark(month: monthOf(at), hit: v.status == "delivered") }
-        let line = Decision<RecordView>.line(
-            fact, from: target == nil ? nil : before, to: target ?? (state == nil ? v.status : nil), fact.type)
         return Decision(state: v, history: [line])
     }
 }
