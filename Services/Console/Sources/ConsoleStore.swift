@@ -23,46 +23,68 @@ public struct ConsoleStore: Sendable {
     /// naming the OT it will pay for, a prioritization that overtook the opening — waits for it.
     public func board(_ filter: BoardFilter, now: Date) async throws -> BoardPage {
         let limit = Int64(max(1, min(filter.limit, 500))), offset = Int64(max(0, filter.offset))
-        let level = filter.level.map(Int64.init)
-        let nowText = Wire.timestamp(now)
+        var pageBinds = PostgresBindings()
+        let pageWhere = Self.boardWhere(filter, &pageBinds)
+        pageBinds.append(limit)
+        pageBinds.append(offset)
+        var countBinds = PostgresBindings()
+        countBinds.append(Wire.timestamp(now))
+        let countWhere = Self.boardWhere(filter, &countBinds)
         return try await postgres.withConnection { conn in
             var rows: [BoardRow] = []
             let page = try await conn.query(
-                """
-                SELECT data::text FROM console.aggregates
-                WHERE kind = 'workorder' AND data ? 'number'
-                  AND (CASE WHEN \(filter.status)::text IS NULL THEN status <> ALL('{closed,rejected,cancelled}') ELSE status = \(filter.status) END)
-                  AND (\(filter.country)::text IS NULL OR data->>'country' = \(filter.country))
-                  AND (\(filter.serviceLine)::text IS NULL OR data->>'serviceLine' = \(filter.serviceLine))
-                  AND (\(filter.kind)::text IS NULL OR data->>'kind' = \(filter.kind))
-                  AND (\(filter.assignee)::text IS NULL OR data->>'assignee' ILIKE '%' || \(filter.assignee) || '%')
-                  AND (\(level)::int8 IS NULL OR COALESCE((data->>'level')::int, 5) = \(level))
-                ORDER BY COALESCE((data->>'level')::int, 5), data->>'deadline', id
-                LIMIT \(limit) OFFSET \(offset)
-                """, logger: logger)
+                PostgresQuery(
+                    unsafeSQL: """
+                        SELECT data::text FROM console.aggregates WHERE \(pageWhere)
+                        ORDER BY COALESCE((data->>'level')::int, 5), data->>'deadline', id
+                        LIMIT $\(pageBinds.count - 1) OFFSET $\(pageBinds.count)
+                        """, binds: pageBinds), logger: logger)
             for try await text in page.decode(String.self) {
                 rows.append(Self.row(try Wire.decoder.decode(WorkOrderView.self, from: Data(text.utf8))))
             }
             var total: Int64 = 0, breached: Int64 = 0
             let counts = try await conn.query(
-                """
-                SELECT count(*)::int8,
-                       (count(*) FILTER (WHERE data->'breaches' <> '[]'::jsonb OR data->>'deadline' < \(nowText)))::int8
-                FROM console.aggregates
-                WHERE kind = 'workorder' AND data ? 'number'
-                  AND (CASE WHEN \(filter.status)::text IS NULL THEN status <> ALL('{closed,rejected,cancelled}') ELSE status = \(filter.status) END)
-                  AND (\(filter.country)::text IS NULL OR data->>'country' = \(filter.country))
-                  AND (\(filter.serviceLine)::text IS NULL OR data->>'serviceLine' = \(filter.serviceLine))
-                  AND (\(filter.kind)::text IS NULL OR data->>'kind' = \(filter.kind))
-                  AND (\(filter.assignee)::text IS NULL OR data->>'assignee' ILIKE '%' || \(filter.assignee) || '%')
-                  AND (\(level)::int8 IS NULL OR COALESCE((data->>'level')::int, 5) = \(level))
-                """, logger: logger)
+                PostgresQuery(
+                    unsafeSQL: """
+                        SELECT count(*)::int8, (count(*) FILTER (WHERE data->'breaches' <> '[]'::jsonb OR data->>'deadline' < $1))::int8
+                        FROM console.aggregates WHERE \(countWhere)
+                        """, binds: countBinds), logger: logger)
             for try await (t, b) in counts.decode((Int64, Int64).self) {
                 total = t
                 breached = b
             }
             return BoardPage(rows: rows, total: Int(total), breached: Int(breached), filter: filter, now: now)
         }
+    }
+
+    /// The board's condition for `f`, its values bound after those already in `binds`: only the
+    /// filters given (the planner sees plain predicates, and the partial index `board_order`
+    /// serves the default of every state not final).
+    static func boardWhere(_ f: BoardFilter, _ binds: inout PostgresBindings) -> String {
+        func bind(_ value: String) -> String {
+            binds.append(value)
+            return "$\(binds.count)"
+        }
+        var clauses = ["kind = 'workorder'", "data ? 'number'"]
+        if let s = f.status {
+            clauses.append("status = \(bind(s))")
+        } else {
+            clauses.append("status NOT IN ('closed', 'rejected', 'cancelled')")
+        }
+        if let c = f.country { clauses.append("data->>'country' = \(bind(c))") }
+        if let l = f.serviceLine { clauses.append("data->>'serviceLine' = \(bind(l))") }
+        if let k = f.kind { clauses.append("data->>'kind' = \(bind(k))") }
+        if let a = f.assignee {
+            // A part of the name, taken literally (no LIKE wildcards from the user).
+            let literal = a.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+                .replacingOccurrences(of: "_", with: "\\_")
+            clauses.append("data->>'assignee' ILIKE '%' || \(bind(literal)) || '%'")
+        }
+        if let l = f.level {
+            binds.append(Int64(l))
+            clauses.append("COALESCE((data->>'level')::int, 5) = $\(binds.count)")
+        }
+        return clauses.joined(separator: " AND ")
     }
 
     static func row(_ v: WorkOrderView) -> BoardRow {
