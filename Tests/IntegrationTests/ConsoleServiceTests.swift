@@ -644,7 +644,17 @@ struct ConsoleServiceTests {
             let before = try series(console)
             let listBefore = try console.list(token: viewerToken)
             let process = console.process
+            // A browser watching the board keeps an event stream open: it must not hold the
+            // shutdown (the server's graceful shutdown waits for open requests).
+            let stream = FileManager.default.temporaryDirectory.appendingPathComponent("sse-\(UUID().uuidString)").path
+            let watcher = try spawn(
+                ["curl", "-sN", "--max-time", "60", "-H", "Authorization: Bearer \(viewerToken)", console.base + "/board/events"],
+                environment: ProcessInfo.processInfo.environment, outputPath: stream)
+            #expect(await eventually(timeout: .seconds(10)) { ((try? String(contentsOfFile: stream, encoding: .utf8)) ?? "").contains("event: hello") })
             let stopped = await process.terminate()
+            #expect(stopped.took < .seconds(10), "SIGTERM with an event stream open took \(stopped.took)")
+            Foundation.kill(watcher, SIGKILL)
+            _ = exitStatus(watcher)
             // (This crashed with "Fatal error: Error raised at top level: Swift.CancellationError()",
             // exit 132, until watchBoard() stopped throwing on cancellation — ConsoleHTTP.swift.)
             #expect(stopped.status == 0, "a clean stop on SIGTERM; log \(process.logURL.path)")

@@ -64,6 +64,8 @@ public final class ConsoleHTTP: Service, Sendable {
     let logger: Logger
     let bound = Mutex<Int?>(nil)
     let version = Mutex<String>("")
+    /// Set at graceful shutdown: open event streams finish.
+    let stopping = Mutex<Bool>(false)
 
     public init(
         configuration: ConsoleHTTPConfiguration, store: ConsoleStore, intake: CommandIntake, publisher: AMQPConnection,
@@ -209,7 +211,14 @@ public final class ConsoleHTTP: Service, Sendable {
             logger: logger)
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await self.watchBoard() }
-            try await app.run()
+            // Server-sent event streams never end by themselves: at SIGTERM they are told to
+            // finish, so that the server's graceful shutdown (which waits for open requests)
+            // does not wait for ever.
+            try await withGracefulShutdownHandler {
+                try await app.run()
+            } onGracefulShutdown: {
+                self.stopping.withLock { $0 = true }
+            }
             group.cancelAll()
         }
     }
@@ -354,7 +363,7 @@ public final class ConsoleHTTP: Service, Sendable {
                 var seen = self.version.withLock { $0 }
                 try await writer.write(ByteBuffer(string: "retry: 2000\nevent: hello\ndata: \(seen)\n\n"))
                 var idle = 0
-                while !Task.isCancelled {
+                while !Task.isCancelled, !self.stopping.withLock({ $0 }) {
                     try await Task.sleep(for: .milliseconds(250))
                     let now = self.version.withLock { $0 }
                     if now != seen {
