@@ -141,7 +141,7 @@ let package = Package(
         .executableTarget(
             name: "OTBench",
             dependencies: [
-                "AMQP", "Contracts", "Runtime", "Platform", "CRabbitMQ",
+                "AMQP", "Contracts", "Runtime", "Platform", "CRabbitMQ", "ConsoleUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/OTBench/Swift",

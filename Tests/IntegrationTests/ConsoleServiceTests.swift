@@ -599,7 +599,8 @@ struct ConsoleServiceTests {
             var kpis: [IndicatorSeries] = []
             #expect(await eventually(timeout: .seconds(20), every: .milliseconds(250)) {
                 kpis = (try? series(console)) ?? []
-                return last(kpis, "documentRetrieval")?.denominator == 2 && last(kpis, "poleMoves")?.numerator == 1
+                let retrieval = last(kpis, "documentRetrieval")
+                return retrieval?.denominator == 2 && retrieval?.numerator == 1 && last(kpis, "poleMoves")?.numerator == 1
             }, "\(kpis.map { "\($0.indicator.id) \($0.months.last.map { "\($0.numerator)/\($0.denominator)" } ?? "-")" })")
             #expect(kpis.map(\.indicator.id) == ["poleMoves", "postSaleEfficacy", "postSaleTimeliness", "repeatedDamages", "documentRetrieval"])
             for s in kpis {

@@ -64,6 +64,8 @@ public final class ConsoleHTTP: Service, Sendable {
     let logger: Logger
     let bound = Mutex<Int?>(nil)
     let version = Mutex<String>("")
+    /// The board version last seen (nil before the first poll).
+    var currentVersion: String? { version.withLock { $0.isEmpty ? nil : $0 } }
     /// Set at graceful shutdown: open event streams finish.
     let stopping = Mutex<Bool>(false)
 
@@ -103,13 +105,13 @@ public final class ConsoleHTTP: Service, Sendable {
         }
         router.get("/board") { request, _ in
             try await self.page(request, .read) { viewer, _ in
-                let page = try await self.store.board(Self.filter(request), now: self.clock())
+                let page = try await self.store.board(Self.filter(request), now: self.clock(), version: self.currentVersion)
                 return Self.html(.ok, Pages.board(page, viewer: viewer))
             }
         }
         router.get("/board/rows") { request, _ in
             try await self.page(request, .read) { _, _ in
-                let page = try await self.store.board(Self.filter(request), now: self.clock())
+                let page = try await self.store.board(Self.filter(request), now: self.clock(), version: self.currentVersion)
                 var r = Self.html(.ok, Pages.boardRows(page))
                 r.headers[HTTPField.Name("X-Board-Total")!] = "\(page.total)"
                 r.headers[HTTPField.Name("X-Board-Breached")!] = "\(page.breached)"
@@ -168,7 +170,7 @@ public final class ConsoleHTTP: Service, Sendable {
             try await self.api(request, .read) { _ in
                 let filter: BoardFilter
                 do { filter = try Self.apiFilter(request) } catch { return Self.problem(.badRequest, "validation", "\(error)") }
-                let page = try await self.store.board(filter, now: self.clock())
+                let page = try await self.store.board(filter, now: self.clock(), version: self.currentVersion)
                 return Self.json(.ok, try Self.encoder.encode(WorkOrderList(total: page.total, breached: page.breached, items: page.rows)))
             }
         }

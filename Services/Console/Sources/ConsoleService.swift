@@ -117,5 +117,15 @@ public enum ConsoleMigrations {
                     skipped bigint)
                 """
             ]),
+        Migration(
+            3, "statistics of the board's filter fields",
+            [
+                // Without them PostgreSQL guesses a combined filter (a kind in a country) matches a
+                // couple of rows, scans and sorts the whole table instead of walking board_order.
+                """
+                CREATE STATISTICS console.board_fields ON (data->>'country'), (data->>'kind'), (data->>'serviceLine')
+                    FROM console.aggregates
+                """
+            ]),
     ]
 }

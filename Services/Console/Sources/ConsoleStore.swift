@@ -4,11 +4,13 @@ import Foundation
 import Logging
 import PostgresNIO
 import Runtime
+import Synchronization
 
 /// Reads the console's read model (its own schema only).
 public struct ConsoleStore: Sendable {
     let postgres: PostgresClient
     let logger: Logger
+    let counts = BoardCounts()
 
     public init(postgres: PostgresClient, logger: Logger) {
         self.postgres = postgres
@@ -21,7 +23,10 @@ public struct ConsoleStore: Sendable {
     /// by level then deadline. Only OTs
     /// opened (with their number): a view first seen through another fact — a pole move's charge
     /// naming the OT it will pay for, a prioritization that overtook the opening — waits for it.
-    public func board(_ filter: BoardFilter, now: Date) async throws -> BoardPage {
+    /// `version`: the read model's board version (``boardVersion()``) when known — the counts of a
+    /// filter are then computed once per version and second, not for every request (counting
+    /// reads every open OT: the page itself is an index walk).
+    public func board(_ filter: BoardFilter, now: Date, version: String? = nil) async throws -> BoardPage {
         let limit = Int64(max(1, min(filter.limit, 500))), offset = Int64(max(0, filter.offset))
         var pageBinds = PostgresBindings()
         let pageWhere = Self.boardWhere(filter, &pageBinds)
@@ -42,6 +47,10 @@ public struct ConsoleStore: Sendable {
             for try await text in page.decode(String.self) {
                 rows.append(Self.row(try Wire.decoder.decode(WorkOrderView.self, from: Data(text.utf8))))
             }
+            let key = BoardCounts.Key(filter: filter, version: version ?? "", second: Int64(now.timeIntervalSince1970.rounded(.down)))
+            if version != nil, let (total, breached) = counts.get(key) {
+                return BoardPage(rows: rows, total: total, breached: breached, filter: filter, now: now)
+            }
             var total: Int64 = 0, breached: Int64 = 0
             let counts = try await conn.query(
                 PostgresQuery(
@@ -53,6 +62,7 @@ public struct ConsoleStore: Sendable {
                 total = t
                 breached = b
             }
+            if version != nil { self.counts.put(key, (Int(total), Int(breached))) }
             return BoardPage(rows: rows, total: Int(total), breached: Int(breached), filter: filter, now: now)
         }
     }
@@ -176,6 +186,39 @@ public struct ConsoleStore: Sendable {
                 return at
             }
             return ""
+        }
+    }
+}
+
+/// The board's counts by filter, for one board version and one second at a time (a new version or
+/// second drops the rest).
+final class BoardCounts: Sendable {
+    struct Key: Hashable {
+        var country, serviceLine, kind, assignee, status: String?
+        var level: Int?
+        var version: String
+        var second: Int64
+
+        init(filter f: BoardFilter, version: String, second: Int64) {
+            country = f.country
+            serviceLine = f.serviceLine
+            kind = f.kind
+            assignee = f.assignee
+            status = f.status
+            level = f.level
+            self.version = version
+            self.second = second
+        }
+    }
+
+    private let entries = Mutex<[Key: (Int, Int)]>([:])
+
+    func get(_ key: Key) -> (Int, Int)? { entries.withLock { $0[key] } }
+
+    func put(_ key: Key, _ value: (Int, Int)) {
+        entries.withLock { e in
+            if let any = e.keys.first, any.version != key.version || any.second != key.second { e.removeAll() }
+            if e.count < 1024 { e[key] = value }
         }
     }
 }

@@ -31,6 +31,13 @@ struct OTBenchCommand: AsyncParsableCommand {
             N complete files registered → records.archived in registrations/s; then D documents of M MiB declared by \
             their files, uploaded and downloaded back over HTTP on loopback (a few connections): MiB/s each way, \
             per-request p50/p99, every download's SHA-256 checked.
+            Console: starts console (its HTTP side on a free port, one user and one API token); N OTs' events \
+            (workorder.opened as commercial, workorder.prioritized as priority, workorder.dispatched and \
+            workorder.assigned as dispatch; all open) → its read model, in events/s until N views hold their last \
+            event, against the lifecycle benchmark's event rate; then the board with N open OTs (GET /board, \
+            /board/rows, filtered, signed in): p50/p99/max against 200 ms; then GET /api/v1/workorders?limit=50 and \
+            /api/v1/workorders/{id} with a bearer token, open-loop at R requests/s for S seconds (latency from the \
+            scheduled send) against p99 < 20 ms, and wrk on the list when installed.
             Service tunables (PREFETCH, BATCH_SIZE, BATCH_WAIT_MS, WORKERS, DB_POOL_SIZE, OUTBOX_BATCH) pass \
             through from the environment or --service-env.
             """)
@@ -105,10 +112,18 @@ struct OTBenchCommand: AsyncParsableCommand {
     var documentConnections = 4
     @Flag(help: "Skip the records service (registrations, document uploads and downloads).")
     var skipRecords = false
+    @Option(help: "Console: OTs whose events the console's read model ingests (all stay open), then on its board.")
+    var consoleOts = 100_000
+    @Option(help: "Console: length of the paced API run, seconds (0 skips it).")
+    var consoleSeconds = 20.0
+    @Option(help: "Console: rate of the paced API run, requests/s.")
+    var consoleRate = 500.0
+    @Flag(help: "Skip the console (read-model ingest, board, API).")
+    var skipConsole = false
 
     func validate() throws {
         guard messages > 0, size >= 0, confirmBatch > 0, prefetch > 0, commands > 0, lifecycles > 0, closed > 0, damages > 0, records > 0,
-            documents > 0, documentMb > 0, documentConnections > 0
+            documents > 0, documentMb > 0, documentConnections > 0, consoleOts > 0, consoleRate > 0, consoleSeconds >= 0
         else {
             throw ValidationError("counts must be positive")
         }
@@ -173,6 +188,8 @@ struct OTBenchCommand: AsyncParsableCommand {
             let parts = kv.split(separator: "=", maxSplits: 1)
             env[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
         }
+        // The console's read model is compared with the lifecycles' event rate of this run, if any.
+        var lifecycleRate: Double?
         if !skipHop {
             progress("hop: starting commercial, \(fmtInt(Double(commands))) commands …")
             let hop = HopBench(
@@ -189,7 +206,9 @@ struct OTBenchCommand: AsyncParsableCommand {
             let bench = LifecycleBench(
                 amqpURL: url, managementURL: managementURL, postgres: pg, lifecycles: lifecycles, confirmBatch: confirmBatch,
                 serviceEnvironment: env, logger: logger)
-            print(lifecycleReport(try await bench.run(janitor: janitor)))
+            let r = try await bench.run(janitor: janitor)
+            lifecycleRate = r.rate
+            print(lifecycleReport(r))
         }
 
         if !skipBilling {
@@ -246,6 +265,118 @@ struct OTBenchCommand: AsyncParsableCommand {
                 connections: documentConnections, confirmBatch: confirmBatch, serviceEnvironment: env, logger: logger)
             print(recordsReport(try await bench.run(janitor: janitor)))
         }
+        if !skipConsole {
+            print("")
+            progress("console: starting console; \(fmtInt(Double(consoleOts))) OTs …")
+            let bench = ConsoleBench(
+                amqpURL: url, managementURL: managementURL, postgres: pg, workOrders: consoleOts, apiSeconds: consoleSeconds,
+                apiRate: consoleRate, confirmBatch: confirmBatch, serviceEnvironment: env, logger: logger)
+            print(consoleReport(try await bench.run(janitor: janitor), lifecycleRate: lifecycleRate))
+        }
+    }
+
+    /// Events on `ot.events` per complete lifecycle (opened, approved, dispatched, assigned,
+    /// attended, closed, prefactura issued and approved, invoice, and the odd survey or travel
+    /// budget): about 10.
+    static let eventsPerLifecycle = 10.0
+    /// The lifecycle rate the README reports (2026-12-02: 250–286 complete lifecycles/s).
+    static let readmeLifecycleRate = 290.0
+    static let boardBar = 200.0
+    static let apiBarRate = 500.0
+    static let apiBarP99 = 20.0
+
+    private func consoleReport(_ r: ConsoleBench.Result, lifecycleRate: Double?) -> String {
+        let g = r.ingest
+        var lines = [
+            "Console read model: \(fmtInt(Double(g.workOrders))) OTs' events (workorder.opened as commercial, workorder.prioritized as priority "
+                + "for repairs and installations, workorder.dispatched and workorder.assigned as dispatch; BO/CL/CO, every kind, levels 1–4, "
+                + "deadlines over the next 4 days), published in blocks of \(fmtInt(Double(ConsoleBench.block))) OTs → console alone",
+            "service: \(r.tunables)",
+        ]
+        let reference = (lifecycleRate ?? Self.readmeLifecycleRate) * Self.eventsPerLifecycle
+        let referenceText =
+            lifecycleRate.map { "this run's \(fmtInt($0)) lifecycles/s × \(fmtInt(Self.eventsPerLifecycle))" }
+            ?? "README's ≈ \(fmtInt(Self.readmeLifecycleRate)) lifecycles/s × \(fmtInt(Self.eventsPerLifecycle))"
+        var rows = [["", "value"]]
+        rows.append(["events/s (first publish → N views in their last state, every event on a timeline)", fmtInt(g.rate)])
+        rows.append(["  events / OTs / seconds", "\(fmtInt(Double(g.events))) / \(fmtInt(Double(g.workOrders))) / \(fmt(g.seconds, 2))"])
+        rows.append([
+            "  opened, prioritized, dispatched, assigned",
+            "\(fmtInt(Double(g.opened))), \(fmtInt(Double(g.prioritized))), \(fmtInt(Double(g.dispatched))), \(fmtInt(Double(g.assigned)))",
+        ])
+        rows.append(["  publish + confirm alone, events/s", fmtInt(Double(g.events) / g.publishSeconds)])
+        rows.append(["  lifecycle event rate (\(referenceText)), events/s", fmtInt(reference)])
+        rows.append(["  keeps up (≥ that rate)", g.rate >= reference ? "met (\(fmt(g.rate / reference, 1))×)" : "NOT met (\(fmt(g.rate / reference, 2))×)"])
+        rows.append(["  CPU per event: console / PostgreSQL / RabbitMQ, ms", "\(fmt(g.cpuPerEvent("console"), 3)) / \(fmt(g.cpuPerEvent("postgres"), 3)) / \(fmt(g.cpuPerEvent("beam.smp"), 3))"])
+        rows.append(["  check (N views assigned or dispatched, one timeline line per event)", "pass (\(fmtInt(Double(g.historyLines))) lines)"])
+        lines.append(table(rows))
+        lines.append("CPU during the ingest: \(g.cpu.summary)")
+
+        let b = r.board
+        lines.append("")
+        lines.append(
+            "Board with \(fmtInt(Double(g.workOrders))) open OTs (\(fmtInt(Double(b.breached))) breached): sequential GETs on one keep-alive "
+                + "connection, session cookie from POST /login, \(ConsoleBench.boardRequests) each after \(ConsoleBench.boardWarmUp) untimed")
+        var t = [["GET", "rows / matching", "KiB", "p50 / p99 / max ms", "< \(fmtInt(Self.boardBar)) ms (p99)"]]
+        for c in b.cases {
+            t.append([
+                c.path, "\(c.rows) / \(fmtInt(Double(c.total)))", fmt(Double(c.bytes) / 1024, 1), c.latency.text,
+                c.latency.p99 < Self.boardBar ? "met" : "NOT met",
+            ])
+        }
+        lines.append(table(t))
+        let st = b.settled
+        lines.append(
+            "measured \(fmt(st.seconds, 0)) s after the ingest, \(st.gaveUp ? "autovacuum NOT settled (gave up)" : "once autovacuum had settled")"
+                + " (autovacuum runs so far: \(st.autovacuums)): console.aggregates \(fmt(st.tableMiB, 0)) MiB, ≈ \(fmtInt(Double(st.live))) live / "
+                + "\(fmtInt(Double(st.dead))) dead tuples (statistics)")
+        lines.append("check: every answer 200, X-Board-Total as the workload says, a full page (100 rows, or all that match)")
+        lines.append("CPU during the board GETs: \(b.cpu.summary)")
+        lines.append("EXPLAIN ANALYZE of ConsoleStore.board's statements in the bench database (warm):")
+        for e in b.explained { lines.append("  \(e.what): \(fmt(e.milliseconds, 1)) ms — \(e.plan)") }
+        // Where the time goes when the bar is missed: the plans in full.
+        if b.cases.contains(where: { !($0.latency.p99 < Self.boardBar) }) {
+            for e in b.explained {
+                lines.append("  --- \(e.what) ---")
+                lines += e.output.map { "  \($0)" }
+            }
+        }
+
+        if let p = r.paced {
+            lines.append("")
+            lines.append(
+                "API open-loop at \(fmtInt(p.targetRate)) requests/s for \(fmt(p.seconds, 0)) s: GET /api/v1/workorders?limit=50 and "
+                    + "GET /api/v1/workorders/{random id} in turn, bearer token, \(ConsoleBench.apiConnections) keep-alive connections; "
+                    + "latency from each request's scheduled send")
+            var a = [["", "value"]]
+            a.append(["achieved rate, requests/s (target)", "\(fmtInt(p.achievedRate)) (\(fmtInt(p.targetRate)))"])
+            a.append(["  scheduled / answered 200 / errors / not sent (fell behind)", "\(fmtInt(Double(p.scheduled))) / \(fmtInt(Double(p.completed))) / \(p.errors) / \(fmtInt(Double(p.notSent)))"])
+            a.append(["  all p50 / p99 / max ms", p.all.text])
+            a.append(["  list (limit=50) p50 / p99 / max ms", p.list.text])
+            a.append(["  one OT p50 / p99 / max ms", p.detail.text])
+            a.append(["  list, send → last byte (no queueing) p50 / p99 / max ms", p.listService.text])
+            a.append(["  one OT, send → last byte (no queueing) p50 / p99 / max ms", p.detailService.text])
+            let met = p.targetRate >= Self.apiBarRate && p.notSent == 0 && p.errors == 0 && p.achievedRate >= 0.95 * p.targetRate
+                && p.all.p99 < Self.apiBarP99
+            a.append(["  bar \(fmtInt(Self.apiBarRate))/s with p99 < \(fmtInt(Self.apiBarP99)) ms", met ? "met" : "NOT met"])
+            lines.append(table(a))
+            if let e = p.errorSample { lines.append("first error: \(e)") }
+            lines.append("CPU while paced: \(p.cpu.summary)")
+        }
+        lines.append("")
+        if let w = r.wrk {
+            lines.append("wrk \(ConsoleBench.wrkArguments.joined(separator: " ")) GET /api/v1/workorders?limit=50 (bearer token; closed loop)")
+            var k = [["", "value"]]
+            k.append(["requests/s", fmt(w.requestsPerSecond, 1)])
+            k.append(["  requests / seconds", "\(fmtInt(Double(w.requests))) / \(fmt(w.seconds, 2))"])
+            k.append(["  p50 / p75 / p90 / p99 / max ms", "\(fmt(w.p50, 1)) / \(fmt(w.p75, 1)) / \(fmt(w.p90, 1)) / \(fmt(w.p99, 1)) / \(fmt(w.max, 1))"])
+            k.append(["  non-2xx, socket errors", "\(w.non2xx), \(w.socketErrors ?? "none")"])
+            lines.append(table(k))
+            lines.append("CPU during wrk: \(w.cpu.summary)")
+        } else if let note = r.wrkNote {
+            lines.append("wrk: \(note)")
+        }
+        return lines.joined(separator: "\n")
     }
 
     private func recordsReport(_ r: RecordsBench.Result) -> String {
