@@ -24,8 +24,8 @@ public struct ConsoleStore: Sendable {
     /// opened (with their number): a view first seen through another fact — a pole move's charge
     /// naming the OT it will pay for, a prioritization that overtook the opening — waits for it.
     /// `version`: the read model's board version (``boardVersion()``) when known — the counts of a
-    /// filter are then computed once per version and second, not for every request (counting
-    /// reads every open OT: the page itself is an index walk).
+    /// filter are then shared by the requests of the same version for two seconds (``BoardCounts``)
+    /// instead of computed for each (counting reads every open OT; the page is an index walk).
     public func board(_ filter: BoardFilter, now: Date, version: String? = nil) async throws -> BoardPage {
         let limit = Int64(max(1, min(filter.limit, 500))), offset = Int64(max(0, filter.offset))
         var pageBinds = PostgresBindings()
@@ -35,7 +35,13 @@ public struct ConsoleStore: Sendable {
         var countBinds = PostgresBindings()
         countBinds.append(Wire.timestamp(now))
         let countWhere = Self.boardWhere(filter, &countBinds)
-        return try await postgres.withConnection { conn in
+        let countQuery = PostgresQuery(
+            unsafeSQL: """
+                SELECT count(*)::int8, (count(*) FILTER (WHERE data->'breaches' <> '[]'::jsonb OR data->>'deadline' < $1))::int8
+                FROM console.aggregates WHERE \(countWhere)
+                """, binds: countBinds)
+        let logger = logger, postgres = postgres
+        let rows = try await postgres.withConnection { conn in
             var rows: [BoardRow] = []
             let page = try await conn.query(
                 PostgresQuery(
@@ -47,24 +53,24 @@ public struct ConsoleStore: Sendable {
             for try await text in page.decode(String.self) {
                 rows.append(Self.row(try Wire.decoder.decode(WorkOrderView.self, from: Data(text.utf8))))
             }
-            let key = BoardCounts.Key(filter: filter, version: version ?? "", second: Int64(now.timeIntervalSince1970.rounded(.down)))
-            if version != nil, let (total, breached) = counts.get(key) {
-                return BoardPage(rows: rows, total: total, breached: breached, filter: filter, now: now)
-            }
-            var total: Int64 = 0, breached: Int64 = 0
-            let counts = try await conn.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        SELECT count(*)::int8, (count(*) FILTER (WHERE data->'breaches' <> '[]'::jsonb OR data->>'deadline' < $1))::int8
-                        FROM console.aggregates WHERE \(countWhere)
-                        """, binds: countBinds), logger: logger)
-            for try await (t, b) in counts.decode((Int64, Int64).self) {
-                total = t
-                breached = b
-            }
-            if version != nil { self.counts.put(key, (Int(total), Int(breached))) }
-            return BoardPage(rows: rows, total: Int(total), breached: Int(breached), filter: filter, now: now)
+            return rows
         }
+        let count: @Sendable () async throws -> (Int, Int) = {
+                try await postgres.withConnection { conn in
+                    var total: Int64 = 0, breached: Int64 = 0
+                    let counts = try await conn.query(countQuery, logger: logger)
+                    for try await (t, b) in counts.decode((Int64, Int64).self) {
+                        total = t
+                        breached = b
+                    }
+                    return (Int(total), Int(breached))
+                }
+            }
+        let (total, breached) =
+            if let version { try await counts.counts(BoardCounts.Key(filter: filter, version: version), now: now, count) } else {
+                try await count()
+            }
+        return BoardPage(rows: rows, total: total, breached: breached, filter: filter, now: now)
     }
 
     /// The board's condition for `f`, its values bound after those already in `binds`: only the
@@ -190,16 +196,16 @@ public struct ConsoleStore: Sendable {
     }
 }
 
-/// The board's counts by filter, for one board version and one second at a time (a new version or
-/// second drops the rest).
+/// The board's counts by filter for the current read-model version, each computed by one request
+/// at a time (others asking meanwhile wait for it) and kept for `ttl` — a count reads every open OT,
+/// so a burst of requests must not start one each.
 final class BoardCounts: Sendable {
     struct Key: Hashable {
         var country, serviceLine, kind, assignee, status: String?
         var level: Int?
         var version: String
-        var second: Int64
 
-        init(filter f: BoardFilter, version: String, second: Int64) {
+        init(filter f: BoardFilter, version: String) {
             country = f.country
             serviceLine = f.serviceLine
             kind = f.kind
@@ -207,18 +213,33 @@ final class BoardCounts: Sendable {
             status = f.status
             level = f.level
             self.version = version
-            self.second = second
         }
     }
 
-    private let entries = Mutex<[Key: (Int, Int)]>([:])
+    struct Entry {
+        var task: Task<(Int, Int), any Error>
+        var at: Date
+    }
 
-    func get(_ key: Key) -> (Int, Int)? { entries.withLock { $0[key] } }
+    /// How long a count stands for its version (the breached count depends on the time too).
+    let ttl: TimeInterval = 2
+    private let entries = Mutex<[Key: Entry]>([:])
 
-    func put(_ key: Key, _ value: (Int, Int)) {
-        entries.withLock { e in
-            if let any = e.keys.first, any.version != key.version || any.second != key.second { e.removeAll() }
-            if e.count < 1024 { e[key] = value }
+    /// The counts of `key` as of `now`: a fresh enough one, the one being computed, or `compute`.
+    func counts(_ key: Key, now: Date, _ compute: @escaping @Sendable () async throws -> (Int, Int)) async throws -> (Int, Int) {
+        let task = entries.withLock { e -> Task<(Int, Int), any Error> in
+            if let hit = e[key], now.timeIntervalSince(hit.at) < ttl { return hit.task }
+            if let any = e.keys.first, any.version != key.version { e.removeAll() }
+            let t = Task { try await compute() }
+            if e.count < 1024 { e[key] = Entry(task: t, at: now) }
+            return t
+        }
+        do {
+            return try await task.value
+        } catch {
+            // A failed count is not kept.
+            entries.withLock { e in if let hit = e[key], hit.at == now { e[key] = nil } }
+            throw error
         }
     }
 }
