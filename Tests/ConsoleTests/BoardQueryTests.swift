@@ -1,5 +1,7 @@
 import ConsoleUI
+import Foundation
 import PostgresNIO
+import Synchronization
 import Testing
 
 @testable import Console
@@ -24,5 +26,39 @@ import Testing
         #expect(sql.contains("status = $2") && sql.contains("data->>'country' = $3") && sql.contains("data->>'serviceLine' = $4"))
         #expect(sql.contains("data->>'kind' = $5") && sql.contains("ILIKE '%' || $6 || '%'") && sql.contains("= $7"))
         #expect(!sql.contains("DROP") && !sql.contains("NOT IN"), "values are bound; a final state asked for is listed")
+    }
+}
+
+/// The board's counts are computed once per filter and version, then served at once and refreshed
+/// in the background when older than their time to live.
+@Suite struct BoardCountsTests {
+    final class Counter: Sendable {
+        let n = Mutex<Int>(0)
+        func next() -> (Int, Int) { n.withLock { $0 += 1; return ($0 * 10, $0) } }
+        var calls: Int { n.withLock { $0 } }
+    }
+
+    @Test func countsAreSharedServedStaleAndRefreshedInTheBackground() async throws {
+        let cache = BoardCounts(), counter = Counter()
+        let key = BoardCounts.Key(filter: BoardFilter(country: "BO"), version: "v1")
+        let t0 = Date()
+        #expect(try await cache.counts(key, now: t0) { counter.next() } == (10, 1))
+        #expect(try await cache.counts(key, now: t0.addingTimeInterval(1)) { counter.next() } == (10, 1))
+        #expect(counter.calls == 1, "within its time to live nothing is counted again")
+        // Older than the ttl: the old counts at once, a refresh behind.
+        #expect(try await cache.counts(key, now: t0.addingTimeInterval(5)) { counter.next() } == (10, 1))
+        #expect(await eventually { counter.calls == 2 })
+        #expect(await eventually { (try? await cache.counts(key, now: Date()) { counter.next() }) ?? (0, 0) == (20, 2) })
+        // Another version of the read model: counted afresh, and waited for.
+        let next = BoardCounts.Key(filter: BoardFilter(country: "BO"), version: "v2")
+        #expect(try await cache.counts(next, now: Date()) { counter.next() } == (30, 3))
+    }
+
+    func eventually(_ condition: () async -> Bool) async -> Bool {
+        for _ in 0..<100 {
+            if await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return false
     }
 }

@@ -24,8 +24,9 @@ public struct ConsoleStore: Sendable {
     /// opened (with their number): a view first seen through another fact — a pole move's charge
     /// naming the OT it will pay for, a prioritization that overtook the opening — waits for it.
     /// `version`: the read model's board version (``boardVersion()``) when known — the counts of a
-    /// filter are then shared by the requests of the same version for two seconds (``BoardCounts``)
-    /// instead of computed for each (counting reads every open OT; the page is an index walk).
+    /// filter are then computed once for that version and refreshed in the background at most every
+    /// two seconds (``BoardCounts``), not for each request (counting reads every open OT; the page
+    /// is an index walk).
     public func board(_ filter: BoardFilter, now: Date, version: String? = nil) async throws -> BoardPage {
         let limit = Int64(max(1, min(filter.limit, 500))), offset = Int64(max(0, filter.offset))
         var pageBinds = PostgresBindings()
@@ -196,9 +197,10 @@ public struct ConsoleStore: Sendable {
     }
 }
 
-/// The board's counts by filter for the current read-model version, each computed by one request
-/// at a time (others asking meanwhile wait for it) and kept for `ttl` — a count reads every open OT,
-/// so a burst of requests must not start one each.
+/// The board's counts by filter for the current read-model version. The first request of a filter
+/// computes them (others asking meanwhile wait for the same computation); afterwards requests get
+/// the last counts at once, and one that finds them older than `ttl` starts a refresh in the
+/// background — a count reads every open OT, so no request waits for one it does not need.
 final class BoardCounts: Sendable {
     struct Key: Hashable {
         var country, serviceLine, kind, assignee, status: String?
@@ -217,29 +219,51 @@ final class BoardCounts: Sendable {
     }
 
     struct Entry {
-        var task: Task<(Int, Int), any Error>
+        var value: (Int, Int)?
         var at: Date
+        var computing: Task<(Int, Int), any Error>?
     }
 
-    /// How long a count stands for its version (the breached count depends on the time too).
+    /// How old counts may be before a request starts a refresh (the breached count depends on the
+    /// time too).
     let ttl: TimeInterval = 2
     private let entries = Mutex<[Key: Entry]>([:])
 
-    /// The counts of `key` as of `now`: a fresh enough one, the one being computed, or `compute`.
     func counts(_ key: Key, now: Date, _ compute: @escaping @Sendable () async throws -> (Int, Int)) async throws -> (Int, Int) {
-        let task = entries.withLock { e -> Task<(Int, Int), any Error> in
-            if let hit = e[key], now.timeIntervalSince(hit.at) < ttl { return hit.task }
+        let (ready, pending) = entries.withLock { e -> ((Int, Int)?, Task<(Int, Int), any Error>?) in
             if let any = e.keys.first, any.version != key.version { e.removeAll() }
-            let t = Task { try await compute() }
-            if e.count < 1024 { e[key] = Entry(task: t, at: now) }
-            return t
+            if var hit = e[key] {
+                if let value = hit.value {
+                    if now.timeIntervalSince(hit.at) >= ttl, hit.computing == nil {
+                        hit.computing = start(key, compute)
+                        e[key] = hit
+                    }
+                    return (value, nil)
+                }
+                if let t = hit.computing { return (nil, t) }
+            }
+            guard e.count < 1024 else { return (nil, Task { try await compute() }) }
+            let t = start(key, compute)
+            e[key] = Entry(value: nil, at: now, computing: t)
+            return (nil, t)
         }
-        do {
-            return try await task.value
-        } catch {
-            // A failed count is not kept.
-            entries.withLock { e in if let hit = e[key], hit.at == now { e[key] = nil } }
-            throw error
+        if let ready { return ready }
+        return try await pending!.value
+    }
+
+    /// A computation whose result becomes the entry's value (a failed one is forgotten).
+    private func start(_ key: Key, _ compute: @escaping @Sendable () async throws -> (Int, Int)) -> Task<(Int, Int), any Error> {
+        Task {
+            do {
+                let value = try await compute()
+                entries.withLock { e in
+                    if e[key] != nil { e[key] = Entry(value: value, at: Date(), computing: nil) }
+                }
+                return value
+            } catch {
+                entries.withLock { e in e[key]?.computing = nil }
+                throw error
+            }
         }
     }
 }
