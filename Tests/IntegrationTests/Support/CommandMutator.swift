@@ -181,9 +181,13 @@ struct CommandMutator {
 
     static func isString(_ v: JSONValue) -> Bool { v.stringValue != nil }
 
-    /// A string for `path`, unique per command where it is the envelope id.
+    /// A string for `path`, unique per command where it is the envelope id or a subject's id
+    /// (`requestId`, `workOrderId`, …): two commands given the same mutated id would otherwise name
+    /// the same new subject, and the second is then a duplicate with no outcome of its own (it was
+    /// "received already").
     static func unique(_ s: String, _ path: [JSONStep], _ index: Int) -> String {
-        path == [.key("id")] ? "\(s)-\(index)" : s
+        guard case .key(let last)? = path.last else { return s }
+        return path == [.key("id")] || last.hasSuffix("Id") ? "\(s)-\(index)" : s
     }
 
     static func placeholder(_ draft: inout Draft, _ bytes: [UInt8]) -> JSONValue {
