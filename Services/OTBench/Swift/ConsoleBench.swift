@@ -803,26 +803,7 @@ final class ConsoleHTTPClient {
 
     private func connectIfNeeded() throws {
         guard fd < 0 else { return }
-        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard s >= 0 else { throw BenchError("socket: \(String(cString: strerror(errno)))") }
-        var one: Int32 = 1
-        _ = setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        // A server that never answers fails the request instead of hanging the run.
-        var timeout = timeval(tv_sec: 60, tv_usec: 0)
-        _ = setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let r = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard r == 0 else {
-            let why = String(cString: strerror(errno))
-            _ = Glibc.close(s)
-            throw BenchError("connect to 127.0.0.1:\(port): \(why)")
-        }
-        fd = s
+        fd = try loopbackSocket(port: port, receiveTimeout: 60)
     }
 
     private func send(_ bytes: [UInt8]) throws {

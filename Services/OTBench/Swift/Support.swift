@@ -360,3 +360,29 @@ struct LatencySummary {
 
 /// A progress line on standard error (the report goes to standard output).
 func progress(_ s: String) { FileHandle.standardError.write(Data("[otbench] \(s)\n".utf8)) }
+
+/// A TCP connection to 127.0.0.1:`port` with Nagle off (the benches' HTTP clients); `receiveTimeout`
+/// seconds bound every read (0: none), so a server that never answers fails the request.
+func loopbackSocket(port: Int, receiveTimeout: Int = 0) throws -> Int32 {
+    let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard s >= 0 else { throw BenchError("socket: \(String(cString: strerror(errno)))") }
+    var one: Int32 = 1
+    _ = setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    if receiveTimeout > 0 {
+        var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
+        _ = setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let r = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard r == 0 else {
+        let why = String(cString: strerror(errno))
+        _ = Glibc.close(s)
+        throw BenchError("connect to 127.0.0.1:\(port): \(why)")
+    }
+    return s
+}
