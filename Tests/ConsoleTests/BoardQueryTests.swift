@@ -12,7 +12,7 @@ import Testing
     @Test func theDefaultIsEveryOpenedOTNotYetFinal() {
         var binds = PostgresBindings()
         let sql = ConsoleStore.boardWhere(BoardFilter(), &binds)
-        #expect(sql == "kind = 'workorder' AND data ? 'number' AND status NOT IN ('closed', 'rejected', 'cancelled')")
+        #expect(sql == "kind = 'workorder' AND board_numbered AND status NOT IN ('closed', 'rejected', 'cancelled')")
         #expect(binds.count == 0)
     }
 
@@ -23,8 +23,8 @@ import Testing
             BoardFilter(country: "CL", serviceLine: "CSV'; DROP TABLE x; --", kind: "repair", assignee: "50%_a\\b", level: 2, status: "closed"),
             &binds)
         #expect(binds.count == 7)
-        #expect(sql.contains("status = $2") && sql.contains("data->>'country' = $3") && sql.contains("data->>'serviceLine' = $4"))
-        #expect(sql.contains("data->>'kind' = $5") && sql.contains("ILIKE '%' || $6 || '%'") && sql.contains("= $7"))
+        #expect(sql.contains("status = $2") && sql.contains("board_country = $3") && sql.contains("board_service_line = $4"))
+        #expect(sql.contains("board_kind = $5") && sql.contains("ILIKE '%' || $6 || '%'") && sql.contains("= $7"))
         #expect(!sql.contains("DROP") && !sql.contains("NOT IN"), "values are bound; a final state asked for is listed")
     }
 }

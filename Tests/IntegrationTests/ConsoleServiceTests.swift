@@ -675,7 +675,7 @@ struct ConsoleServiceTests {
             let bare = try await Self.ready(try system.start("console", environment: env))
             #expect(try await system.count("SELECT count(*)::int8 FROM information_schema.schemata WHERE schema_name = 'console'") == 1)
             #expect(try await system.count("SELECT count(*)::int8 FROM console.schema_migrations WHERE component = 'service'") == ConsoleMigrations.all.count)
-            #expect(try await system.count("SELECT count(*)::int8 FROM pg_indexes WHERE schemaname = 'console' AND indexname = 'board_order'") == 1)
+            #expect(try await system.count("SELECT count(*)::int8 FROM pg_indexes WHERE schemaname = 'console' AND indexname IN ('board_order', 'board_counts')") == 2)
             #expect(try await system.count("SELECT count(*)::int8 FROM console.aggregates") == 0)
             let empty = try bare.list(token: viewerToken)
             #expect(empty.total == 0 && empty.items.isEmpty)

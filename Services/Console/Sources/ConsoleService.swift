@@ -127,5 +127,39 @@ public enum ConsoleMigrations {
                     FROM console.aggregates
                 """
             ]),
+        Migration(
+            4, "the board's filter fields as columns, and an index that counts the open OTs",
+            [
+                // Counting the board (how many OTs match a filter, how many are breached) read
+                // every open OT's whole JSON row — a parallel scan of the table taking both cores
+                // for 60–110 ms with 100,000 OTs. These columns are copies of the view's fields
+                // PostgreSQL keeps itself; the covering index lets a count read only the index.
+                """
+                ALTER TABLE console.aggregates
+                    ADD COLUMN board_numbered boolean GENERATED ALWAYS AS (data ? 'number') STORED,
+                    ADD COLUMN board_country text GENERATED ALWAYS AS (data->>'country') STORED,
+                    ADD COLUMN board_kind text GENERATED ALWAYS AS (data->>'kind') STORED,
+                    ADD COLUMN board_service_line text GENERATED ALWAYS AS (data->>'serviceLine') STORED,
+                    ADD COLUMN board_level int GENERATED ALWAYS AS (COALESCE((data->>'level')::int, 5)) STORED,
+                    ADD COLUMN board_deadline text GENERATED ALWAYS AS (data->>'deadline') STORED,
+                    ADD COLUMN board_breached boolean GENERATED ALWAYS AS (COALESCE(data->'breaches', '[]'::jsonb) <> '[]'::jsonb) STORED
+                """,
+                """
+                CREATE INDEX board_counts ON console.aggregates (board_country, board_kind, board_service_line, board_level)
+                    INCLUDE (board_deadline, board_breached)
+                    WHERE kind = 'workorder' AND board_numbered AND status NOT IN ('closed', 'rejected', 'cancelled')
+                """,
+                // The board's order on the same columns (a level asked for walks it too).
+                "DROP INDEX console.board_order",
+                """
+                CREATE INDEX board_order ON console.aggregates (board_level, board_deadline, id)
+                    WHERE kind = 'workorder' AND status NOT IN ('closed', 'rejected', 'cancelled')
+                """,
+                // As migration 3 for the expressions: a kind in a country is not two independent guesses.
+                """
+                CREATE STATISTICS console.board_columns ON board_country, board_kind, board_service_line
+                    FROM console.aggregates
+                """,
+            ]),
     ]
 }

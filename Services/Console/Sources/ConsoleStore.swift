@@ -38,7 +38,7 @@ public struct ConsoleStore: Sendable {
         let countWhere = Self.boardWhere(filter, &countBinds)
         let countQuery = PostgresQuery(
             unsafeSQL: """
-                SELECT count(*)::int8, (count(*) FILTER (WHERE data->'breaches' <> '[]'::jsonb OR data->>'deadline' < $1))::int8
+                SELECT count(*)::int8, (count(*) FILTER (WHERE board_breached OR board_deadline < $1))::int8
                 FROM console.aggregates WHERE \(countWhere)
                 """, binds: countBinds)
         let logger = logger, postgres = postgres
@@ -47,12 +47,12 @@ public struct ConsoleStore: Sendable {
             let page = try await conn.query(
                 PostgresQuery(
                     unsafeSQL: """
-                        SELECT data::text FROM console.aggregates WHERE \(pageWhere)
-                        ORDER BY COALESCE((data->>'level')::int, 5), data->>'deadline', id
+                        SELECT \(Self.rowColumns) FROM console.aggregates WHERE \(pageWhere)
+                        ORDER BY board_level, board_deadline, id
                         LIMIT $\(pageBinds.count - 1) OFFSET $\(pageBinds.count)
                         """, binds: pageBinds), logger: logger)
-            for try await text in page.decode(String.self) {
-                rows.append(Self.row(try Wire.decoder.decode(WorkOrderView.self, from: Data(text.utf8))))
+            for try await row in page {
+                rows.append(try Self.row(row))
             }
             return rows
         }
@@ -82,15 +82,16 @@ public struct ConsoleStore: Sendable {
             binds.append(value)
             return "$\(binds.count)"
         }
-        var clauses = ["kind = 'workorder'", "data ? 'number'"]
+        // The board_* columns are the view's fields as PostgreSQL keeps them (migration 4).
+        var clauses = ["kind = 'workorder'", "board_numbered"]
         if let s = f.status {
             clauses.append("status = \(bind(s))")
         } else {
             clauses.append("status NOT IN ('closed', 'rejected', 'cancelled')")
         }
-        if let c = f.country { clauses.append("data->>'country' = \(bind(c))") }
-        if let l = f.serviceLine { clauses.append("data->>'serviceLine' = \(bind(l))") }
-        if let k = f.kind { clauses.append("data->>'kind' = \(bind(k))") }
+        if let c = f.country { clauses.append("board_country = \(bind(c))") }
+        if let l = f.serviceLine { clauses.append("board_service_line = \(bind(l))") }
+        if let k = f.kind { clauses.append("board_kind = \(bind(k))") }
         if let a = f.assignee {
             // A part of the name, taken literally (no LIKE wildcards from the user).
             let literal = a.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
@@ -99,9 +100,36 @@ public struct ConsoleStore: Sendable {
         }
         if let l = f.level {
             binds.append(Int64(l))
-            clauses.append("COALESCE((data->>'level')::int, 5) = $\(binds.count)")
+            clauses.append("board_level = $\(binds.count)")
         }
         return clauses.joined(separator: " AND ")
+    }
+
+    /// The board's fields of a ``WorkOrderView`` as columns, in the order ``row(_:)-(PostgresRow)``
+    /// reads them: a page of the board is read without decoding each OT's whole stored JSON.
+    static let rowColumns = """
+        id, status, data->>'number', data->>'kind', data->>'serviceLine', data->>'country', data->>'customer',
+        (data->>'level')::int8, data->>'deadline', data->>'deadlineWhat',
+        ARRAY(SELECT jsonb_array_elements_text(COALESCE(data->'breaches', '[]'::jsonb))), data->>'assignee',
+        data->>'openedAt', data->>'updatedAt'
+        """
+
+    /// A board row from the columns of ``rowColumns``; the stored timestamps are the contract's
+    /// RFC 3339 text.
+    static func row(_ row: PostgresRow) throws -> BoardRow {
+        let c = row.makeRandomAccess()
+        func text(_ i: Int) throws -> String? { try c[i].decode(String?.self) }
+        func date(_ i: Int) throws -> Date? {
+            guard let t = try text(i) else { return nil }
+            guard let d = Wire.parseTimestamp(t) else { throw ConsoleStoreError("a stored OT view has the timestamp \"\(t)\"") }
+            return d
+        }
+        guard let updatedAt = try date(13) else { throw ConsoleStoreError("a stored OT view has no updatedAt") }
+        return BoardRow(
+            workOrderId: try c[0].decode(String.self), number: try text(2), status: try c[1].decode(String.self), kind: try text(3),
+            serviceLine: try text(4), country: try text(5), customer: try text(6), level: try c[7].decode(Int64?.self).map(Int.init),
+            deadline: try date(8), deadlineWhat: try text(9), breaches: try c[10].decode([String].self), assignee: try text(11),
+            openedAt: try date(12), updatedAt: updatedAt)
     }
 
     static func row(_ v: WorkOrderView) -> BoardRow {
@@ -266,4 +294,10 @@ final class BoardCounts: Sendable {
             }
         }
     }
+}
+
+/// A stored view the console cannot read back.
+struct ConsoleStoreError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }

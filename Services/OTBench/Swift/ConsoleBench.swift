@@ -497,17 +497,17 @@ struct ConsoleBench {
         let now = "'\(Wire.timestamp(Date()))'"
         // ConsoleStore.boardWhere: only the filters given.
         func filters(country: String?, kind: String?) -> String {
-            var clauses = ["kind = 'workorder'", "data ? 'number'", "status NOT IN ('closed', 'rejected', 'cancelled')"]
-            if let c = country { clauses.append("data->>'country' = '\(c)'") }
-            if let k = kind { clauses.append("data->>'kind' = '\(k)'") }
+            var clauses = ["kind = 'workorder'", "board_numbered", "status NOT IN ('closed', 'rejected', 'cancelled')"]
+            if let c = country { clauses.append("board_country = '\(c)'") }
+            if let k = kind { clauses.append("board_kind = '\(k)'") }
             return "WHERE " + clauses.joined(separator: " AND ")
         }
         func page(_ country: String?, _ kind: String? = nil) -> String {
-            "SELECT data::text FROM console.aggregates \(filters(country: country, kind: kind)) ORDER BY COALESCE((data->>'level')::int, 5), data->>'deadline', id LIMIT 100 OFFSET 0"
+            "SELECT id, data->>'number', data->>'deadline' FROM console.aggregates \(filters(country: country, kind: kind)) ORDER BY board_level, board_deadline, id LIMIT 100 OFFSET 0"
         }
         func counts(_ country: String?, _ kind: String? = nil) -> String {
             """
-            SELECT count(*)::int8, (count(*) FILTER (WHERE data->'breaches' <> '[]'::jsonb OR data->>'deadline' < \(now)))::int8
+            SELECT count(*)::int8, (count(*) FILTER (WHERE board_breached OR board_deadline < \(now)))::int8
             FROM console.aggregates \(filters(country: country, kind: kind))
             """
         }

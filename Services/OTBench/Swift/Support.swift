@@ -67,8 +67,11 @@ struct MachineInfo {
 /// CPU time of process groups (by command name) and of the whole machine, read from /proc, to see
 /// which of broker, database, service and benchmark saturates during a phase.
 struct CPUSnapshot {
-    /// Clock ticks (utime + stime) per group.
-    var ticks: [String: UInt64]
+    /// Clock ticks (utime + stime) of each process of a group, by pid: a group's use is the sum of
+    /// its processes' increments (a process that exits between two snapshots — a parallel query
+    /// worker, an autovacuum worker — takes its ticks away from a group's total, it does not
+    /// make it negative; what it used since the first snapshot is lost).
+    var ticks: [String: [Int32: UInt64]]
     /// Clock ticks of every other process, by `comm[pid]`.
     var others: [String: UInt64]
     /// Machine-wide busy and total ticks from /proc/stat.
@@ -86,10 +89,10 @@ struct CPUSnapshot {
 
     /// The same with several services, each its own group under its name.
     static func take(services: [(String, Int32)], database: String? = nil) -> CPUSnapshot {
-        var ticks: [String: UInt64] = ["beam.smp": 0, "postgres": 0, "otbench": 0]
+        var ticks: [String: [Int32: UInt64]] = ["beam.smp": [:], "postgres": [:], "otbench": [:]]
         var servicePIDs: [Int32: String] = [:]
         for (name, pid) in services {
-            ticks[name] = 0
+            ticks[name] = [:]
             servicePIDs[pid] = name
         }
         var others: [String: UInt64] = [:]
@@ -114,7 +117,7 @@ struct CPUSnapshot {
                     if isBackend && !cmdline.contains(" \(database) ") { group = nil }
                 }
                 if let g = group {
-                    ticks[g, default: 0] += u + s
+                    ticks[g, default: [:]][pid] = u + s
                 } else if u + s > 0 {
                     others["\(comm)[\(pid)]"] = u + s
                 }
@@ -137,7 +140,11 @@ struct CPUSnapshot {
         let hz = Double(sysconf(Int32(_SC_CLK_TCK)))
         let wall = seconds(at - earlier.at)
         var percent: [String: Double] = [:]
-        for (g, t) in ticks { percent[g] = Double(t &- (earlier.ticks[g] ?? 0)) / hz / wall * 100 }
+        for (g, pids) in ticks {
+            let before = earlier.ticks[g] ?? [:]
+            let used = pids.reduce(UInt64(0)) { sum, p in sum + (p.value &- min(before[p.key] ?? 0, p.value)) }
+            percent[g] = Double(used) / hz / wall * 100
+        }
         var busiest: [(String, Double)] = []
         for (p, t) in others {
             let pc = Double(t &- (earlier.others[p] ?? 0)) / hz / wall * 100
