@@ -47,7 +47,7 @@ public struct Day: Sendable, Hashable, Comparable, Codable, CustomStringConverti
     }
 
     public var description: String {
-        String(format: "%04d-%02d-%02d", year, month, day)
+        "\(zeroPadded(year, width: 4))-\(zeroPadded(month, width: 2))-\(zeroPadded(day, width: 2))"
     }
 
     /// Midnight UTC at the start of the day.
@@ -134,7 +134,7 @@ public struct YearMonth: Sendable, Hashable, Comparable, Codable, CustomStringCo
         }
     }
 
-    public var description: String { String(format: "%04d-%02d", year, month) }
+    public var description: String { "\(zeroPadded(year, width: 4))-\(zeroPadded(month, width: 2))" }
 
     /// Its number of days (28–31).
     public var days: Int { Self.days(inMonth: month, of: year) }

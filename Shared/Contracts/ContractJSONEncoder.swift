@@ -10,14 +10,14 @@ public struct ContractJSONEncoder: Sendable {
     public init() {}
 
     public func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-        let node = try Self.node(value, path: [])
+        let node = try Self.node(value, path: .root)
         var out: [UInt8] = []
         out.reserveCapacity(512)
         node.write(to: &out)
         return out
     }
 
-    static func node<T: Encodable>(_ value: T, path: [any CodingKey]) throws -> JSONNode {
+    static func node<T: Encodable>(_ value: T, path: PathNode) throws -> JSONNode {
         switch value {
         case let v as String: return .string(v)
         case let v as Date: return .string(RFC3339.format(v))
@@ -26,18 +26,44 @@ public struct ContractJSONEncoder: Sendable {
         case let v as Int64: return .number(String(v))
         case let v as Double: return try .number(number(v, path))
         default:
-            let encoder = NodeEncoder(codingPath: path)
+            let encoder = NodeEncoder(path: path)
             try value.encode(to: encoder)
             return encoder.node ?? .object(ObjectBox())
         }
     }
 
-    static func number(_ v: Double, _ path: [any CodingKey], float: Float? = nil) throws -> String {
+    static func number(_ v: Double, _ path: PathNode, float: Float? = nil) throws -> String {
         guard v.isFinite else {
-            throw EncodingError.invalidValue(v, .init(codingPath: path, debugDescription: "\(v) is not a JSON number"))
+            throw EncodingError.invalidValue(v, .init(codingPath: path.codingPath, debugDescription: "\(v) is not a JSON number"))
         }
         let text = float.map(\.description) ?? v.description
         return text.hasSuffix(".0") ? String(text.dropLast(2)) : text
+    }
+}
+
+/// Where a value is, built only when asked: a coding path as an array of keys costs an
+/// allocation per nested value, and only an error or a custom `encode(to:)` ever reads it.
+final class PathNode: @unchecked Sendable {  // immutable
+    let parent: PathNode?
+    let key: (any CodingKey)?
+
+    static let root = PathNode(parent: nil, key: nil)
+
+    init(parent: PathNode?, key: (any CodingKey)?) {
+        self.parent = parent
+        self.key = key
+    }
+
+    func appending(_ key: any CodingKey) -> PathNode { PathNode(parent: self, key: key) }
+
+    var codingPath: [any CodingKey] {
+        var keys: [any CodingKey] = []
+        var node: PathNode? = self
+        while let n = node, let k = n.key {
+            keys.append(k)
+            node = n.parent
+        }
+        return keys.reversed()
     }
 }
 
@@ -59,12 +85,19 @@ enum JSONNode {
         case .object(let box):
             out.append(UInt8(ascii: "{"))
             var first = true
-            for key in box.values.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+            let pairs = box.values.pairs
+            // By key bytes; a key set twice keeps its last value.
+            let order = pairs.indices.sorted { a, b in
+                let ka = pairs[a].key.utf8, kb = pairs[b].key.utf8
+                return ka.elementsEqual(kb) ? a < b : ka.lexicographicallyPrecedes(kb)
+            }
+            for (n, i) in order.enumerated() {
+                if n + 1 < order.count, pairs[order[n + 1]].key.utf8.elementsEqual(pairs[i].key.utf8) { continue }
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
-                Self.write(string: key, to: &out)
+                Self.write(string: pairs[i].key, to: &out)
                 out.append(UInt8(ascii: ":"))
-                box.values[key]!.write(to: &out)
+                pairs[i].node.write(to: &out)
             }
             out.append(UInt8(ascii: "}"))
         case .array(let box):
@@ -103,7 +136,18 @@ enum JSONNode {
 }
 
 final class ObjectBox {
-    var values: [String: JSONNode] = [:]
+    var values = Fields()
+}
+
+/// An object's members in the order they were set (sorted when written): cheaper than hashing
+/// every key into a dictionary for the dozen members of a typical value.
+struct Fields {
+    var pairs: [(key: String, node: JSONNode)] = []
+
+    subscript(key: String) -> JSONNode? {
+        get { pairs.last { $0.key.utf8.elementsEqual(key.utf8) }?.node }
+        set { if let newValue { pairs.append((key, newValue)) } }
+    }
 }
 
 final class ArrayBox {
@@ -112,11 +156,12 @@ final class ArrayBox {
 
 /// The `Encoder` that builds a ``JSONNode``.
 final class NodeEncoder: Encoder {
-    let codingPath: [any CodingKey]
+    let path: PathNode
+    var codingPath: [any CodingKey] { path.codingPath }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
     var node: JSONNode?
 
-    init(codingPath: [any CodingKey]) { self.codingPath = codingPath }
+    init(path: PathNode) { self.path = path }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
         let box: ObjectBox
@@ -126,7 +171,7 @@ final class NodeEncoder: Encoder {
             box = ObjectBox()
             node = .object(box)
         }
-        return KeyedEncodingContainer(KeyedNodeContainer<Key>(box: box, codingPath: codingPath))
+        return KeyedEncodingContainer(KeyedNodeContainer<Key>(box: box, path: path))
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
@@ -137,7 +182,7 @@ final class NodeEncoder: Encoder {
             box = ArrayBox()
             node = .array(box)
         }
-        return UnkeyedNodeContainer(box: box, codingPath: codingPath)
+        return UnkeyedNodeContainer(box: box, path: path)
     }
 
     func singleValueContainer() -> any SingleValueEncodingContainer { SingleNodeContainer(encoder: self) }
@@ -154,7 +199,8 @@ struct IndexKey: CodingKey {
 
 struct KeyedNodeContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let box: ObjectBox
-    let codingPath: [any CodingKey]
+    let path: PathNode
+    var codingPath: [any CodingKey] { path.codingPath }
 
     mutating func encodeNil(forKey key: Key) throws { box.values[key.stringValue] = .null }
     mutating func encode(_ value: Bool, forKey key: Key) throws { box.values[key.stringValue] = .bool(value) }
@@ -162,10 +208,10 @@ struct KeyedNodeContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func encode(_ value: Int, forKey key: Key) throws { box.values[key.stringValue] = .number(String(value)) }
     mutating func encode(_ value: Int64, forKey key: Key) throws { box.values[key.stringValue] = .number(String(value)) }
     mutating func encode(_ value: Double, forKey key: Key) throws {
-        box.values[key.stringValue] = .number(try ContractJSONEncoder.number(value, codingPath + [key]))
+        box.values[key.stringValue] = .number(try ContractJSONEncoder.number(value, path.appending(key)))
     }
     mutating func encode(_ value: Float, forKey key: Key) throws {
-        box.values[key.stringValue] = .number(try ContractJSONEncoder.number(Double(value), codingPath + [key], float: value))
+        box.values[key.stringValue] = .number(try ContractJSONEncoder.number(Double(value), path.appending(key), float: value))
     }
     mutating func encode(_ value: Int8, forKey key: Key) throws { box.values[key.stringValue] = .number(String(value)) }
     mutating func encode(_ value: Int16, forKey key: Key) throws { box.values[key.stringValue] = .number(String(value)) }
@@ -176,28 +222,29 @@ struct KeyedNodeContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func encode(_ value: UInt32, forKey key: Key) throws { box.values[key.stringValue] = .number(String(value)) }
     mutating func encode(_ value: UInt64, forKey key: Key) throws { box.values[key.stringValue] = .number(String(value)) }
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-        box.values[key.stringValue] = try ContractJSONEncoder.node(value, path: codingPath + [key])
+        box.values[key.stringValue] = try ContractJSONEncoder.node(value, path: path.appending(key))
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
         let nested = ObjectBox()
         box.values[key.stringValue] = .object(nested)
-        return KeyedEncodingContainer(KeyedNodeContainer<NestedKey>(box: nested, codingPath: codingPath + [key]))
+        return KeyedEncodingContainer(KeyedNodeContainer<NestedKey>(box: nested, path: path.appending(key)))
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
         let nested = ArrayBox()
         box.values[key.stringValue] = .array(nested)
-        return UnkeyedNodeContainer(box: nested, codingPath: codingPath + [key])
+        return UnkeyedNodeContainer(box: nested, path: path.appending(key))
     }
 
-    mutating func superEncoder() -> any Encoder { SuperEncoder(box: box, key: "super", codingPath: codingPath) }
-    mutating func superEncoder(forKey key: Key) -> any Encoder { SuperEncoder(box: box, key: key.stringValue, codingPath: codingPath + [key]) }
+    mutating func superEncoder() -> any Encoder { SuperEncoder(box: box, key: "super", path: path) }
+    mutating func superEncoder(forKey key: Key) -> any Encoder { SuperEncoder(box: box, key: key.stringValue, path: path.appending(key)) }
 }
 
 struct UnkeyedNodeContainer: UnkeyedEncodingContainer {
     let box: ArrayBox
-    let codingPath: [any CodingKey]
+    let path: PathNode
+    var codingPath: [any CodingKey] { path.codingPath }
     var count: Int { box.values.count }
 
     mutating func encodeNil() throws { box.values.append(.null) }
@@ -206,10 +253,10 @@ struct UnkeyedNodeContainer: UnkeyedEncodingContainer {
     mutating func encode(_ value: Int) throws { box.values.append(.number(String(value))) }
     mutating func encode(_ value: Int64) throws { box.values.append(.number(String(value))) }
     mutating func encode(_ value: Double) throws {
-        box.values.append(.number(try ContractJSONEncoder.number(value, codingPath + [IndexKey(count)])))
+        box.values.append(.number(try ContractJSONEncoder.number(value, path.appending(IndexKey(count)))))
     }
     mutating func encode(_ value: Float) throws {
-        box.values.append(.number(try ContractJSONEncoder.number(Double(value), codingPath + [IndexKey(count)], float: value)))
+        box.values.append(.number(try ContractJSONEncoder.number(Double(value), path.appending(IndexKey(count)), float: value)))
     }
     mutating func encode(_ value: Int8) throws { box.values.append(.number(String(value))) }
     mutating func encode(_ value: Int16) throws { box.values.append(.number(String(value))) }
@@ -220,25 +267,25 @@ struct UnkeyedNodeContainer: UnkeyedEncodingContainer {
     mutating func encode(_ value: UInt32) throws { box.values.append(.number(String(value))) }
     mutating func encode(_ value: UInt64) throws { box.values.append(.number(String(value))) }
     mutating func encode<T: Encodable>(_ value: T) throws {
-        box.values.append(try ContractJSONEncoder.node(value, path: codingPath + [IndexKey(count)]))
+        box.values.append(try ContractJSONEncoder.node(value, path: path.appending(IndexKey(count))))
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
         let nested = ObjectBox()
-        let path = codingPath + [IndexKey(count)]
+        let inner = path.appending(IndexKey(count))
         box.values.append(.object(nested))
-        return KeyedEncodingContainer(KeyedNodeContainer<NestedKey>(box: nested, codingPath: path))
+        return KeyedEncodingContainer(KeyedNodeContainer<NestedKey>(box: nested, path: inner))
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
         let nested = ArrayBox()
-        let path = codingPath + [IndexKey(count)]
+        let inner = path.appending(IndexKey(count))
         box.values.append(.array(nested))
-        return UnkeyedNodeContainer(box: nested, codingPath: path)
+        return UnkeyedNodeContainer(box: nested, path: inner)
     }
 
     mutating func superEncoder() -> any Encoder {
-        let slot = ArrayElementEncoder(box: box, index: box.values.count, codingPath: codingPath + [IndexKey(count)])
+        let slot = ArrayElementEncoder(box: box, index: box.values.count, path: path.appending(IndexKey(count)))
         box.values.append(.object(ObjectBox()))
         return slot
     }
@@ -247,14 +294,15 @@ struct UnkeyedNodeContainer: UnkeyedEncodingContainer {
 struct SingleNodeContainer: SingleValueEncodingContainer {
     let encoder: NodeEncoder
     var codingPath: [any CodingKey] { encoder.codingPath }
+    var path: PathNode { encoder.path }
 
     mutating func encodeNil() throws { encoder.node = .null }
     mutating func encode(_ value: Bool) throws { encoder.node = .bool(value) }
     mutating func encode(_ value: String) throws { encoder.node = .string(value) }
     mutating func encode(_ value: Int) throws { encoder.node = .number(String(value)) }
     mutating func encode(_ value: Int64) throws { encoder.node = .number(String(value)) }
-    mutating func encode(_ value: Double) throws { encoder.node = .number(try ContractJSONEncoder.number(value, codingPath)) }
-    mutating func encode(_ value: Float) throws { encoder.node = .number(try ContractJSONEncoder.number(Double(value), codingPath, float: value)) }
+    mutating func encode(_ value: Double) throws { encoder.node = .number(try ContractJSONEncoder.number(value, path)) }
+    mutating func encode(_ value: Float) throws { encoder.node = .number(try ContractJSONEncoder.number(Double(value), path, float: value)) }
     mutating func encode(_ value: Int8) throws { encoder.node = .number(String(value)) }
     mutating func encode(_ value: Int16) throws { encoder.node = .number(String(value)) }
     mutating func encode(_ value: Int32) throws { encoder.node = .number(String(value)) }
@@ -263,22 +311,21 @@ struct SingleNodeContainer: SingleValueEncodingContainer {
     mutating func encode(_ value: UInt16) throws { encoder.node = .number(String(value)) }
     mutating func encode(_ value: UInt32) throws { encoder.node = .number(String(value)) }
     mutating func encode(_ value: UInt64) throws { encoder.node = .number(String(value)) }
-    mutating func encode<T: Encodable>(_ value: T) throws { encoder.node = try ContractJSONEncoder.node(value, path: codingPath) }
+    mutating func encode<T: Encodable>(_ value: T) throws { encoder.node = try ContractJSONEncoder.node(value, path: path) }
 }
 
 /// `superEncoder(forKey:)`: an encoder whose value lands under a key of an object.
 final class SuperEncoder: Encoder {
     let box: ObjectBox
     let key: String
-    let codingPath: [any CodingKey]
+    var codingPath: [any CodingKey] { inner.codingPath }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
     private let inner: NodeEncoder
 
-    init(box: ObjectBox, key: String, codingPath: [any CodingKey]) {
+    init(box: ObjectBox, key: String, path: PathNode) {
         self.box = box
         self.key = key
-        self.codingPath = codingPath
-        inner = NodeEncoder(codingPath: codingPath)
+        inner = NodeEncoder(path: path)
     }
 
     deinit { box.values[key] = inner.node ?? .object(ObjectBox()) }
@@ -292,15 +339,14 @@ final class SuperEncoder: Encoder {
 final class ArrayElementEncoder: Encoder {
     let box: ArrayBox
     let index: Int
-    let codingPath: [any CodingKey]
+    var codingPath: [any CodingKey] { inner.codingPath }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
     private let inner: NodeEncoder
 
-    init(box: ArrayBox, index: Int, codingPath: [any CodingKey]) {
+    init(box: ArrayBox, index: Int, path: PathNode) {
         self.box = box
         self.index = index
-        self.codingPath = codingPath
-        inner = NodeEncoder(codingPath: codingPath)
+        inner = NodeEncoder(path: path)
     }
 
     deinit { box.values[index] = inner.node ?? .object(ObjectBox()) }

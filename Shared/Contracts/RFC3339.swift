@@ -114,8 +114,5 @@ enum RFC3339 {
         }
     }
 
-    private static func pad(_ value: Int64, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
-    }
+    private static func pad(_ value: Int64, _ width: Int) -> String { zeroPadded(value, width: width) }
 }

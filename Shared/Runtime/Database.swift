@@ -51,7 +51,8 @@ public enum Database {
         let idle = abandonedTransactionTimeout.components
         let idleMilliseconds = max(1, idle.seconds * 1000 + idle.attoseconds / 1_000_000_000_000_000)
         config.options.additionalStartupParameters = [
-            ("idle_in_transaction_session_timeout", "\(idleMilliseconds)"), ("plan_cache_mode", "force_custom_plan"),
+            ("idle_in_transaction_session_timeout", "\(idleMilliseconds)"), ("plan_cache_mode", "force_generic_plan"),
+            ("enable_seqscan", "off"),
         ]
         if let schema { config.options.additionalStartupParameters.append(("search_path", schema)) }
         return PostgresClient(configuration: config, backgroundLogger: logger)

@@ -50,9 +50,44 @@ struct ContractJSONEncoderTests {
         }
     }
 
-    @Test func aNonFiniteNumberIsRefused() {
+    @Test func aNonFiniteNumberIsRefusedNamingWhereItIs() {
         #expect(throws: EncodingError.self) { try ContractJSONEncoder().encode([Double.nan]) }
         #expect(throws: EncodingError.self) { try ContractJSONEncoder().encode(["x": Double.infinity]) }
+        do {
+            _ = try ContractJSONEncoder().encode(["outer": [["inner": [1, Double.nan]]]])
+            Issue.record("NaN was encoded")
+        } catch EncodingError.invalidValue(_, let context) {
+            #expect(context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue } == ["outer", "0", "inner", "1"])
+        } catch {
+            Issue.record("\(error)")
+        }
+    }
+
+    /// A value that sets a key twice (a custom `encode(to:)`): the last one counts, as with JSONEncoder.
+    struct Twice: Encodable {
+        enum K: String, CodingKey { case b, a }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: K.self)
+            try c.encode("first", forKey: .b)
+            try c.encode(1, forKey: .a)
+            try c.encode("second", forKey: .b)
+        }
+    }
+
+    @Test func aKeySetTwiceKeepsItsLastValue() throws {
+        let (fast, foundation) = try Self.both([Twice(), Twice()])
+        #expect(fast == foundation)
+        #expect(String(decoding: fast, as: UTF8.self) == #"[{"a":1,"b":"second"},{"a":1,"b":"second"}]"#)
+    }
+
+    @Test func zeroPaddedPrintsWhatPercentZeroDDoes() {
+        for value in [0, 7, -7, 42, 999, 1000, 12345, -12345, Int.max, Int.min + 1] {
+            for width in [1, 2, 4, 6] {
+                #expect(zeroPadded(value, width: width) == String(format: "%0\(width)ld", value), "\(value) width \(width)")
+            }
+        }
+        #expect(zeroPadded(Int64(5), width: 6) == "000005")
+        #expect(zeroPadded(UInt8(255), width: 4) == "0255")
     }
 }
 

@@ -114,7 +114,7 @@ public enum PoleMoveMonth: Aggregate {
     /// The month of a date, `YYYY-MM` (UTC).
     public static func key(_ date: Date) -> String {
         let c = utc.dateComponents([.year, .month], from: date)
-        return String(format: "%04d-%02d", c.year ?? 0, c.month ?? 0)
+        return "\(zeroPadded(c.year ?? 0, width: 4))-\(zeroPadded(c.month ?? 0, width: 2))"
     }
 
     /// `[start, end)` of a `YYYY-MM` month; nil when the text is not one.

@@ -320,7 +320,7 @@ public enum ProductDamages: Aggregate {
 
         let previous = s.current.flatMap { $0.phase == .unsolved ? $0 : nil }
         let number = try context.next(damageNumber)
-        let id = String(format: "DN-%04d-%06lld", Day(now).year, number)
+        let id = "DN-\(zeroPadded(Day(now).year, width: 4))-\(zeroPadded(number, width: 6))"
         var d = Damage(
             damageId: id, channel: c.channel, fault: previous?.fault ?? c.fault, reporter: c.reporter, address: c.address,
             referencePhone: c.referencePhone, reiteration: previous.map { $0.count + 1 } ?? 0, previousDamageId: previous?.damageId,
