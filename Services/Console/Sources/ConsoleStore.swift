@@ -146,7 +146,7 @@ public struct ConsoleStore: Sendable {
             for try await text in try await conn.query(
                 "SELECT data::text FROM console.aggregates WHERE kind = 'workorder' AND id = \(id)", logger: logger
             ).decode(String.self) {
-                view = try Wire.decoder.decode(WorkOrderView.self, from: Data(text.utf8))
+                view = try Wire.fastDecoder.decode(WorkOrderView.self, from: Array(text.utf8))
             }
             guard let v = view else { return nil }
             var timeline: [TimelineEntry] = []
@@ -263,7 +263,7 @@ final class BoardCounts: Sendable {
             if var hit = e[key] {
                 if let value = hit.value {
                     if now.timeIntervalSince(hit.at) >= ttl, hit.computing == nil {
-                        hit.computing = start(key, compute)
+                        hit.computing = start(key, now: now, compute)
                         e[key] = hit
                     }
                     return (value, nil)
@@ -271,7 +271,7 @@ final class BoardCounts: Sendable {
                 if let t = hit.computing { return (nil, t) }
             }
             guard e.count < 1024 else { return (nil, Task { try await compute() }) }
-            let t = start(key, compute)
+            let t = start(key, now: now, compute)
             e[key] = Entry(value: nil, at: now, computing: t)
             return (nil, t)
         }
@@ -279,13 +279,14 @@ final class BoardCounts: Sendable {
         return try await pending!.value
     }
 
-    /// A computation whose result becomes the entry's value (a failed one is forgotten).
-    private func start(_ key: Key, _ compute: @escaping @Sendable () async throws -> (Int, Int)) -> Task<(Int, Int), any Error> {
+    /// A computation whose result becomes the entry's value, as of `now` — the time of the
+    /// request that started it, on the caller's clock (a failed one is forgotten).
+    private func start(_ key: Key, now: Date, _ compute: @escaping @Sendable () async throws -> (Int, Int)) -> Task<(Int, Int), any Error> {
         Task {
             do {
                 let value = try await compute()
                 entries.withLock { e in
-                    if e[key] != nil { e[key] = Entry(value: value, at: Date(), computing: nil) }
+                    if e[key] != nil { e[key] = Entry(value: value, at: now, computing: nil) }
                 }
                 return value
             } catch {

@@ -82,7 +82,7 @@ public struct AggregateInfo: Sendable {
     public init<A: Aggregate>(_ type: A.Type) {
         kind = A.kind
         machine = A.machine
-        decode = { data in try Wire.decoder.decode(A.State.self, from: data) }
+        decode = { data in try Wire.fastDecoder.decode(A.State.self, from: data) }
         timer = { name, dueAt, id in
             A.timerFired(name, dueAt: dueAt).map { Target(A.self, key: .id(id), trigger: nil, input: $0) }
         }
