@@ -88,11 +88,11 @@ enum JSONNode {
             let pairs = box.values.pairs
             // By key bytes; a key set twice keeps its last value.
             let order = pairs.indices.sorted { a, b in
-                let ka = pairs[a].key.utf8, kb = pairs[b].key.utf8
-                return ka.elementsEqual(kb) ? a < b : ka.lexicographicallyPrecedes(kb)
+                let c = Self.compare(pairs[a].key, pairs[b].key)
+                return c == 0 ? a < b : c < 0
             }
             for (n, i) in order.enumerated() {
-                if n + 1 < order.count, pairs[order[n + 1]].key.utf8.elementsEqual(pairs[i].key.utf8) { continue }
+                if n + 1 < order.count, Self.compare(pairs[order[n + 1]].key, pairs[i].key) == 0 { continue }
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
                 Self.write(string: pairs[i].key, to: &out)
@@ -113,8 +113,35 @@ enum JSONNode {
     static let trueBytes = Array("true".utf8), falseBytes = Array("false".utf8), nullBytes = Array("null".utf8)
     static let hex = Array("0123456789abcdef".utf8)
 
+    /// The order of two keys by their UTF-8 bytes (negative, zero, positive).
+    static func compare(_ a: String, _ b: String) -> Int {
+        let fast = a.utf8.withContiguousStorageIfAvailable { pa in
+            b.utf8.withContiguousStorageIfAvailable { pb -> Int in
+                let n = min(pa.count, pb.count)
+                if n > 0, let x = pa.baseAddress, let y = pb.baseAddress {
+                    let c = memcmp(x, y, n)
+                    if c != 0 { return Int(c) }
+                }
+                return pa.count - pb.count
+            }
+        }
+        if let c = fast ?? nil { return c }
+        if a.utf8.elementsEqual(b.utf8) { return 0 }
+        return a.utf8.lexicographicallyPrecedes(b.utf8) ? -1 : 1
+    }
+
     static func write(string: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Most strings need no escape: copied at once.
+        let plain = string.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            for b in bytes where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if plain == true {
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in string.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(byte)

@@ -307,13 +307,13 @@ public enum ProductDamages: Aggregate {
 
         // A new damage: who reports it, where and how to call back are mandatory.
         var missing: [FieldProblem] = []
-        if (c.reporter?.name ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
+        if (c.reporter?.name ?? "").isBlank {
             missing.append(FieldProblem(field: "data.reporter.name", problem: "a new damage needs the reporter's name"))
         }
-        if (c.referencePhone ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
+        if (c.referencePhone ?? "").isBlank {
             missing.append(FieldProblem(field: "data.referencePhone", problem: "a new damage needs a reference phone"))
         }
-        if (c.address ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
+        if (c.address ?? "").isBlank {
             missing.append(FieldProblem(field: "data.address", problem: "a new damage needs the address"))
         }
         if !missing.isEmpty { throw Rejection.validation(missing) }
