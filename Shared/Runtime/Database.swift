@@ -34,11 +34,14 @@ public enum Database {
     /// holds cannot stall the rows' other users — the parking and timer rounds skip locked rows
     /// — for longer.
     ///
-    /// `plan_cache_mode = force_custom_plan`: the statements are prepared once per connection,
-    /// and PostgreSQL would otherwise settle on a generic plan after five runs, planned when the
-    /// tables were nearly empty (a new service, a new month) — sequential scans that it then
-    /// keeps while the tables grow. Measured on the damage-report benchmark: PostgreSQL took 105 %
-    /// of a core for 363–438 reports/s in some runs, 56–59 % for 816–866/s with custom plans.
+    /// `plan_cache_mode = force_generic_plan` with `enable_seqscan = off`: the statements are
+    /// prepared once per connection and planned once. Left to itself PostgreSQL settles on a
+    /// generic plan after five runs, planned when the tables were nearly empty (a new service, a
+    /// new month) — sequential scans that it then keeps while the tables grow (damage-report
+    /// benchmark: PostgreSQL at 105 % of a core for 363–438 reports/s in some runs). Custom plans
+    /// cured that but planned every execution (30 % of PostgreSQL's CPU, 816–874/s); a generic
+    /// plan without sequential scans walks the indexes whatever the tables held when it was made
+    /// (PostgreSQL 46–49 %, 942–1,017/s). A statement with no usable index still scans.
     public static func makeClient(
         _ url: DatabaseURL, poolSize: Int, schema: String? = nil, abandonedTransactionTimeout: Duration = .seconds(60), logger: Logger
     ) -> PostgresClient {
