@@ -145,6 +145,9 @@ struct ConsoleBench {
         var board: Board
         var paced: Paced?
         var wrk: Wrk?
+        /// `wrk` held near the API's bar rate: each connection waits ``wrkPacedDelayMilliseconds`` between
+        /// an answer and its next request.
+        var wrkPaced: Wrk?
         /// Why `wrk` did not run, or what it said when it failed.
         var wrkNote: String?
     }
@@ -191,14 +194,17 @@ struct ConsoleBench {
             paced = await self.paced(cluster, port: port, token: token, ids: workload.ids)
         }
         var wrk: Wrk?
+        var wrkPaced: Wrk?
         var wrkNote: String?
         if let path = Self.wrkPath() {
             progress("console: wrk \(Self.wrkArguments.joined(separator: " ")) …")
             do { wrk = try await runWrk(path, cluster, port: port, token: token) } catch { wrkNote = "\(error)" }
+            progress("console: wrk with \(Self.wrkPacedDelayMilliseconds) ms between requests …")
+            do { wrkPaced = try await runWrk(path, cluster, port: port, token: token, paced: true) } catch { wrkNote = "\(error)" }
         } else {
             wrkNote = "wrk is not installed (apt-get install wrk; bench.sh installs it)"
         }
-        return Result(tunables: tunables, ingest: ingest, board: board, paced: paced, wrk: wrk, wrkNote: wrkNote)
+        return Result(tunables: tunables, ingest: ingest, board: board, paced: paced, wrk: wrk, wrkPaced: wrkPaced, wrkNote: wrkNote)
     }
 
     // MARK: The workload
@@ -625,13 +631,25 @@ struct ConsoleBench {
         return path.isEmpty ? nil : path
     }
 
-    private func runWrk(_ wrk: String, _ cluster: ServiceCluster, port: Int, token: String) async throws -> Wrk {
-        let arguments = Self.wrkArguments + ["-H", "Authorization: Bearer \(token)", "http://127.0.0.1:\(port)/api/v1/workorders?limit=50"]
+    /// The pause of each of wrk's 8 connections between an answer and its next request in the
+    /// paced run: 8 connections × (12 ms + the answer's ~3 ms) ≈ 530 requests/s, just over the API's bar.
+    static let wrkPacedDelayMilliseconds = 12
+
+    private func runWrk(_ wrk: String, _ cluster: ServiceCluster, port: Int, token: String, paced: Bool = false) async throws -> Wrk {
+        var arguments = Self.wrkArguments + ["-H", "Authorization: Bearer \(token)"]
+        if paced {
+            // wrk's Lua hook: the delay before each request of a connection.
+            let script = FileManager.default.temporaryDirectory.appendingPathComponent("otbench-wrk-paced-\(getpid()).lua")
+            try "function delay()\n  return \(Self.wrkPacedDelayMilliseconds)\nend\n".write(to: script, atomically: true, encoding: .utf8)
+            arguments += ["-s", script.path]
+        }
+        arguments.append("http://127.0.0.1:\(port)/api/v1/workorders?limit=50")
+        let command = arguments
         let outcome = Box(Swift.Result<CommandResult, BenchError>.failure(BenchError("wrk did not run")))
         let cpu0 = CPUSnapshot.take(services: cluster.pids, database: cluster.name)
         await onThreads(1) {
             let result: Swift.Result<CommandResult, BenchError>
-            do { result = .success(try OTBench.run(wrk, arguments)) } catch { result = .failure(BenchError("\(error)")) }
+            do { result = .success(try OTBench.run(wrk, command)) } catch { result = .failure(BenchError("\(error)")) }
             outcome.value.withLock { $0 = result }
         }
         let cpu = CPUSnapshot.take(services: cluster.pids, database: cluster.name).usage(since: cpu0)

@@ -364,18 +364,32 @@ struct OTBenchCommand: AsyncParsableCommand {
             lines.append("CPU while paced: \(p.cpu.summary)")
         }
         lines.append("")
-        if let w = r.wrk {
-            lines.append("wrk \(ConsoleBench.wrkArguments.joined(separator: " ")) GET /api/v1/workorders?limit=50 (bearer token; closed loop)")
+        func wrkTable(_ w: ConsoleBench.Wrk, bar: Bool) -> String {
             var k = [["", "value"]]
             k.append(["requests/s", fmt(w.requestsPerSecond, 1)])
             k.append(["  requests / seconds", "\(fmtInt(Double(w.requests))) / \(fmt(w.seconds, 2))"])
             k.append(["  p50 / p75 / p90 / p99 / max ms", "\(fmt(w.p50, 1)) / \(fmt(w.p75, 1)) / \(fmt(w.p90, 1)) / \(fmt(w.p99, 1)) / \(fmt(w.max, 1))"])
             k.append(["  non-2xx, socket errors", "\(w.non2xx), \(w.socketErrors ?? "none")"])
-            lines.append(table(k))
-            lines.append("CPU during wrk: \(w.cpu.summary)")
-        } else if let note = r.wrkNote {
-            lines.append("wrk: \(note)")
+            if bar {
+                let met = w.requestsPerSecond >= 0.95 * Self.apiBarRate && w.p99 < Self.apiBarP99 && w.non2xx == 0 && w.socketErrors == nil
+                k.append(["  bar \(fmtInt(Self.apiBarRate))/s with p99 < \(fmtInt(Self.apiBarP99)) ms", met ? "met" : "NOT met"])
+            }
+            return table(k)
         }
+        if let w = r.wrk {
+            lines.append("wrk \(ConsoleBench.wrkArguments.joined(separator: " ")) GET /api/v1/workorders?limit=50 (bearer token; closed loop)")
+            lines.append(wrkTable(w, bar: false))
+            lines.append("CPU during wrk: \(w.cpu.summary)")
+        }
+        if let w = r.wrkPaced {
+            lines.append("")
+            lines.append(
+                "wrk \(ConsoleBench.wrkArguments.joined(separator: " ")) -s delay.lua (each connection waits \(ConsoleBench.wrkPacedDelayMilliseconds) ms "
+                    + "between an answer and its next request: about the bar's rate; wrk's latency, not from a schedule)")
+            lines.append(wrkTable(w, bar: true))
+            lines.append("CPU during paced wrk: \(w.cpu.summary)")
+        }
+        if let note = r.wrkNote { lines.append("wrk: \(note)") }
         return lines.joined(separator: "\n")
     }
 
