@@ -54,8 +54,13 @@ struct PriorityServiceTests {
         events.decoded(DamageRegistered.self).map(\.data).filter { $0.product.id == productId }.sorted { $0.reiteration < $1.reiteration }
     }
 
+    /// In the order they arrived — the order priority committed them (one queue, its outbox
+    /// relayed in order). Not by the envelope's `time`: that is the time its batch began, and a
+    /// batch that waited for an OT's lock (a reiteration while the OT's opening was being
+    /// prioritized) decides after the other but carries the earlier time (seen once in CI: the
+    /// re-levelled event sorted before the one it replaced).
     static func prioritized(_ events: EventCollector, _ workOrderId: String) -> [WorkOrderPrioritized] {
-        events.decoded(WorkOrderPrioritized.self).sorted { $0.time < $1.time }.map(\.data).filter { $0.workOrderId == workOrderId }
+        events.decoded(WorkOrderPrioritized.self).map(\.data).filter { $0.workOrderId == workOrderId }
     }
 
     static func opened(_ events: EventCollector, _ workOrderId: String) -> WorkOrderOpened? {
