@@ -43,6 +43,9 @@ public struct ServiceConfiguration: Sendable {
     public var timerTick: Duration
     /// `TIMER_BATCH` — due timers fired per round (one transaction); default 256.
     public var timerBatch: Int
+    /// `TIMER_CONCURRENCY` — rounds of due timers run side by side (each its own transaction);
+    /// default 1.
+    public var timerConcurrency: Int
     /// `CLOCK_OFFSET_SECONDS` — shifts the service clock (demos, end-to-end tests of deadlines;
     /// default 0).
     public var clockOffset: TimeInterval
@@ -98,6 +101,7 @@ public struct ServiceConfiguration: Sendable {
         parkTimeout = .milliseconds(max(0, try Self.int(env, "PARK_TIMEOUT_MS", default: 600_000)))
         timerTick = .milliseconds(max(10, try Self.int(env, "TIMER_TICK_MS", default: 1000)))
         timerBatch = max(1, try Self.int(env, "TIMER_BATCH", default: 256))
+        timerConcurrency = min(8, max(1, try Self.int(env, "TIMER_CONCURRENCY", default: 1)))
         guard let offset = TimeInterval(env["CLOCK_OFFSET_SECONDS"] ?? "0") else {
             throw ConfigurationError(key: "CLOCK_OFFSET_SECONDS", problem: "not a number")
         }

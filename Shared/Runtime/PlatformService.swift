@@ -110,7 +110,8 @@ public struct PlatformService: Sendable {
                     input: input, configuration: config, amqp: consumerConnection, runner: runner, provenance: provenance,
                     logger: logger))
         }
-        let timers = TimerService(runner: runner, interval: config.timerTick, batch: config.timerBatch, logger: logger)
+        let timers = TimerService(
+            runner: runner, interval: config.timerTick, batch: config.timerBatch, concurrency: config.timerConcurrency, logger: logger)
         let parking = ParkingService(
             runner: runner, parser: MessageParser(provenance: provenance), interval: config.timerTick, logger: logger)
         let probe = DatabaseProbe(postgres: postgres, logger: logger)

@@ -1,7 +1,7 @@
 import Billing
 import Contracts
 import Foundation
-import Runtime
+@testable import Runtime
 import Testing
 
 /// Values the recurring-billing tests share: an enterprise contract in Bolivia with a fixed line
@@ -321,7 +321,12 @@ struct BillingContractTests {
         let d = try RB.decide(C.self, try RB.contract(), RB.bill(RB.november), at: RB.novemberRun)
         let followUp = try #require(d.followUps.first)
         #expect(d.followUps.count == 1)
-        #expect(followUp.aggregate.kind == BillingCycle.kind && followUp.key == .id("2026-11"))
+        #expect(followUp.aggregate.kind == BillingCyclePart.kind && followUp.key == .id("2026-11#0"))
+        // A round on another shard counts in another part.
+        var context = DecisionContext(now: RB.novemberRun)
+        context.shard = 5
+        let other = try BillingContract.decide(try RB.contract(), RB.bill(RB.november), &context)
+        #expect(other.followUps.first?.key == .id("2026-11#5"))
     }
 
     @Test func aMonthIsBilledOnce() throws {
@@ -457,12 +462,12 @@ struct BillingCycleTests {
         .run(RunBillingCycle(month: month, dueBy: dueBy, contractIds: contractIds))
     }
 
-    @Test func aRunSetsTheMonthsBillTimerOnEveryActiveContractAtOnce() throws {
+    @Test func aRunSetsTheMonthsBillTimerOnEveryActiveContractAtOnceAndJoinsThem() throws {
         let d = try RB.decide(Cycle.self, nil, run(dueBy: Day(2026, 12, 18)!), at: RB.novemberRun)
         let s = try #require(d.state)
         #expect(s.status == "running" && s.month == RB.november && s.runs.count == 1)
         #expect(s.runs.first?.dueBy == Day(2026, 12, 18)! && s.runs.first?.requestedAt == RB.novemberRun)
-        #expect(d.timers == [.set(Cycle.completeTimer, at: RB.novemberRun.addingTimeInterval(0.001))])
+        #expect(d.timers == [.join(Cycle.completeTimer, at: RB.novemberRun.addingTimeInterval(0.001), after: "bill#2026-11#2026-12-18")])
         #expect(
             d.broadcasts == [
                 Broadcast(kind: "contract", status: "active", ids: ["CT-1", "CT-2"], timer: "bill#2026-11#2026-12-18", at: RB.novemberRun)
@@ -497,31 +502,72 @@ struct BillingCycleTests {
         #expect(error?.code == .invalidTransition)
     }
 
+    /// Completes a run as the runtime does, in one transaction: `.complete`, then every part's
+    /// `collect` (part k holding `counts[k]` proformas; absent when 0) and the `counted` each
+    /// follows up with on the cycle.
+    func complete(_ s: Cycle.State, counts: [Int] = [], at time: Date) throws -> (state: Cycle.State, events: [any Message], history: [HistoryEntry]) {
+        let d = try RB.decide(Cycle.self, s, .complete, at: time)
+        var state = d.state ?? s
+        var events = d.events
+        var history = d.history
+        for target in d.followUps {
+            guard case .id(let id) = target.key, let k = Int(id.split(separator: "#").last ?? "") else {
+                Issue.record("a follow-up to \(target.key)")
+                continue
+            }
+            let n = k < counts.count ? counts[k] : 0
+            var part: BillingCyclePart.State?
+            for _ in 0..<n { part = try RB.step(BillingCyclePart.self, part, .billed(s.month, part: k), at: time) }
+            var context = DecisionContext(now: time)
+            let collected = try target.run(part, &context)
+            #expect(n == 0 ? collected.state == nil : (collected.state as? BillingCyclePart.State)?.proformas == 0, "part \(k) starts again from 0")
+            for counted in collected.followUps {
+                let r = try counted.run(state, &context)
+                state = (r.state as? Cycle.State) ?? state
+                events += r.events
+                history += r.history
+            }
+        }
+        return (state, events, history)
+    }
+
     @Test func aRunCountsItsProformasAndCompletesWithTheCount() throws {
-        var s = try RB.step(Cycle.self, nil, run(), at: RB.novemberRun)
-        for id in ["CT-1", "CT-2", "CT-3"] { s = try RB.step(Cycle.self, s, .billed(contractId: id), at: RB.novemberRun) }
-        #expect(s.runs.last?.proformas == 3)
+        let s = try RB.step(Cycle.self, nil, run(), at: RB.novemberRun)
         let done = RB.novemberRun.addingTimeInterval(60)
-        let d = try RB.decide(Cycle.self, s, .complete, at: done)
-        #expect(d.emitted(BillingCycleCompleted.self) == [BillingCycleCompleted(month: RB.november, proformas: 3)])
-        #expect(d.state?.status == "completed" && d.state?.runs.last?.completedAt == done)
-        #expect(RB.declared(Cycle.self, d, on: StateMachine.timer(Cycle.completeTimer)))
-        let completed = try #require(d.state)
-        #expect(try RB.decide(Cycle.self, completed, .billed(contractId: "CT-4"), at: done).state == nil, "no run in progress")
-        #expect(try RB.decide(Cycle.self, completed, .complete, at: done).events.isEmpty)
+        let d = try complete(s, counts: [1, 0, 0, 2], at: done)
+        #expect(d.events as? [BillingCycleCompleted] == [BillingCycleCompleted(month: RB.november, proformas: 3)])
+        #expect(d.state.status == "completed" && d.state.runs.last?.completedAt == done && d.state.runs.last?.proformas == 3)
+        #expect(d.history.map(\.to) == ["completed"])
+        #expect(d.history.allSatisfy { h in Cycle.machine.allows(from: h.from, to: h.to!, on: StateMachine.timer(Cycle.completeTimer)) })
+        #expect(try RB.decide(Cycle.self, d.state, .counted(part: 1, proformas: 1), at: done).state == nil, "no run in progress")
+        #expect(try RB.decide(Cycle.self, d.state, .complete, at: done).events.isEmpty)
+    }
+
+    @Test func aRunCompletesOnlyOnceEveryPartIsCounted() throws {
+        var s = try RB.step(Cycle.self, nil, run(), at: RB.novemberRun)
+        let d = try RB.decide(Cycle.self, s, .complete, at: RB.novemberRun)
+        #expect(d.followUps.map(\.aggregate.kind) == Array(repeating: BillingCyclePart.kind, count: DecisionContext.shards))
+        #expect(d.events.isEmpty && d.history.isEmpty)
+        s = try #require(d.state)
+        for k in 0..<(DecisionContext.shards - 1) {
+            s = try RB.step(Cycle.self, s, .counted(part: k, proformas: 2), at: RB.novemberRun)
+            #expect(s.status == "running")
+        }
+        #expect(try RB.decide(Cycle.self, s, .complete, at: RB.novemberRun).state == nil, "completing already")
+        let last = try RB.decide(Cycle.self, s, .counted(part: DecisionContext.shards - 1, proformas: 1), at: RB.novemberRun)
+        #expect(last.emitted(BillingCycleCompleted.self) == [BillingCycleCompleted(month: RB.november, proformas: 2 * (DecisionContext.shards - 1) + 1)])
     }
 
     @Test func aSecondRunAfterCompletionCountsFromZero() throws {
         var s = try RB.step(Cycle.self, nil, run(), at: RB.novemberRun)
-        s = try RB.step(Cycle.self, s, .billed(contractId: "CT-1"), at: RB.novemberRun)
-        s = try RB.step(Cycle.self, s, .complete, at: RB.novemberRun)
+        s = try complete(s, counts: [1], at: RB.novemberRun).state
         let later = RB.novemberRun.addingTimeInterval(3_600)
         let d = try RB.decide(Cycle.self, s, run(), at: later)
         let again = try #require(d.state)
         #expect(again.status == "running" && again.runs.count == 2 && again.runs.last?.proformas == 0)
         #expect(RB.declared(Cycle.self, d, on: RunBillingCycle.type))
-        let completed = try RB.decide(Cycle.self, again, .complete, at: later)
-        #expect(completed.emitted(BillingCycleCompleted.self) == [BillingCycleCompleted(month: RB.november, proformas: 0)])
+        let completed = try complete(again, at: later)
+        #expect(completed.events as? [BillingCycleCompleted] == [BillingCycleCompleted(month: RB.november, proformas: 0)])
     }
 
     @Test func onlyTheCompleteTimerEndsARun() {

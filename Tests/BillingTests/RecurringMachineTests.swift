@@ -83,7 +83,7 @@ struct BillingContractMachineTests {
             // Its last product withdrawn in a month already billed.
             .withdrawn: .transition(to: "closed", emits: [proration]), .fee: .transition(to: "active"),
             .billNovember: .ignored,
-            .billDecember: .transition(to: "active", emits: [ProformaIssued.type], followUps: [BillingCycle.kind]),
+            .billDecember: .transition(to: "active", emits: [ProformaIssued.type], followUps: [BillingCyclePart.kind]),
             .payNovember: .transition(to: "active", emits: [ProformaPaid.type]),
         ],
         "closed": [
@@ -130,7 +130,7 @@ struct BillingContractMachineTests {
             // Internet's withdrawal on 2026-12-10 stays its last change.
             .withdrawn: .transition(to: "active", emits: [Self.proration]), .fee: .transition(to: "active"),
             .billNovember: .ignored,
-            .billDecember: .transition(to: "closed", emits: [ProformaIssued.type], followUps: [BillingCycle.kind]),
+            .billDecember: .transition(to: "closed", emits: [ProformaIssued.type], followUps: [BillingCyclePart.kind]),
             .payNovember: .transition(to: "active", emits: [ProformaPaid.type]),
         ]
         for cell in table.cells where cell.state != nil && cell.effect != row[cell.column] {
@@ -157,45 +157,48 @@ struct BillingCycleMachineTests {
     typealias Cycle = BillingCycle
     typealias Table = MachineTable<Cycle, Given>
 
-    /// `billed` is the follow-up of a contract's bill timer (its trigger is that timer's).
-    enum Given: CaseIterable, Sendable { case run, billed, complete }
+    /// `counted` is the follow-up of a part's `collect` (its trigger is the complete timer's).
+    enum Given: CaseIterable, Sendable { case run, complete, counted }
 
     static func column(of input: Cycle.Input) -> Given {
         switch input {
         case .run: .run
-        case .billed: .billed
         case .complete: .complete
+        case .counted: .counted
         }
     }
 
     static let now = RB.novemberRun.addingTimeInterval(3_600)
+    static let lastPart = DecisionContext.shards - 1
 
     static func input(_ given: Given) -> (input: Cycle.Input, trigger: String) {
         switch given {
         case .run: (.run(RunBillingCycle(month: RB.november, dueBy: nil, contractIds: nil)), RunBillingCycle.type)
-        case .billed: (.billed(contractId: RB.contractId), StateMachine.timer("\(BillingContract.billTimer)#2026-11#2026-12-20"))
         case .complete: (.complete, StateMachine.timer(Cycle.completeTimer))
+        case .counted: (.counted(part: lastPart, proformas: 5), StateMachine.timer(Cycle.completeTimer))
         }
     }
 
+    /// `running` is represented completing, every part but the last counted (a run only waiting
+    /// for its timer decides `complete` as ``RecurringBillingTests``' cycle tests show).
     static func table() throws -> Table {
-        let running = try RB.step(Cycle.self, nil, input(.run).input, at: RB.novemberRun)
-        let counted = try RB.step(Cycle.self, running, .billed(contractId: "CT-7"), at: RB.novemberRun)
-        let completed = try RB.step(Cycle.self, counted, .complete, at: RB.novemberRun.addingTimeInterval(1))
-        return Table(service: BillingService.definition, states: [counted, completed], now: now, input: input)
+        var completing = try RB.step(Cycle.self, nil, input(.run).input, at: RB.novemberRun)
+        completing = try RB.step(Cycle.self, completing, .complete, at: RB.novemberRun)
+        for k in 0..<lastPart { completing = try RB.step(Cycle.self, completing, .counted(part: k, proformas: 1), at: RB.novemberRun) }
+        let completed = try RB.step(Cycle.self, completing, .counted(part: lastPart, proformas: 0), at: RB.novemberRun.addingTimeInterval(1))
+        return Table(service: BillingService.definition, states: [completing, completed], now: now, input: input)
     }
 
     static let expected: [String?: [Given: Table.Effect]] = [
-        nil: [.run: .transition(to: "running", timers: ["+complete"]), .billed: .ignored, .complete: .ignored],
+        nil: [.run: .transition(to: "running", timers: ["+complete"]), .complete: .ignored, .counted: .ignored],
         "running": [
             .run: .rejected(.invalidTransition),
-            // One more proforma counted: the value changes, with no history line.
-            .billed: .unchanged(),
-            .complete: .transition(to: "completed", emits: [BillingCycleCompleted.type]),
+            // Completing already: its parts are being counted.
+            .complete: .ignored,
+            .counted: .transition(to: "completed", emits: [BillingCycleCompleted.type]),
         ],
-        "completed": [.run: .transition(to: "running", timers: ["+complete"]), .billed: .ignored, .complete: .ignored],
+        "completed": [.run: .transition(to: "running", timers: ["+complete"]), .complete: .ignored, .counted: .ignored],
     ]
-
 
     /// Coverage, each column's input, every cell against the table, the runtime's acceptance of
     /// every decision, every declared transition taken, only owned events emitted.
@@ -203,18 +206,31 @@ struct BillingCycleMachineTests {
         for problem in try Self.table().audit(Self.expected, owner: "billing", column: Self.column(of:)) { Issue.record("\(problem)") }
     }
 
-    /// A contract's proforma counts on its month's run; a cycle is told nothing else by the bill
-    /// timer (the declared `running → running` on it is the only way a history line could say so).
-    @Test func aBilledContractOnlyCountsOnTheRunningCycle() throws {
-        let table = try Self.table()
-        let billed = table.cells.filter { $0.column == .billed }
-        for cell in billed {
-            guard case .success(let d) = cell.result else { Issue.record("\(cell) is rejected"); continue }
-            if cell.status == "running" {
-                #expect(d.state?.runs.last?.proformas == (cell.state?.runs.last?.proformas ?? 0) + 1, "\(cell)")
-            } else {
-                #expect(d.state == nil, "\(cell)")
+    /// Every part of a month's count: a proforma adds one (the first creates the part); the run
+    /// completing collects it (its count to the cycle, the part from zero again).
+    @Test func thePartsTableCoversItsMachine() throws {
+        let counting = try RB.step(BillingCyclePart.self, nil, .billed(RB.november, part: 3), at: RB.novemberRun)
+        let table = MachineTable<BillingCyclePart, PartGiven>(
+            service: BillingService.definition, states: [counting], now: Self.now,
+            input: { g in
+                switch g {
+                case .billed: (.billed(RB.november, part: 3), StateMachine.timer("\(BillingContract.billTimer)#2026-11#2026-12-20"))
+                case .collect: (.collect(RB.november, part: 3), StateMachine.timer(Cycle.completeTimer))
+                }
+            })
+        let expected: [String?: [PartGiven: MachineTable<BillingCyclePart, PartGiven>.Effect]] = [
+            nil: [.billed: .transition(to: "counting"), .collect: .unchanged(followUps: [Cycle.kind])],
+            "counting": [.billed: .unchanged(), .collect: .unchanged(followUps: [Cycle.kind])],
+        ]
+        let column: (BillingCyclePart.Input) -> PartGiven = { i in
+            switch i {
+            case .billed: .billed
+            case .collect: .collect
             }
         }
+        for problem in table.audit(expected, owner: "billing", column: column) { Issue.record("\(problem)") }
+        #expect(try RB.step(BillingCyclePart.self, counting, .billed(RB.november, part: 3), at: RB.novemberRun).proformas == 2)
     }
+
+    enum PartGiven: CaseIterable, Sendable { case billed, collect }
 }

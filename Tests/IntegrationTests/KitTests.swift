@@ -9,7 +9,7 @@ import Testing
 /// A tiny aggregate to test the service kit itself against PostgreSQL: `workorder.open` adds to a
 /// tally named by the work-order id (its description becomes the label); `workorder.approve`
 /// adds to an existing tally only (`notFound`, may be late, otherwise); a label `ping` sets a
-/// timer that is due at once.
+/// timer that is due at once, a label `join` a join (`done`) on every `ping` timer, due earlier.
 enum Tally: Aggregate {
     static let kind = "tally"
 
@@ -18,6 +18,7 @@ enum Tally: Aggregate {
         var count: Int
         var label: String
         var pings: Int = 0
+        var dones: Int = 0
         var status: String { "counting" }
     }
 
@@ -25,6 +26,7 @@ enum Tally: Aggregate {
         case add(String, String)
         case addExisting(String)
         case ping
+        case done
     }
 
     static let machine = StateMachine(
@@ -34,7 +36,7 @@ enum Tally: Aggregate {
             .init("counting", "counting", on: ApproveWorkOrder.type),
         ])
 
-    static func timerFired(_ name: String, dueAt: Date) -> Input? { name == "ping" ? .ping : nil }
+    static func timerFired(_ name: String, dueAt: Date) -> Input? { name == "ping" ? .ping : name == "done" ? .done : nil }
 
     static func decide(_ state: State?, _ input: Input, _ context: inout DecisionContext) throws(Rejection) -> Decision<State> {
         switch input {
@@ -44,7 +46,9 @@ enum Tally: Aggregate {
             s.label = label
             return Decision(
                 state: s, history: [HistoryEntry("add", from: state?.status, to: s.status)],
-                timers: label == "ping" ? [.set("ping", at: context.now.addingTimeInterval(-1))] : [])
+                timers: label == "ping"
+                    ? [.set("ping", at: context.now.addingTimeInterval(-1))]
+                    : label == "join" ? [.join("done", at: context.now.addingTimeInterval(-2), after: "ping")] : [])
         case .addExisting(let id):
             guard var s = state else {
                 throw .notFound("no tally \(id)", field: "data.workOrderId", problem: "unknown tally")
@@ -55,6 +59,10 @@ enum Tally: Aggregate {
             guard var s = state else { return .ignore("no tally") }
             s.pings += 1
             return Decision(state: s, history: [HistoryEntry("ping", from: nil, to: nil)])
+        case .done:
+            guard var s = state else { return .ignore("no tally") }
+            s.dones += 1
+            return Decision(state: s, history: [HistoryEntry("done", from: nil, to: nil)])
         }
     }
 }
@@ -172,6 +180,59 @@ struct KitTests {
                 #expect(fired == 20)
                 #expect(try await count(system, "SELECT count(*)::int8 FROM kittest.timers") == 0)
                 #expect(try await count(system, "SELECT sum((data->>'pings')::int8)::int8 FROM kittest.aggregates") == 20)
+            }
+        }
+    }
+
+    @Test func aJoinFiresOnlyOnceEveryTimerItWaitsForHasFiredAndCommitted() async throws {
+        try await withTestSystem("kit-join") { system in
+            try await Self.withRunner(system) { runner, client in
+                let items = (0..<5).map { n in Self.item(Self.open("J-\(n)", "ping"), id: "j-\(n)") } + [
+                    Self.item(Self.open("J-end", "join"), id: "j-end")
+                ]
+                _ = try await Self.run(runner, items)
+                #expect(try await count(system, "SELECT count(*)::int8 FROM kittest.timers") == 6)
+                let dones = "SELECT coalesce(sum((data->>'dones')::int8), 0)::int8 FROM kittest.aggregates"
+                let pings = "SELECT coalesce(sum((data->>'pings')::int8), 0)::int8 FROM kittest.aggregates"
+                // The join is due first, yet a round of one fires a ping: the join waits.
+                let one = TimerService(runner: runner, interval: .milliseconds(10), batch: 1, logger: Logger(label: "t"))
+                #expect(try await one.tick() == 1)
+                #expect(try await count(system, dones) == 0)
+                #expect(try await count(system, pings) == 1)
+                // A round in flight holds a ping it has taken (locked, deleted, not committed):
+                // the other rounds fire the rest, never the join.
+                let timers = TimerService(runner: runner, interval: .milliseconds(10), batch: 100, concurrency: 2, logger: Logger(label: "t"))
+                try await client.withConnection { held in
+                    try await held.query("BEGIN", logger: runner.logger)
+                    try await held.query("DELETE FROM kittest.timers WHERE id = 'J-1' AND name = 'ping'", logger: runner.logger)
+                    #expect(try await timers.tick() == 3)
+                    #expect(try await timers.tick() == 0)
+                    #expect(try await count(system, dones) == 0)
+                    #expect(try await count(system, pings) == 4)
+                    try await held.query("COMMIT", logger: runner.logger)
+                }
+                #expect(try await timers.tick() == 1)
+                #expect(try await count(system, dones) == 1)
+                #expect(try await count(system, "SELECT count(*)::int8 FROM kittest.timers") == 0)
+            }
+        }
+    }
+
+    @Test func concurrentTimerRoundsFireEveryTimerOnce() async throws {
+        try await withTestSystem("kit-lanes") { system in
+            try await Self.withRunner(system) { runner, _ in
+                let pings = (0..<300).map { n in Self.item(Self.open("L-\(n)", "ping"), id: "l-\(n)") }
+                _ = try await Self.run(runner, pings)
+                let timers = TimerService(runner: runner, interval: .milliseconds(10), batch: 16, concurrency: 3, logger: Logger(label: "t"))
+                let lanes = Task { try await timers.run() }
+                defer { lanes.cancel() }
+                let drained = try await eventually(timeout: .seconds(20)) {
+                    try await count(system, "SELECT count(*)::int8 FROM kittest.timers") == 0
+                }
+                lanes.cancel()
+                #expect(drained)
+                #expect(try await count(system, "SELECT sum((data->>'pings')::int8)::int8 FROM kittest.aggregates") == 300)
+                #expect(try await count(system, "SELECT count(*)::int8 FROM kittest.aggregates WHERE (data->>'pings')::int8 <> 1") == 0)
             }
         }
     }

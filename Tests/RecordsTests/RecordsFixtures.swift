@@ -78,7 +78,7 @@ enum R {
     static func timers<S>(_ d: Decision<S>) -> [String] {
         d.timers.map { change in
             switch change {
-            case .set(let name, _): "+\(name)"
+            case .set(let name, _), .join(let name, _, _): "+\(name)"
             case .clear(let name): "-\(name)"
             }
         }

@@ -9,4 +9,5 @@ var environment = ProcessInfo.processInfo.environment
 if environment["BATCH_SIZE"] == nil { environment["BATCH_SIZE"] = "256" }
 if environment["BATCH_WAIT_MS"] == nil { environment["BATCH_WAIT_MS"] = "20" }
 if environment["TIMER_BATCH"] == nil { environment["TIMER_BATCH"] = "1024" }
+if environment["TIMER_CONCURRENCY"] == nil { environment["TIMER_CONCURRENCY"] = "2" }
 try await PlatformService.run(BillingService.definition, environment: environment)

@@ -32,6 +32,6 @@ public enum BillingService {
     }
 
     public static let definition = ServiceDefinition(
-        name: "billing", routes: routes, aggregates: [BillingWorkOrder.self, Charge.self, BillingContract.self, BillingCycle.self],
+        name: "billing", routes: routes, aggregates: [BillingWorkOrder.self, Charge.self, BillingContract.self, BillingCycle.self, BillingCyclePart.self],
         migrations: BillingMigrations.all)
 }

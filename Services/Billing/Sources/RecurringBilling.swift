@@ -165,7 +165,7 @@ public enum BillingContract: Aggregate {
             return Decision(
                 state: s, history: [HistoryEntry("proformaIssued", from: before, to: s.status, reason: "\(proforma.proformaId): \(proforma.total.minor)")],
                 events: [proforma], aliases: [proforma.proformaId],
-                followUps: [.to(BillingCycle.self, month.description, .billed(contractId: s.contractId))])
+                followUps: [.to(BillingCyclePart.self, BillingCyclePart.id(month, part: context.shard), .billed(month, part: context.shard))])
 
         case .payment(let c):
             try Rejection.requireNonEmpty([("data.receipt", c.receipt)])
@@ -224,9 +224,11 @@ public enum BillingContract: Aggregate {
 
 /// A month's billing runs (`billing.run-cycle`): each run sets the month's billing timer on every
 /// active contract at once (one statement, ``Broadcast``); the shared timers then bill them a round
-/// at a time, each telling the run; the run's own timer, due a millisecond after theirs, fires
-/// after them and ends it with `billing.cycle-completed`. Running a month again issues nothing new
-/// (each contract bills a month once) and completes with 0.
+/// at a time, rounds side by side, each proforma counted in its round's part of the month
+/// (``BillingCyclePart``: rounds running together count in different rows and never wait for
+/// each other). The run's own timer, a join on the contracts', fires once none of them is left:
+/// it collects the parts and ends the run with `billing.cycle-completed` and the count. Running a
+/// month again issues nothing new (each contract bills a month once) and completes with 0.
 public enum BillingCycle: Aggregate {
     public static let kind = "cycle"
     public static let completeTimer = "complete"
@@ -236,6 +238,8 @@ public enum BillingCycle: Aggregate {
         public var dueBy: Day
         public var contractIds: [String]?
         public var proformas: Int = 0
+        /// While completing: the parts counted so far.
+        public var partsCounted: Int?
         public var completedAt: Date?
     }
 
@@ -247,8 +251,9 @@ public enum BillingCycle: Aggregate {
 
     public enum Input: Sendable {
         case run(RunBillingCycle)
-        case billed(contractId: String)
         case complete
+        /// A part's count (the follow-up of ``BillingCyclePart``'s `collect`).
+        case counted(part: Int, proformas: Int)
     }
 
     public static let machine = StateMachine(
@@ -276,27 +281,81 @@ public enum BillingCycle: Aggregate {
             let dueBy = c.dueBy ?? RecurringRules.defaultDueBy(c.month)
             var s = state ?? State(month: c.month)
             s.runs.append(Run(requestedAt: context.now, dueBy: dueBy, contractIds: c.contractIds))
+            let bill = "\(BillingContract.billTimer)#\(c.month)#\(dueBy)"
             return Decision(
                 state: s, history: [HistoryEntry("run", from: state?.status, to: s.status, reason: "run \(s.runs.count), due \(dueBy)")],
-                timers: [.set(completeTimer, at: context.now.addingTimeInterval(0.001))],
-                broadcasts: [
-                    Broadcast(
-                        kind: BillingContract.kind, status: "active", ids: c.contractIds,
-                        timer: "\(BillingContract.billTimer)#\(c.month)#\(dueBy)", at: context.now)
-                ])
-
-        case .billed:
-            guard var s = state, s.status == "running" else { return .ignore("no run in progress") }
-            s.runs[s.runs.count - 1].proformas += 1
-            return Decision(state: s)
+                // Completes once every contract's timer has fired and its round committed.
+                timers: [.join(completeTimer, at: context.now.addingTimeInterval(0.001), after: bill)],
+                broadcasts: [Broadcast(kind: BillingContract.kind, status: "active", ids: c.contractIds, timer: bill, at: context.now)])
 
         case .complete:
-            guard var s = state, s.status == "running" else { return .ignore("no run in progress") }
-            s.runs[s.runs.count - 1].completedAt = context.now
-            let n = s.runs[s.runs.count - 1].proformas
+            guard var s = state, s.status == "running", s.runs[s.runs.count - 1].partsCounted == nil else {
+                return .ignore("no run in progress")
+            }
+            s.runs[s.runs.count - 1].partsCounted = 0
             return Decision(
-                state: s, history: [HistoryEntry("completed", from: "running", to: s.status, reason: "\(n) proformas")],
-                events: [BillingCycleCompleted(month: s.month, proformas: n)])
+                state: s,
+                followUps: (0..<DecisionContext.shards).map { .to(BillingCyclePart.self, BillingCyclePart.id(s.month, part: $0), .collect(s.month, part: $0)) })
+
+        case .counted(let part, let n):
+            guard var s = state, s.status == "running", let counted = s.runs[s.runs.count - 1].partsCounted else {
+                return .ignore("part \(part) counted with no run completing")
+            }
+            let last = s.runs.count - 1
+            s.runs[last].proformas += n
+            s.runs[last].partsCounted = counted + 1
+            guard counted + 1 == DecisionContext.shards else { return Decision(state: s) }
+            s.runs[last].partsCounted = nil
+            s.runs[last].completedAt = context.now
+            let total = s.runs[last].proformas
+            return Decision(
+                state: s, history: [HistoryEntry("completed", from: "running", to: s.status, reason: "\(total) proformas")],
+                events: [BillingCycleCompleted(month: s.month, proformas: total)])
+        }
+    }
+}
+
+/// One part of a month's count of proformas, `YYYY-MM#k` (k, the shard of the round that billed:
+/// ``DecisionContext/shard``): each proforma adds one to its round's part; the run, completing,
+/// collects every part (its count, which starts again from zero for the month's next run).
+public enum BillingCyclePart: Aggregate {
+    public static let kind = "cyclePart"
+
+    public static func id(_ month: YearMonth, part: Int) -> String { "\(month)#\(part)" }
+
+    public struct State: AggregateState {
+        public var month: YearMonth
+        public var part: Int
+        public var proformas: Int = 0
+        public var status: String { "counting" }
+    }
+
+    public enum Input: Sendable {
+        case billed(YearMonth, part: Int)
+        case collect(YearMonth, part: Int)
+    }
+
+    public static let machine = StateMachine(
+        title: "part of a billing cycle's count", procedure: "GC-PRC-OPE-ASE-04 I",
+        states: [.init("counting")],
+        transitions: [.init(nil, "counting", on: StateMachine.timer(BillingContract.billTimer))])
+
+    public static func timerFired(_ name: String, dueAt: Date) -> Input? { nil }
+
+    public static func decide(_ state: State?, _ input: Input, _ context: inout DecisionContext) throws(Rejection) -> Decision<State> {
+        switch input {
+        case .billed(let month, let part):
+            guard var s = state else {
+                let s = State(month: month, part: part, proformas: 1)
+                return Decision(state: s, history: [HistoryEntry("counting", from: nil, to: s.status)])
+            }
+            s.proformas += 1
+            return Decision(state: s)
+        case .collect(let month, let part):
+            let n = state?.proformas ?? 0
+            var s = state
+            s?.proformas = 0
+            return Decision(state: n > 0 ? s : nil, followUps: [.to(BillingCycle.self, month.description, .counted(part: part, proformas: n))])
         }
     }
 }

@@ -47,6 +47,13 @@ public struct DecisionContext: Sendable {
     /// good: a decision that answers that case itself (a post-sale request naming an unknown
     /// contract is turned down, not rejected) does so now.
     public var mayWait: Bool = false
+    /// The shard of the batch deciding, `0..<DecisionContext.shards`: batches running side by
+    /// side (concurrent timer rounds, consumers) get different ones. A decision that adds to a
+    /// tally many batches share adds to its shard's part (an aggregate per shard), so that those
+    /// batches do not wait for each other's row; whoever reads the tally sums the parts.
+    public var shard: Int = 0
+    /// How many shards there are.
+    public static let shards = 8
     var numbers: [String: [Int64]]
     /// The runtime's first pass over a batch: numbers not in `numbers` are counted, not refused.
     var drawsOnDemand = false
@@ -105,12 +112,16 @@ public struct HistoryEntry: Sendable, Equatable {
 public enum TimerChange: Sendable, Equatable {
     /// Fire `name` at `at` (replaces a pending timer of the same name).
     case set(String, at: Date)
+    /// Fire `name` once `at` has come **and** no timer named `after` is left on any aggregate of
+    /// the service (fired and committed): a join, the end of a ``Broadcast``'s work however the
+    /// rounds that fire it run side by side (replaces a pending timer of the same name).
+    case join(String, at: Date, after: String)
     /// Forget `name`.
     case clear(String)
 
     public var name: String {
         switch self {
-        case .set(let n, _), .clear(let n): n
+        case .set(let n, _), .join(let n, _, _), .clear(let n): n
         }
     }
 }

@@ -152,7 +152,8 @@ struct Engine: Sendable {
     /// Runs the batch on `conn` (inside a transaction). `parkingMayExist`: whether parked
     /// messages may be waiting (then subjects created here wake them).
     func run(
-        _ items: [WorkItem], on conn: PostgresConnection, now: Date, recordInbox: Bool = true, parkingMayExist: Bool = true
+        _ items: [WorkItem], on conn: PostgresConnection, now: Date, recordInbox: Bool = true, parkingMayExist: Bool = true,
+        shard: Int = 0
     ) async throws -> BatchReport {
         let loaded = Work(now: now)
 
@@ -253,7 +254,7 @@ struct Engine: Sendable {
         // pass counts them; when there are any, they are drawn in one statement and the pass runs
         // again with them (decide is pure: the second pass decides the same, with the numbers).
         var work = loaded
-        var demand = try await decidePass(items, live, targets, failures, &report, work, numbers: [:], now: now, conn)
+        var demand = try await decidePass(items, live, targets, failures, &report, work, numbers: [:], now: now, shard: shard, conn)
         if demand.contains(where: { !$0.isEmpty }) {
             var drawn: [String: [Int64]] = [:]
             for try await (sequence, value) in try await conn.execute(NumbersDraw(sequences: demand.flatMap { $0 }), logger: logger) {
@@ -270,7 +271,7 @@ struct Engine: Sendable {
             work = loaded.loadedOnly(now: now)
             report.parked = 0
             for i in items.indices where live[i] { report.outcomes[i] = .handled }
-            demand = try await decidePass(items, live, targets, failures, &report, work, numbers: numbers, now: now, conn)
+            demand = try await decidePass(items, live, targets, failures, &report, work, numbers: numbers, now: now, shard: shard, conn)
         }
 
         // 3. One statement: every write of the batch.
@@ -289,7 +290,7 @@ struct Engine: Sendable {
     /// decisions asked numbers of that `numbers` did not provide.
     func decidePass(
         _ items: [WorkItem], _ live: [Bool], _ targets: [[Target]], _ failures: [Rejection?], _ report: inout BatchReport,
-        _ work: Work, numbers: [Int: [String: [Int64]]], now: Date, _ conn: PostgresConnection
+        _ work: Work, numbers: [Int: [String: [Int64]]], now: Date, shard: Int, _ conn: PostgresConnection
     ) async throws -> [[String]] {
         var demand = Array(repeating: [String](), count: items.count)
         for i in items.indices where live[i] {
@@ -305,6 +306,7 @@ struct Engine: Sendable {
                 now: now, messageId: item.messageId, messageTime: item.header?.time ?? now, sender: item.sender,
                 numbers: numbers[i] ?? [:])
             context.drawsOnDemand = numbers.isEmpty
+            context.shard = shard
             context.mayWait = item.isCommand && !item.isExpired && item.raw != nil
             do {
                 try await decide(item, targets[i], &context, work, now: now, conn, log)
@@ -632,10 +634,9 @@ struct Engine: Sendable {
                     save.timers.clearIds.append(k.id)
                     save.timers.clearNames.append(name)
                 case .set(_, let at):
-                    save.timers.setKinds.append(k.kind)
-                    save.timers.setIds.append(k.id)
-                    save.timers.setNames.append(name)
-                    save.timers.setAt.append(at)
+                    save.timers.set(k.kind, k.id, name, at: at, after: "")
+                case .join(_, let at, let after):
+                    save.timers.set(k.kind, k.id, name, at: at, after: after)
                 }
             }
         }

@@ -9,23 +9,37 @@ import ServiceLifecycle
 /// fires once) and hands each to its aggregate's `decide` as an input; the decision's events go
 /// out through the outbox, and the timer is gone unless the decision sets it again — in the same
 /// transaction, so a timer survives restarts and never fires twice.
+///
+/// `TIMER_CONCURRENCY` rounds run side by side (each its own transaction; `SKIP LOCKED` keeps
+/// their timers apart): while one round decides and writes, the next one reads. A timer that
+/// must come after others waits for them with a join (``TimerChange/join(_:at:after:)``).
 public struct TimerService: Service {
     let runner: BatchRunner
     let interval: Duration
     let batch: Int
+    let concurrency: Int
     let logger: Logger
 
-    init(runner: BatchRunner, interval: Duration, batch: Int = 256, logger: Logger) {
+    init(runner: BatchRunner, interval: Duration, batch: Int = 256, concurrency: Int = 1, logger: Logger) {
         self.runner = runner
         self.interval = interval
         self.batch = batch
+        self.concurrency = max(1, concurrency)
         var l = logger
         l[metadataKey: "component"] = "timers"
         self.logger = l
     }
 
     public func run() async throws {
-        logger.info("timers started", metadata: ["interval": "\(interval)"])
+        logger.info("timers started", metadata: ["interval": "\(interval)", "concurrency": "\(concurrency)"])
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<concurrency { group.addTask { await lane() } }
+        }
+        logger.info("timers stopped")
+    }
+
+    /// Rounds one after the other while a round finds a full batch; otherwise a pause.
+    func lane() async {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 if try await tick() >= batch { continue }
@@ -34,7 +48,6 @@ public struct TimerService: Service {
             }
             try? await Task.sleep(for: interval)
         }
-        logger.info("timers stopped")
     }
 
     /// One round: fires what is due; returns how many timers fired.

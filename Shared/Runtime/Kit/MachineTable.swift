@@ -91,7 +91,7 @@ public struct MachineTable<A: Aggregate, Column: Hashable & CaseIterable & Senda
             let emits = d.events.map { type(of: $0).type }
             let timers = d.timers.map { change -> String in
                 switch change {
-                case .set(let name, _): "+\(name)"
+                case .set(let name, _), .join(let name, _, _): "+\(name)"
                 case .clear(let name): "-\(name)"
                 }
             }

@@ -90,7 +90,17 @@ struct TimerRows {
     var setIds: [String] = []
     var setNames: [String] = []
     var setAt: [Date] = []
+    /// The timer a join waits for ('' for a plain timer).
+    var setAfter: [String] = []
     var isEmpty: Bool { clearKinds.isEmpty && setKinds.isEmpty }
+
+    mutating func set(_ kind: String, _ id: String, _ name: String, at: Date, after: String) {
+        setKinds.append(kind)
+        setIds.append(id)
+        setNames.append(name)
+        setAt.append(at)
+        setAfter.append(after)
+    }
 }
 
 /// New secondary keys (the first registration of a key wins).
@@ -123,10 +133,15 @@ struct WakeRows {
     var now: Date
 }
 
-/// Timers that are due by the service clock, locked (other instances skip them).
+/// Timers that are due by the service clock, locked (other rounds and instances skip them). A
+/// join (``TimerChange/join(_:at:after:)``) is due only once no timer it waits for is left: the
+/// rows a round in flight has taken are still visible (deleted at its commit), so a join never
+/// overtakes the rounds that fire what it waits for.
 struct TimersDue: PostgresPreparedStatement {
     static let sql = """
-        SELECT kind, id, name, due_at FROM timers WHERE due_at <= $1 ORDER BY due_at, kind, id, name LIMIT $2
+        SELECT kind, id, name, due_at FROM timers t
+        WHERE due_at <= $1 AND (awaits IS NULL OR NOT EXISTS (SELECT 1 FROM timers o WHERE o.name = t.awaits))
+        ORDER BY due_at, kind, id, name LIMIT $2
         FOR UPDATE SKIP LOCKED
         """
     typealias Row = (String, String, String, Date)
@@ -288,6 +303,14 @@ extension Database {
     static func outboxPriorityMigration(_ s: String) -> Migration {
         Migration(5, "outbox priority column", ["ALTER TABLE \(s).outbox ADD COLUMN priority smallint"])
     }
+
+    /// Runtime migration 6: joins (``TimerChange/join(_:at:after:)``): the timer a join waits
+    /// for, and timers looked up by name (is any left?).
+    static func timerJoinMigration(_ s: String) -> Migration {
+        Migration(
+            6, "timer joins",
+            ["ALTER TABLE \(s).timers ADD COLUMN awaits text", "CREATE INDEX timers_name ON \(s).timers (name)"])
+    }
 }
 
 extension PostgresConnection {
@@ -372,9 +395,9 @@ struct BatchSave: PostgresPreparedStatement {
             DELETE FROM timers t USING unnest($18::text[], $19::text[], $20::text[]) AS c(k, i, n)
             WHERE t.kind = c.k AND t.id = c.i AND t.name = c.n),
         tset AS (
-            INSERT INTO timers (kind, id, name, due_at)
-            SELECT * FROM unnest($21::text[], $22::text[], $23::text[], $24::timestamptz[])
-            ON CONFLICT (kind, id, name) DO UPDATE SET due_at = EXCLUDED.due_at),
+            INSERT INTO timers (kind, id, name, due_at, awaits)
+            SELECT k, i, n, d, NULLIF(a, '') FROM unnest($21::text[], $22::text[], $23::text[], $24::timestamptz[], $56::text[]) AS s(k, i, n, d, a)
+            ON CONFLICT (kind, id, name) DO UPDATE SET due_at = EXCLUDED.due_at, awaits = EXCLUDED.awaits),
         al AS (
             INSERT INTO aliases (kind, alias, id) SELECT * FROM unnest($25::text[], $26::text[], $27::text[])
             ON CONFLICT (kind, alias) DO NOTHING),
@@ -430,7 +453,7 @@ struct BatchSave: PostgresPreparedStatement {
     }
 
     func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 55)
+        var b = PostgresBindings(capacity: 56)
         let u = upsert
         b.append(u.kinds); b.append(u.ids); b.append(u.statuses); b.append(u.data); b.append(u.versions)
         b.append(u.correlations); b.append(u.lastMessages); b.append(u.now)
@@ -452,6 +475,7 @@ struct BatchSave: PostgresPreparedStatement {
         b.append(outcomeIds); b.append(outcomes)
         b.append(o.traceparents)
         b.append(o.priorities)
+        b.append(t.setAfter)
         return b
     }
 
