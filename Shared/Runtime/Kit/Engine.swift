@@ -87,6 +87,8 @@ struct Engine: Sendable {
     var source: String { "/ot/\(service)" }
     /// The longest aggregate id or alias a message may name (they are index keys).
     static let maxKeyLength = 256
+    /// Stored states are `jsonb` (which orders keys itself): written as they encode, unsorted.
+    static let stateEncoder = StreamJSONEncoder()
     var deadLetterQueue: String { "\(service).dead" }
 
     struct Key: Hashable {
@@ -620,7 +622,7 @@ struct Engine: Sendable {
             save.upsert.kinds.append(k.kind)
             save.upsert.ids.append(k.id)
             save.upsert.statuses.append(state.status)
-            save.upsert.data.append(String(decoding: try Wire.fastEncoder.encode(state), as: UTF8.self))
+            save.upsert.data.append(String(decoding: try Self.stateEncoder.encode(state), as: UTF8.self))
             save.upsert.versions.append(slot.version + 1)
             save.upsert.correlations.append(slot.correlationId ?? "")
             save.upsert.lastMessages.append(slot.lastMessageId ?? "")

@@ -1,0 +1,322 @@
+import Foundation
+
+/// Writes `Encodable` values as JSON straight into one byte buffer, members in the order the
+/// value encodes them — for what is stored as `jsonb` (which keeps its own key order), never
+/// for the wire (``ContractJSONEncoder`` sorts keys byte for byte as the contract says). Values
+/// are written as ``ContractJSONEncoder`` writes them (same strings, numbers, dates); a key
+/// encoded twice appears twice, and `jsonb` keeps the last, as the sorted encoder does.
+///
+/// No tree is built: a container writes as it is used. That holds for synthesized `Codable`
+/// and for every hand-written `encode(to:)` that finishes a nested container before it writes
+/// to an outer one again; a value that goes back to a container it left (or asks for a
+/// `superEncoder`) is written again by ``ContractJSONEncoder`` instead.
+public struct StreamJSONEncoder: Sendable {
+    public init() {}
+
+    public func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        let writer = StreamWriter()
+        do {
+            try writer.value(value, depth: 0)
+            writer.close(above: 0)
+            return writer.out
+        } catch is StreamWriter.OutOfOrder {
+            return try ContractJSONEncoder().encode(value)
+        }
+    }
+}
+
+/// The stream's state: the bytes, the open containers (one per depth), the keys above.
+final class StreamWriter: Encoder {
+    struct OutOfOrder: Error {}
+
+    struct Frame {
+        var id: Int
+        var isObject: Bool
+        var count: Int
+    }
+
+    var out: [UInt8] = []
+    var frames: [Frame] = []
+    /// The keys down to the value being written (its coding path).
+    var keys: [any CodingKey] = []
+    var depth = 0
+    var nextId = 0
+    var failed = false
+
+    init() { out.reserveCapacity(1024) }
+
+    var codingPath: [any CodingKey] { Array(keys.prefix(depth)) }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    /// Closes every container deeper than `depth` (they are finished once a shallower one writes).
+    @inline(__always) func close(above depth: Int) {
+        while frames.count > depth {
+            let f = frames.removeLast()
+            out.append(f.isObject ? UInt8(ascii: "}") : UInt8(ascii: "]"))
+        }
+    }
+
+    /// The frame at `depth` for a container that writes: still open, and its own.
+    @inline(__always) func member(_ id: Int, _ depth: Int) throws {
+        guard frames.count > depth, frames[depth].id == id else {
+            failed = true
+            throw OutOfOrder()
+        }
+        close(above: depth + 1)
+        if frames[depth].count > 0 { out.append(UInt8(ascii: ",")) }
+        frames[depth].count += 1
+    }
+
+    @inline(__always) func key(_ key: some CodingKey) {
+        JSONNode.write(string: key.stringValue, to: &out)
+        out.append(UInt8(ascii: ":"))
+    }
+
+    func open(object: Bool, at depth: Int) -> Int {
+        nextId += 1
+        frames.append(Frame(id: nextId, isObject: object, count: 0))
+        out.append(object ? UInt8(ascii: "{") : UInt8(ascii: "["))
+        return nextId
+    }
+
+    /// One value whose containers are at `depth`.
+    func value<T: Encodable>(_ v: T, depth: Int) throws {
+        // Metatypes compared first: cheaper than a failed dynamic cast per nested value.
+        if T.self == String.self { return JSONNode.write(string: v as! String, to: &out) }
+        if T.self == Date.self { return JSONNode.write(string: RFC3339.format(v as! Date), to: &out) }
+        if T.self == Bool.self { return bool(v as! Bool) }
+        if T.self == Int.self { return integer(Int64(v as! Int)) }
+        if T.self == Int64.self { return integer(v as! Int64) }
+        let saved = self.depth
+        self.depth = depth
+        defer { self.depth = saved }
+        if T.self == Double.self { return try double(v as! Double, float: nil) }
+        let before = out.count
+        try v.encode(to: self)
+        if failed { throw OutOfOrder() }
+        close(above: depth)
+        if out.count == before { out.append(contentsOf: [UInt8(ascii: "{"), UInt8(ascii: "}")]) }
+    }
+
+    func bool(_ b: Bool) { out.append(contentsOf: b ? JSONNode.trueBytes : JSONNode.falseBytes) }
+    func null() { out.append(contentsOf: JSONNode.nullBytes) }
+
+    func integer(_ v: Int64) {
+        if v == 0 { return out.append(UInt8(ascii: "0")) }
+        if v < 0 { out.append(UInt8(ascii: "-")) }
+        var m = v.magnitude
+        var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 32 bytes: room for 20 digits
+        var n = 0
+        withUnsafeMutableBytes(of: &digits) { buf in
+            while m > 0 {
+                buf[n] = UInt8(ascii: "0") + UInt8(m % 10)
+                m /= 10
+                n += 1
+            }
+            for i in stride(from: n - 1, through: 0, by: -1) { out.append(buf[i]) }
+        }
+    }
+
+    func unsigned(_ v: UInt64) {
+        if v > UInt64(Int64.max) { return out.append(contentsOf: String(v).utf8) }
+        integer(Int64(v))
+    }
+
+    func double(_ v: Double, float: Float?) throws {
+        let path = PathNode.from(codingPath)
+        out.append(contentsOf: try ContractJSONEncoder.number(v, path, float: float).utf8)
+    }
+
+    // MARK: Encoder
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        // Asked twice for the same value: the same object.
+        if frames.count == depth + 1, frames[depth].isObject {
+            return KeyedEncodingContainer(StreamKeyed<Key>(writer: self, id: frames[depth].id, depth: depth))
+        }
+        close(above: depth)
+        let id = open(object: true, at: depth)
+        return KeyedEncodingContainer(StreamKeyed<Key>(writer: self, id: id, depth: depth))
+    }
+
+    func unkeyedContainer() -> any UnkeyedEncodingContainer {
+        close(above: depth)
+        let id = open(object: false, at: depth)
+        return StreamUnkeyed(writer: self, id: id, depth: depth)
+    }
+
+    func singleValueContainer() -> any SingleValueEncodingContainer { StreamSingle(writer: self, depth: depth) }
+}
+
+extension PathNode {
+    static func from(_ keys: [any CodingKey]) -> PathNode { keys.reduce(PathNode.root) { $0.appending($1) } }
+}
+
+struct StreamKeyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
+    let writer: StreamWriter
+    let id: Int
+    let depth: Int
+    var codingPath: [any CodingKey] { Array(writer.keys.prefix(depth)) }
+
+    @inline(__always) func begin(_ key: Key) throws {
+        try writer.member(id, depth)
+        writer.key(key)
+    }
+
+    /// A nested value under `key`: its path is this container's and the key.
+    func nested<T: Encodable>(_ value: T, _ key: Key) throws {
+        writer.keys.removeSubrange(min(depth, writer.keys.count)...)
+        writer.keys.append(key)
+        try writer.value(value, depth: depth + 1)
+    }
+
+    mutating func encodeNil(forKey key: Key) throws { try begin(key); writer.null() }
+    mutating func encode(_ value: Bool, forKey key: Key) throws { try begin(key); writer.bool(value) }
+    mutating func encode(_ value: String, forKey key: Key) throws { try begin(key); JSONNode.write(string: value, to: &writer.out) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { try begin(key); writer.integer(Int64(value)) }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { try begin(key); writer.integer(value) }
+    mutating func encode(_ value: Int8, forKey key: Key) throws { try begin(key); writer.integer(Int64(value)) }
+    mutating func encode(_ value: Int16, forKey key: Key) throws { try begin(key); writer.integer(Int64(value)) }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { try begin(key); writer.integer(Int64(value)) }
+    mutating func encode(_ value: UInt, forKey key: Key) throws { try begin(key); writer.unsigned(UInt64(value)) }
+    mutating func encode(_ value: UInt8, forKey key: Key) throws { try begin(key); writer.integer(Int64(value)) }
+    mutating func encode(_ value: UInt16, forKey key: Key) throws { try begin(key); writer.integer(Int64(value)) }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws { try begin(key); writer.integer(Int64(value)) }
+    mutating func encode(_ value: UInt64, forKey key: Key) throws { try begin(key); writer.unsigned(value) }
+    mutating func encode(_ value: Double, forKey key: Key) throws { try begin(key); try withKey(key) { try writer.double(value, float: nil) } }
+    mutating func encode(_ value: Float, forKey key: Key) throws {
+        try begin(key)
+        try withKey(key) { try writer.double(Double(value), float: value) }
+    }
+    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+        try begin(key)
+        try nested(value, key)
+    }
+
+    func withKey(_ key: Key, _ body: () throws -> Void) throws {
+        let saved = writer.depth
+        writer.keys.removeSubrange(min(depth, writer.keys.count)...)
+        writer.keys.append(key)
+        writer.depth = depth + 1
+        defer { writer.depth = saved }
+        try body()
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
+        do { try begin(key) } catch { return KeyedEncodingContainer(StreamKeyed<NestedKey>(writer: writer, id: -1, depth: depth + 1)) }
+        writer.keys.removeSubrange(min(depth, writer.keys.count)...)
+        writer.keys.append(key)
+        let nested = writer.open(object: true, at: depth + 1)
+        return KeyedEncodingContainer(StreamKeyed<NestedKey>(writer: writer, id: nested, depth: depth + 1))
+    }
+
+    mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
+        do { try begin(key) } catch { return StreamUnkeyed(writer: writer, id: -1, depth: depth + 1) }
+        writer.keys.removeSubrange(min(depth, writer.keys.count)...)
+        writer.keys.append(key)
+        let nested = writer.open(object: false, at: depth + 1)
+        return StreamUnkeyed(writer: writer, id: nested, depth: depth + 1)
+    }
+
+    mutating func superEncoder() -> any Encoder {
+        writer.failed = true
+        return writer
+    }
+
+    mutating func superEncoder(forKey key: Key) -> any Encoder {
+        writer.failed = true
+        return writer
+    }
+}
+
+struct StreamUnkeyed: UnkeyedEncodingContainer {
+    let writer: StreamWriter
+    let id: Int
+    let depth: Int
+    var count = 0
+    var codingPath: [any CodingKey] { Array(writer.keys.prefix(depth)) }
+
+    @inline(__always) mutating func begin() throws {
+        try writer.member(id, depth)
+        count += 1
+    }
+
+    func enter(_ index: Int) {
+        writer.keys.removeSubrange(min(depth, writer.keys.count)...)
+        writer.keys.append(IndexKey(index))
+    }
+
+    mutating func encodeNil() throws { try begin(); writer.null() }
+    mutating func encode(_ value: Bool) throws { try begin(); writer.bool(value) }
+    mutating func encode(_ value: String) throws { try begin(); JSONNode.write(string: value, to: &writer.out) }
+    mutating func encode(_ value: Int) throws { try begin(); writer.integer(Int64(value)) }
+    mutating func encode(_ value: Int64) throws { try begin(); writer.integer(value) }
+    mutating func encode(_ value: Int8) throws { try begin(); writer.integer(Int64(value)) }
+    mutating func encode(_ value: Int16) throws { try begin(); writer.integer(Int64(value)) }
+    mutating func encode(_ value: Int32) throws { try begin(); writer.integer(Int64(value)) }
+    mutating func encode(_ value: UInt) throws { try begin(); writer.unsigned(UInt64(value)) }
+    mutating func encode(_ value: UInt8) throws { try begin(); writer.integer(Int64(value)) }
+    mutating func encode(_ value: UInt16) throws { try begin(); writer.integer(Int64(value)) }
+    mutating func encode(_ value: UInt32) throws { try begin(); writer.integer(Int64(value)) }
+    mutating func encode(_ value: UInt64) throws { try begin(); writer.unsigned(value) }
+    mutating func encode(_ value: Double) throws { try double(value, float: nil) }
+    mutating func encode(_ value: Float) throws { try double(Double(value), float: value) }
+
+    mutating func double(_ value: Double, float: Float?) throws {
+        try begin()
+        enter(count - 1)
+        let saved = writer.depth
+        writer.depth = depth + 1
+        defer { writer.depth = saved }
+        try writer.double(value, float: float)
+    }
+
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        try begin()
+        enter(count - 1)
+        try writer.value(value, depth: depth + 1)
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+        do { try begin() } catch { return KeyedEncodingContainer(StreamKeyed<NestedKey>(writer: writer, id: -1, depth: depth + 1)) }
+        enter(count - 1)
+        let nested = writer.open(object: true, at: depth + 1)
+        return KeyedEncodingContainer(StreamKeyed<NestedKey>(writer: writer, id: nested, depth: depth + 1))
+    }
+
+    mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
+        do { try begin() } catch { return StreamUnkeyed(writer: writer, id: -1, depth: depth + 1) }
+        enter(count - 1)
+        let nested = writer.open(object: false, at: depth + 1)
+        return StreamUnkeyed(writer: writer, id: nested, depth: depth + 1)
+    }
+
+    mutating func superEncoder() -> any Encoder {
+        writer.failed = true
+        return writer
+    }
+}
+
+/// A single value at `depth` (a wrapper such as `Day` or `Money`'s parts): written once.
+struct StreamSingle: SingleValueEncodingContainer {
+    let writer: StreamWriter
+    let depth: Int
+    var codingPath: [any CodingKey] { Array(writer.keys.prefix(depth)) }
+
+    mutating func encodeNil() throws { writer.null() }
+    mutating func encode(_ value: Bool) throws { writer.bool(value) }
+    mutating func encode(_ value: String) throws { JSONNode.write(string: value, to: &writer.out) }
+    mutating func encode(_ value: Int) throws { writer.integer(Int64(value)) }
+    mutating func encode(_ value: Int64) throws { writer.integer(value) }
+    mutating func encode(_ value: Int8) throws { writer.integer(Int64(value)) }
+    mutating func encode(_ value: Int16) throws { writer.integer(Int64(value)) }
+    mutating func encode(_ value: Int32) throws { writer.integer(Int64(value)) }
+    mutating func encode(_ value: UInt) throws { writer.unsigned(UInt64(value)) }
+    mutating func encode(_ value: UInt8) throws { writer.integer(Int64(value)) }
+    mutating func encode(_ value: UInt16) throws { writer.integer(Int64(value)) }
+    mutating func encode(_ value: UInt32) throws { writer.integer(Int64(value)) }
+    mutating func encode(_ value: UInt64) throws { writer.unsigned(value) }
+    mutating func encode(_ value: Double) throws { try writer.double(value, float: nil) }
+    mutating func encode(_ value: Float) throws { try writer.double(Double(value), float: value) }
+    mutating func encode<T: Encodable>(_ value: T) throws { try writer.value(value, depth: depth) }
+}
