@@ -9,7 +9,14 @@ import Foundation
 public struct ContractJSONEncoder: Sendable {
     public init() {}
 
+    /// Streamed (``StreamWriter``: each object's members put in key order as it closes); a value
+    /// that cannot be streamed is built as a tree of nodes and written from it.
     public func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        try StreamWriter.encode(value, sorted: true)
+    }
+
+    /// The tree path alone (tests compare the two).
+    public func encodeAsTree<T: Encodable>(_ value: T) throws -> [UInt8] {
         let node = try Self.node(value, path: .root)
         var out: [UInt8] = []
         out.reserveCapacity(512)
@@ -75,6 +82,8 @@ enum JSONNode {
     case null
     case object(ObjectBox)
     case array(ArrayBox)
+    /// What a super encoder writes, read when the tree is written (its containers may outlive it).
+    case pending(NodeEncoder)
 
     func write(to out: inout [UInt8]) {
         switch self {
@@ -82,6 +91,7 @@ enum JSONNode {
         case .number(let n): out.append(contentsOf: n.utf8)
         case .bool(let b): out.append(contentsOf: b ? Self.trueBytes : Self.falseBytes)
         case .null: out.append(contentsOf: Self.nullBytes)
+        case .pending(let encoder): (encoder.node ?? .object(ObjectBox())).write(to: &out)
         case .object(let box):
             out.append(UInt8(ascii: "{"))
             var first = true
@@ -312,9 +322,8 @@ struct UnkeyedNodeContainer: UnkeyedEncodingContainer {
     }
 
     mutating func superEncoder() -> any Encoder {
-        let slot = ArrayElementEncoder(box: box, index: box.values.count, path: path.appending(IndexKey(count)))
-        box.values.append(.object(ObjectBox()))
-        return slot
+        box.values.append(.null)
+        return ArrayElementEncoder(box: box, index: box.values.count - 1, path: path.appending(IndexKey(count - 1)))
     }
 }
 
@@ -353,9 +362,8 @@ final class SuperEncoder: Encoder {
         self.box = box
         self.key = key
         inner = NodeEncoder(path: path)
+        box.values[key] = .pending(inner)
     }
-
-    deinit { box.values[key] = inner.node ?? .object(ObjectBox()) }
 
     func container<K: CodingKey>(keyedBy type: K.Type) -> KeyedEncodingContainer<K> { inner.container(keyedBy: type) }
     func unkeyedContainer() -> any UnkeyedEncodingContainer { inner.unkeyedContainer() }
@@ -374,9 +382,8 @@ final class ArrayElementEncoder: Encoder {
         self.box = box
         self.index = index
         inner = NodeEncoder(path: path)
+        box.values[index] = .pending(inner)
     }
-
-    deinit { box.values[index] = inner.node ?? .object(ObjectBox()) }
 
     func container<K: CodingKey>(keyedBy type: K.Type) -> KeyedEncodingContainer<K> { inner.container(keyedBy: type) }
     func unkeyedContainer() -> any UnkeyedEncodingContainer { inner.unkeyedContainer() }

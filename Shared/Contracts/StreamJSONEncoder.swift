@@ -14,14 +14,7 @@ public struct StreamJSONEncoder: Sendable {
     public init() {}
 
     public func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-        let writer = StreamWriter()
-        do {
-            try writer.value(value, depth: 0)
-            writer.close(above: 0)
-            return writer.out
-        } catch is StreamWriter.OutOfOrder {
-            return try ContractJSONEncoder().encode(value)
-        }
+        try StreamWriter.encode(value, sorted: false)
     }
 }
 
@@ -33,8 +26,31 @@ final class StreamWriter: Encoder {
         var id: Int
         var isObject: Bool
         var count: Int
+        /// Sorted objects: where the members begin, and each member's key and first byte.
+        var start: Int = 0
+        var members: [(key: String, at: Int)] = []
     }
 
+    /// Writes `value`; a value that cannot be streamed is built as a tree
+    /// (``ContractJSONEncoder/node(_:path:)``) and written from it.
+    static func encode<T: Encodable>(_ value: T, sorted: Bool) throws -> [UInt8] {
+        let writer = StreamWriter(sorted: sorted)
+        do {
+            try writer.value(value, depth: 0)
+            writer.close(above: 0)
+            return writer.out
+        } catch is StreamWriter.OutOfOrder {
+            let node = try ContractJSONEncoder.node(value, path: .root)
+            var out: [UInt8] = []
+            out.reserveCapacity(512)
+            node.write(to: &out)
+            return out
+        }
+    }
+
+    /// Whether objects are written with their keys sorted by their UTF-8 bytes (a key set twice
+    /// keeping its last value), as the contract's wire form says.
+    let sorted: Bool
     var out: [UInt8] = []
     var frames: [Frame] = []
     /// The keys down to the value being written (its coding path).
@@ -43,7 +59,10 @@ final class StreamWriter: Encoder {
     var nextId = 0
     var failed = false
 
-    init() { out.reserveCapacity(1024) }
+    init(sorted: Bool) {
+        self.sorted = sorted
+        out.reserveCapacity(1024)
+    }
 
     var codingPath: [any CodingKey] { Array(keys.prefix(depth)) }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
@@ -52,7 +71,40 @@ final class StreamWriter: Encoder {
     @inline(__always) func close(above depth: Int) {
         while frames.count > depth {
             let f = frames.removeLast()
-            out.append(f.isObject ? UInt8(ascii: "}") : UInt8(ascii: "]"))
+            if f.isObject {
+                if sorted, f.members.count > 1 { sort(f) }
+                out.append(UInt8(ascii: "}"))
+            } else {
+                out.append(UInt8(ascii: "]"))
+            }
+        }
+    }
+
+    /// Puts an object's members in key order (they are whole, written, and separated by commas).
+    func sort(_ f: Frame) {
+        let m = f.members
+        var inOrder = true
+        for i in 1..<m.count where JSONNode.compare(m[i - 1].key, m[i].key) >= 0 {
+            inOrder = false
+            break
+        }
+        if inOrder { return }
+        let order = m.indices.sorted { a, b in
+            let c = JSONNode.compare(m[a].key, m[b].key)
+            return c == 0 ? a < b : c < 0
+        }
+        let end = out.count
+        let segment = Array(out[f.start..<end])
+        out.removeSubrange(f.start...)
+        var first = true
+        for (n, i) in order.enumerated() {
+            // A key set twice keeps its last value.
+            if n + 1 < order.count, JSONNode.compare(m[order[n + 1]].key, m[i].key) == 0 { continue }
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            let from = m[i].at - f.start
+            let to = (i + 1 < m.count ? m[i + 1].at - 1 : end) - f.start
+            out.append(contentsOf: segment[from..<to])
         }
     }
 
@@ -67,15 +119,18 @@ final class StreamWriter: Encoder {
         frames[depth].count += 1
     }
 
-    @inline(__always) func key(_ key: some CodingKey) {
-        JSONNode.write(string: key.stringValue, to: &out)
+    /// A member's key, in the object at `depth`.
+    @inline(__always) func key(_ key: some CodingKey, at depth: Int) {
+        let name = key.stringValue
+        if sorted { frames[depth].members.append((name, out.count)) }
+        JSONNode.write(string: name, to: &out)
         out.append(UInt8(ascii: ":"))
     }
 
     func open(object: Bool, at depth: Int) -> Int {
         nextId += 1
-        frames.append(Frame(id: nextId, isObject: object, count: 0))
         out.append(object ? UInt8(ascii: "{") : UInt8(ascii: "["))
+        frames.append(Frame(id: nextId, isObject: object, count: 0, start: out.count))
         return nextId
     }
 
@@ -160,7 +215,7 @@ struct StreamKeyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     @inline(__always) func begin(_ key: Key) throws {
         try writer.member(id, depth)
-        writer.key(key)
+        writer.key(key, at: depth)
     }
 
     /// A nested value under `key`: its path is this container's and the key.

@@ -13,8 +13,21 @@ struct ContractJSONEncoderTests {
 
     @Test("every example envelope is encoded byte for byte as JSONEncoder does", arguments: Fixture.allTypes)
     func everyExampleEnvelope(type: String) throws {
-        let (fast, foundation) = try Self.both(AnyEnvelope(Fixture.descriptor(type).messageType))
+        let envelope = AnyEnvelope(Fixture.descriptor(type).messageType)
+        let (fast, foundation) = try Self.both(envelope)
         #expect(fast == foundation, "\(type):\n\(String(decoding: fast, as: UTF8.self))\n\(String(decoding: foundation, as: UTF8.self))")
+        // The tree (what a value that cannot be streamed is written from) writes the same.
+        #expect(try ContractJSONEncoder().encodeAsTree(envelope) == foundation, "\(type)")
+    }
+
+    @Test func valuesThatCannotBeStreamedAreWrittenAsJSONEncoderDoes() throws {
+        for value in [AnyEncodable(StreamJSONEncoderTests.Interleaved()), AnyEncodable(StreamJSONEncoderTests.Super()),
+                      AnyEncodable(["k": [StreamJSONEncoderTests.Interleaved()]])] {
+            let (fast, foundation) = try Self.both(value)
+            #expect(fast == foundation, "\(String(decoding: fast, as: UTF8.self))\n\(String(decoding: foundation, as: UTF8.self))")
+        }
+        let (fast, foundation) = try Self.both([StreamJSONEncoderTests.Twice(), StreamJSONEncoderTests.Twice()])
+        #expect(fast == foundation)
     }
 
     struct Tricky: Codable {
