@@ -218,6 +218,30 @@ struct KitTests {
         }
     }
 
+    @Test func aBatchThatWaitedForARowStampsItsHistoryAfterTheBatchItWaitedFor() async throws {
+        try await withTestSystem("kit-now") { system in
+            try await Self.withRunner(system) { runner, client in
+                _ = try await Self.run(runner, [Self.item(Self.open("W-1", "uno"), id: "w-1")])
+                let released = try await client.withConnection { held -> Date in
+                    try await held.query("BEGIN", logger: runner.logger)
+                    try await held.query("SELECT 1 FROM kittest.aggregates WHERE id = 'W-1' FOR UPDATE", logger: runner.logger)
+                    let waiting = Task { try await Self.run(runner, [Self.item(Self.open("W-1", "dos"), id: "w-2")]) }
+                    try await Task.sleep(for: .milliseconds(400))
+                    let released = Date()
+                    try await held.query("COMMIT", logger: runner.logger)
+                    #expect(try await waiting.value.outcomes == [.handled])
+                    return released
+                }
+                var at: Date?
+                for try await t in try await client.query(
+                    "SELECT at FROM kittest.history WHERE message_id = 'w-2'", logger: runner.logger
+                ).decode(Date.self) { at = t }
+                let stamped = try #require(at)
+                #expect(stamped >= released.addingTimeInterval(-0.001), "stamped \(stamped), the lock released at \(released)")
+            }
+        }
+    }
+
     @Test func concurrentTimerRoundsFireEveryTimerOnce() async throws {
         try await withTestSystem("kit-lanes") { system in
             try await Self.withRunner(system) { runner, _ in

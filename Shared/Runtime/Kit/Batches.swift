@@ -79,35 +79,42 @@ final class BatchRunner: Sendable {
         let now = clock.now()
         let mayPark = parkingMayExist.load(ordering: .relaxed)
         let shard = batches.add(1, ordering: .relaxed).newValue % DecisionContext.shards
+        let wallClock = clock
+        let clock: @Sendable () -> Date = { wallClock.now() }
         return try await postgres.withTransaction(within: transactionTimeout, "batch transaction", logger: logger) { conn in
             let items = try await source(conn, now)
             if items.isEmpty { return BatchReport(outcomes: []) }
             let recordInbox = items.contains { $0.isDelivery }
             if isolated {
-                return try await Self.isolated(items, engine, conn, now: now, mayPark: mayPark, recordInbox: recordInbox, shard: shard)
+                return try await Self.isolated(
+                    items, engine, conn, now: now, mayPark: mayPark, recordInbox: recordInbox, shard: shard, clock: clock)
             }
-            return try await engine.run(items, on: conn, now: now, recordInbox: recordInbox, parkingMayExist: mayPark, shard: shard)
+            return try await engine.run(
+                items, on: conn, now: now, recordInbox: recordInbox, parkingMayExist: mayPark, shard: shard, clock: clock)
         }
     }
 
     /// Each item under its own savepoint: the one the database refuses (SQLSTATE class 22 or
     /// 23) is rolled back and rejected as `invalidData`; its batch-mates are unaffected.
     static func isolated(
-        _ items: [WorkItem], _ engine: Engine, _ conn: PostgresConnection, now: Date, mayPark: Bool, recordInbox: Bool, shard: Int = 0
+        _ items: [WorkItem], _ engine: Engine, _ conn: PostgresConnection, now: Date, mayPark: Bool, recordInbox: Bool, shard: Int = 0,
+        clock: (@Sendable () -> Date)? = nil
     ) async throws -> BatchReport {
         var report = BatchReport(outcomes: [])
         for item in items {
             try await conn.query("SAVEPOINT kit_item", logger: engine.logger)
             var one: BatchReport
             do {
-                one = try await engine.run([item], on: conn, now: now, recordInbox: recordInbox, parkingMayExist: mayPark, shard: shard)
+                one = try await engine.run(
+                    [item], on: conn, now: now, recordInbox: recordInbox, parkingMayExist: mayPark, shard: shard, clock: clock)
                 try await conn.query("RELEASE SAVEPOINT kit_item", logger: engine.logger)
             } catch where classify(error) == .data {
                 try await conn.query("ROLLBACK TO SAVEPOINT kit_item", logger: engine.logger)
                 var refused = item
                 refused.failure = Rejection(
                     .invalidData, "the database refused a value of this message: \(LogSafe.escape(databaseMessage(error)))")
-                one = try await engine.run([refused], on: conn, now: now, recordInbox: recordInbox, parkingMayExist: mayPark, shard: shard)
+                one = try await engine.run(
+                    [refused], on: conn, now: now, recordInbox: recordInbox, parkingMayExist: mayPark, shard: shard, clock: clock)
             }
             report.outcomes += one.outcomes
             report.parked += one.parked

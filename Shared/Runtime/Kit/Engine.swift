@@ -155,8 +155,9 @@ struct Engine: Sendable {
     /// messages may be waiting (then subjects created here wake them).
     func run(
         _ items: [WorkItem], on conn: PostgresConnection, now: Date, recordInbox: Bool = true, parkingMayExist: Bool = true,
-        shard: Int = 0
+        shard: Int = 0, clock: (@Sendable () -> Date)? = nil
     ) async throws -> BatchReport {
+        var now = now
         let loaded = Work(now: now)
 
         // 1. Targets, pure: from the routes (messages) or the aggregate (timers).
@@ -232,6 +233,13 @@ struct Engine: Sendable {
             default:
                 break
             }
+        }
+        // The batch's time is read once it holds its rows: a batch that waited for another's lock
+        // stamps its history and events after that one's, never before what it follows.
+        if let clock {
+            now = max(now, clock())
+            loaded.history = HistoryRows(at: now)
+            loaded.parks = ParkRows(now: now)
         }
         for (k, info) in infos where !found.contains(k) {
             loaded.slots[k] = Slot(info: info, state: nil, version: 0, correlationId: nil, lastMessageId: nil)
