@@ -64,7 +64,7 @@ final class StreamWriter: Encoder {
         out.reserveCapacity(1024)
     }
 
-    var codingPath: [any CodingKey] { Array(keys.prefix(depth)) }
+    var codingPath: [any CodingKey] { path(depth) }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     /// Closes every container deeper than `depth` (they are finished once a shallower one writes).
@@ -142,10 +142,10 @@ final class StreamWriter: Encoder {
         if T.self == Bool.self { return bool(v as! Bool) }
         if T.self == Int.self { return integer(Int64(v as! Int)) }
         if T.self == Int64.self { return integer(v as! Int64) }
+        if T.self == Double.self { return try double(v as! Double, float: nil, at: depth) }
         let saved = self.depth
         self.depth = depth
         defer { self.depth = saved }
-        if T.self == Double.self { return try double(v as! Double, float: nil) }
         let before = out.count
         try v.encode(to: self)
         if failed { throw OutOfOrder() }
@@ -177,9 +177,18 @@ final class StreamWriter: Encoder {
         integer(Int64(v))
     }
 
-    func double(_ v: Double, float: Float?) throws {
-        let path = PathNode.from(codingPath)
-        out.append(contentsOf: try ContractJSONEncoder.number(v, path, float: float).utf8)
+    /// A number, for the value at `depth` (its coding path names it when it is not finite).
+    func double(_ v: Double, float: Float?, at depth: Int) throws {
+        out.append(contentsOf: try ContractJSONEncoder.number(v, PathNode.from(path(depth)), float: float).utf8)
+    }
+
+    /// The coding path of a value at `depth`.
+    func path(_ depth: Int) -> [any CodingKey] { Array(keys.prefix(depth)) }
+
+    /// The value about to be written at `depth + 1` is under `key` (of the container at `depth`).
+    func enter(_ key: any CodingKey, at depth: Int) {
+        keys.removeSubrange(min(depth, keys.count)...)
+        keys.append(key)
     }
 
     // MARK: Encoder
@@ -211,7 +220,7 @@ struct StreamKeyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let writer: StreamWriter
     let id: Int
     let depth: Int
-    var codingPath: [any CodingKey] { Array(writer.keys.prefix(depth)) }
+    var codingPath: [any CodingKey] { writer.path(depth) }
 
     @inline(__always) func begin(_ key: Key) throws {
         try writer.member(id, depth)
@@ -220,8 +229,7 @@ struct StreamKeyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     /// A nested value under `key`: its path is this container's and the key.
     func nested<T: Encodable>(_ value: T, _ key: Key) throws {
-        writer.keys.removeSubrange(min(depth, writer.keys.count)...)
-        writer.keys.append(key)
+        writer.enter(key, at: depth)
         try writer.value(value, depth: depth + 1)
     }
 
@@ -238,37 +246,29 @@ struct StreamKeyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func encode(_ value: UInt16, forKey key: Key) throws { try begin(key); writer.integer(Int64(value)) }
     mutating func encode(_ value: UInt32, forKey key: Key) throws { try begin(key); writer.integer(Int64(value)) }
     mutating func encode(_ value: UInt64, forKey key: Key) throws { try begin(key); writer.unsigned(value) }
-    mutating func encode(_ value: Double, forKey key: Key) throws { try begin(key); try withKey(key) { try writer.double(value, float: nil) } }
-    mutating func encode(_ value: Float, forKey key: Key) throws {
+    mutating func encode(_ value: Double, forKey key: Key) throws { try number(value, nil, key) }
+    mutating func encode(_ value: Float, forKey key: Key) throws { try number(Double(value), value, key) }
+
+    func number(_ value: Double, _ float: Float?, _ key: Key) throws {
         try begin(key)
-        try withKey(key) { try writer.double(Double(value), float: value) }
+        writer.enter(key, at: depth)
+        try writer.double(value, float: float, at: depth + 1)
     }
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
         try begin(key)
         try nested(value, key)
     }
 
-    func withKey(_ key: Key, _ body: () throws -> Void) throws {
-        let saved = writer.depth
-        writer.keys.removeSubrange(min(depth, writer.keys.count)...)
-        writer.keys.append(key)
-        writer.depth = depth + 1
-        defer { writer.depth = saved }
-        try body()
-    }
-
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
         do { try begin(key) } catch { return KeyedEncodingContainer(StreamKeyed<NestedKey>(writer: writer, id: -1, depth: depth + 1)) }
-        writer.keys.removeSubrange(min(depth, writer.keys.count)...)
-        writer.keys.append(key)
+        writer.enter(key, at: depth)
         let nested = writer.open(object: true, at: depth + 1)
         return KeyedEncodingContainer(StreamKeyed<NestedKey>(writer: writer, id: nested, depth: depth + 1))
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
         do { try begin(key) } catch { return StreamUnkeyed(writer: writer, id: -1, depth: depth + 1) }
-        writer.keys.removeSubrange(min(depth, writer.keys.count)...)
-        writer.keys.append(key)
+        writer.enter(key, at: depth)
         let nested = writer.open(object: false, at: depth + 1)
         return StreamUnkeyed(writer: writer, id: nested, depth: depth + 1)
     }
@@ -289,17 +289,14 @@ struct StreamUnkeyed: UnkeyedEncodingContainer {
     let id: Int
     let depth: Int
     var count = 0
-    var codingPath: [any CodingKey] { Array(writer.keys.prefix(depth)) }
+    var codingPath: [any CodingKey] { writer.path(depth) }
 
     @inline(__always) mutating func begin() throws {
         try writer.member(id, depth)
         count += 1
     }
 
-    func enter(_ index: Int) {
-        writer.keys.removeSubrange(min(depth, writer.keys.count)...)
-        writer.keys.append(IndexKey(index))
-    }
+    func enter(_ index: Int) { writer.enter(IndexKey(index), at: depth) }
 
     mutating func encodeNil() throws { try begin(); writer.null() }
     mutating func encode(_ value: Bool) throws { try begin(); writer.bool(value) }
@@ -320,10 +317,7 @@ struct StreamUnkeyed: UnkeyedEncodingContainer {
     mutating func double(_ value: Double, float: Float?) throws {
         try begin()
         enter(count - 1)
-        let saved = writer.depth
-        writer.depth = depth + 1
-        defer { writer.depth = saved }
-        try writer.double(value, float: float)
+        try writer.double(value, float: float, at: depth + 1)
     }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
@@ -356,7 +350,7 @@ struct StreamUnkeyed: UnkeyedEncodingContainer {
 struct StreamSingle: SingleValueEncodingContainer {
     let writer: StreamWriter
     let depth: Int
-    var codingPath: [any CodingKey] { Array(writer.keys.prefix(depth)) }
+    var codingPath: [any CodingKey] { writer.path(depth) }
 
     mutating func encodeNil() throws { writer.null() }
     mutating func encode(_ value: Bool) throws { writer.bool(value) }
@@ -371,7 +365,7 @@ struct StreamSingle: SingleValueEncodingContainer {
     mutating func encode(_ value: UInt16) throws { writer.integer(Int64(value)) }
     mutating func encode(_ value: UInt32) throws { writer.integer(Int64(value)) }
     mutating func encode(_ value: UInt64) throws { writer.unsigned(value) }
-    mutating func encode(_ value: Double) throws { try writer.double(value, float: nil) }
-    mutating func encode(_ value: Float) throws { try writer.double(Double(value), float: value) }
+    mutating func encode(_ value: Double) throws { try writer.double(value, float: nil, at: depth) }
+    mutating func encode(_ value: Float) throws { try writer.double(Double(value), float: value, at: depth) }
     mutating func encode<T: Encodable>(_ value: T) throws { try writer.value(value, depth: depth) }
 }
