@@ -33,10 +33,12 @@ public struct ContractMacro: MemberMacro, ExtensionMacro {
         }
         let fields = collectFields(of: structDecl, in: context)
         let access = accessModifier(of: structDecl)
-        return [
+        var members = [
             initializer(for: fields, access: access, subject: subject(of: structDecl)),
             schema(for: fields, description: description, access: access),
         ]
+        if let writer = JSONMembersMacro.writer(for: structDecl, access: access) { members.append(writer) }
+        return members
     }
 
     public static func expansion(
@@ -46,8 +48,11 @@ public struct ContractMacro: MemberMacro, ExtensionMacro {
         conformingTo protocols: [TypeSyntax],
         in context: some MacroExpansionContext
     ) throws -> [ExtensionDeclSyntax] {
-        guard declaration.is(StructDeclSyntax.self), !protocols.isEmpty else { return [] }
-        return [try ExtensionDeclSyntax("extension \(type.trimmed): ContractValue {}")]
+        guard let structDecl = declaration.as(StructDeclSyntax.self), !protocols.isEmpty else { return [] }
+        let names = protocols.map(\.trimmedDescription)
+            .filter { $0 != "JSONMembersWritable" || JSONMembersMacro.canWrite(structDecl) }
+        guard !names.isEmpty else { return [] }
+        return [try ExtensionDeclSyntax("extension \(type.trimmed): \(raw: names.joined(separator: ", ")) {}")]
     }
 
     // MARK: Fields
@@ -232,6 +237,88 @@ public struct ContractMacro: MemberMacro, ExtensionMacro {
     }
 }
 
+/// `@JSONMembers` on a `Codable` struct (and `@Contract` on every contract struct): derives
+/// `writeJSONMembers(_:)` from the stored properties, in the byte order of their names — what the
+/// synthesized `Encodable` writes (a nil optional left out), without a container per value.
+/// A struct with its own `CodingKeys` or `encode(to:)`, or generic, keeps its `Encodable` alone.
+public struct JSONMembersMacro: MemberMacro, ExtensionMacro {
+    public static func expansion(
+        of node: AttributeSyntax,
+        providingMembersOf declaration: some DeclGroupSyntax,
+        conformingTo protocols: [TypeSyntax],
+        in context: some MacroExpansionContext
+    ) throws -> [DeclSyntax] {
+        guard let structDecl = declaration.as(StructDeclSyntax.self), canWrite(structDecl) else {
+            context.diagnose(Diagnostic(node: node, message: ContractDiagnostic.cannotWriteMembers))
+            return []
+        }
+        return writer(for: structDecl, access: ContractMacro.accessModifier(of: structDecl)).map { [$0] } ?? []
+    }
+
+    public static func expansion(
+        of node: AttributeSyntax,
+        attachedTo declaration: some DeclGroupSyntax,
+        providingExtensionsOf type: some TypeSyntaxProtocol,
+        conformingTo protocols: [TypeSyntax],
+        in context: some MacroExpansionContext
+    ) throws -> [ExtensionDeclSyntax] {
+        guard let structDecl = declaration.as(StructDeclSyntax.self), !protocols.isEmpty, canWrite(structDecl) else { return [] }
+        return [try ExtensionDeclSyntax("extension \(type.trimmed): JSONMembersWritable {}")]
+    }
+
+    /// Whether the synthesized `Encodable` is the struct's: no `CodingKeys`, no `encode(to:)`, no
+    /// generic parameters.
+    static func canWrite(_ structDecl: StructDeclSyntax) -> Bool {
+        if structDecl.genericParameterClause != nil { return false }
+        for member in structDecl.memberBlock.members {
+            let decl = member.decl
+            if let e = decl.as(EnumDeclSyntax.self), e.name.text == "CodingKeys" { return false }
+            if let t = decl.as(TypeAliasDeclSyntax.self), t.name.text == "CodingKeys" { return false }
+            if let s = decl.as(StructDeclSyntax.self), s.name.text == "CodingKeys" { return false }
+            if let f = decl.as(FunctionDeclSyntax.self), f.name.text == "encode",
+                f.signature.parameterClause.parameters.first?.firstName.text == "to"
+            {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// The stored properties synthesized `Encodable` writes: every stored instance property.
+    static func encodedProperties(of structDecl: StructDeclSyntax) -> [(name: String, optional: Bool)] {
+        var out: [(String, Bool)] = []
+        for member in structDecl.memberBlock.members {
+            guard let variable = member.decl.as(VariableDeclSyntax.self), !ContractMacro.isStatic(variable) else { continue }
+            if variable.modifiers.contains(where: { $0.name.tokenKind == .keyword(.lazy) }) { continue }
+            for binding in variable.bindings {
+                if let accessors = binding.accessorBlock, !ContractMacro.isObserverBlock(accessors) { continue }
+                guard let pattern = binding.pattern.as(IdentifierPatternSyntax.self) else { continue }
+                let optional = binding.typeAnnotation.map {
+                    ContractMacro.unwrapOptional($0.type.trimmed) != nil || $0.type.is(ImplicitlyUnwrappedOptionalTypeSyntax.self)
+                } ?? false
+                out.append((pattern.identifier.identifier?.name ?? pattern.identifier.text, optional))
+            }
+        }
+        return out
+    }
+
+    static func writer(for structDecl: StructDeclSyntax, access: String) -> DeclSyntax? {
+        guard canWrite(structDecl) else { return nil }
+        let properties = encodedProperties(of: structDecl).sorted { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }
+        let lines = properties.map { p in
+            let key = StringLiteralExprSyntax(content: p.name).description
+            let value = "self.`\(p.name)`"
+            return p.optional ? "try w.member(\(key), ifPresent: \(value))" : "try w.member(\(key), \(value))"
+        }
+        let body = lines.isEmpty ? "" : "\n    " + lines.joined(separator: "\n    ")
+        return """
+            /// Writes the members synthesized `Encodable` writes, keys in order (generated).
+            \(raw: access)func writeJSONMembers(_ w: inout JSONMemberWriter) throws {\(raw: body)
+            }
+            """
+    }
+}
+
 /// `@Field(...)`: a marker read by `@Contract`; it expands to nothing.
 public struct FieldMacro: PeerMacro {
     public static func expansion(
@@ -248,6 +335,7 @@ enum ContractDiagnostic: DiagnosticMessage {
     case missingDescription
     case missingType(String)
     case missingDoc(String)
+    case cannotWriteMembers
 
     var message: String {
         switch self {
@@ -256,6 +344,8 @@ enum ContractDiagnostic: DiagnosticMessage {
         case .missingType(let name): "the contract field '\(name)' needs an explicit type"
         case .missingDoc(let name):
             "the contract field '\(name)' needs a /// doc comment: its first paragraph is the field's description in the schema"
+        case .cannotWriteMembers:
+            "@JSONMembers applies to non-generic structs whose Encodable is synthesized (no CodingKeys, no encode(to:))"
         }
     }
 
@@ -265,6 +355,7 @@ enum ContractDiagnostic: DiagnosticMessage {
         case .missingDescription: MessageID(domain: "ContractMacros", id: "missingDescription")
         case .missingType: MessageID(domain: "ContractMacros", id: "missingType")
         case .missingDoc: MessageID(domain: "ContractMacros", id: "missingDoc")
+        case .cannotWriteMembers: MessageID(domain: "ContractMacros", id: "cannotWriteMembers")
         }
     }
 
@@ -279,5 +370,5 @@ extension StringProtocol {
 
 @main
 struct ContractMacrosPlugin: CompilerPlugin {
-    let providingMacros: [any Macro.Type] = [ContractMacro.self, FieldMacro.self]
+    let providingMacros: [any Macro.Type] = [ContractMacro.self, FieldMacro.self, JSONMembersMacro.self]
 }

@@ -27,9 +27,15 @@ import Foundation
 /// first word is an acronym; further paragraphs are documentation only. A property without a
 /// doc comment is a compile-time error. Optional properties (`T?`) are optional in the schema and
 /// default to `nil` in the initializer.
-@attached(member, names: named(init), named(schema))
-@attached(extension, conformances: ContractValue)
+@attached(member, names: named(init), named(schema), named(writeJSONMembers))
+@attached(extension, conformances: ContractValue, JSONMembersWritable)
 macro Contract(_ description: String) = #externalMacro(module: "ContractMacros", type: "ContractMacro")
+
+/// Derives `writeJSONMembers(_:)` (``JSONMembersWritable``) for a `Codable` struct outside the
+/// contract — a stored state — so the encoders write it without a container per value.
+@attached(member, names: named(writeJSONMembers))
+@attached(extension, conformances: JSONMembersWritable)
+public macro JSONMembers() = #externalMacro(module: "ContractMacros", type: "JSONMembersMacro")
 
 /// Refines the schema `@Contract` derives for one property: `@Field(.identifier)`,
 /// `@Field(min: 1, max: 4)`, `@Field(.typeDescription)`. Expands to nothing by itself.

@@ -115,7 +115,7 @@ public struct EnvelopeHeader: Codable, Sendable, Equatable {
 ///                         data: OpenWorkOrder.example)
 /// let body = try Wire.encode(envelope)
 /// ```
-public struct Envelope<Payload: Message>: Codable, Sendable, Equatable {
+public struct Envelope<Payload: Message>: Codable, Sendable, Equatable, JSONMembersWritable {
     /// CloudEvents spec version; always `"1.0"`.
     public var specversion: String
     /// Unique message id (a UUID); consumers deduplicate on it.
@@ -221,6 +221,21 @@ public struct Envelope<Payload: Message>: Codable, Sendable, Equatable {
         try container.encodeIfPresent(causationid, forKey: .causationid)
         try container.encodeIfPresent(traceparent, forKey: .traceparent)
         try container.encode(data, forKey: .data)
+    }
+
+    /// Writes what ``encode(to:)`` writes, keys in order, for the contract's encoders.
+    public func writeJSONMembers(_ w: inout JSONMemberWriter) throws {
+        try w.member("causationid", ifPresent: causationid)
+        try w.member("correlationid", ifPresent: correlationid)
+        try w.member("data", data)
+        try w.member("datacontenttype", datacontenttype)
+        try w.member("dataversion", dataversion)
+        try w.member("id", id)
+        try w.member("source", source)
+        try w.member("specversion", specversion)
+        try w.member("time", RFC3339.format(time))
+        try w.member("traceparent", ifPresent: traceparent)
+        try w.member("type", type)
     }
 
     /// Decodes and validates the attributes first (so an envelope problem is reported before a

@@ -29,6 +29,8 @@ final class StreamWriter: Encoder {
         /// Sorted objects: where the members begin, and each member's key and first byte.
         var start: Int = 0
         var members: [(key: String, at: Int)] = []
+        /// Written by ``JSONMembersWritable/writeJSONMembers(_:)`` with its keys already in order.
+        var presorted = false
     }
 
     /// Writes `value`; a value that cannot be streamed is built as a tree
@@ -72,7 +74,7 @@ final class StreamWriter: Encoder {
         while frames.count > depth {
             let f = frames.removeLast()
             if f.isObject {
-                if sorted, f.members.count > 1 { sort(f) }
+                if sorted, !f.presorted, f.members.count > 1 { sort(f) }
                 out.append(UInt8(ascii: "}"))
             } else {
                 out.append(UInt8(ascii: "]"))
@@ -143,6 +145,7 @@ final class StreamWriter: Encoder {
         if T.self == Int.self { return integer(Int64(v as! Int)) }
         if T.self == Int64.self { return integer(v as! Int64) }
         if T.self == Double.self { return try double(v as! Double, float: nil, at: depth) }
+        if let members = v as? any JSONMembersWritable { return try object(members, depth: depth) }
         let saved = self.depth
         self.depth = depth
         defer { self.depth = saved }
@@ -151,6 +154,49 @@ final class StreamWriter: Encoder {
         if failed { throw OutOfOrder() }
         close(above: depth)
         if out.count == before { out.append(contentsOf: [UInt8(ascii: "{"), UInt8(ascii: "}")]) }
+    }
+
+    /// A value that writes its own members (no containers, no boxes): an object at `depth`.
+    func object(_ v: some JSONMembersWritable, depth: Int) throws {
+        close(above: depth)
+        let id = open(object: true, at: depth)
+        frames[depth].presorted = true
+        var w = JSONMemberWriter(writer: self, id: id, depth: depth)
+        try v.writeJSONMembers(&w)
+        if failed { throw OutOfOrder() }
+        close(above: depth)
+    }
+
+    /// An array at `depth`, each element at `depth + 1` (what `Array`'s `encode(to:)` writes,
+    /// without a container box).
+    func array<T: Encodable>(_ a: [T], depth: Int) throws {
+        close(above: depth)
+        let id = open(object: false, at: depth)
+        for (i, e) in a.enumerated() {
+            try member(id, depth)
+            enter(IndexKey(i), at: depth)
+            try value(e, depth: depth + 1)
+        }
+        close(above: depth)
+    }
+
+    func array<T: JSONMembersWritable>(_ a: [T], depth: Int) throws {
+        close(above: depth)
+        let id = open(object: false, at: depth)
+        for (i, e) in a.enumerated() {
+            try member(id, depth)
+            enter(IndexKey(i), at: depth)
+            try object(e, depth: depth + 1)
+        }
+        close(above: depth)
+    }
+
+    /// A key the generated code names (an identifier: nothing to escape).
+    @inline(__always) func rawKey(_ key: StaticString) {
+        out.append(UInt8(ascii: "\""))
+        key.withUTF8Buffer { out.append(contentsOf: $0) }
+        out.append(UInt8(ascii: "\""))
+        out.append(UInt8(ascii: ":"))
     }
 
     func bool(_ b: Bool) { out.append(contentsOf: b ? JSONNode.trueBytes : JSONNode.falseBytes) }
@@ -368,4 +414,125 @@ struct StreamSingle: SingleValueEncodingContainer {
     mutating func encode(_ value: Double) throws { try writer.double(value, float: nil, at: depth) }
     mutating func encode(_ value: Float) throws { try writer.double(Double(value), float: value, at: depth) }
     mutating func encode<T: Encodable>(_ value: T) throws { try writer.value(value, depth: depth) }
+}
+
+/// A value whose JSON object is written member by member by code the `@Contract` and
+/// `@JSONMembers` macros generate from its stored properties — the same bytes its synthesized
+/// `Encodable` conformance writes (nil optionals left out), without a container per value.
+/// ``ContractJSONEncoder`` and ``StreamJSONEncoder`` take this path; other encoders use `encode(to:)`.
+public protocol JSONMembersWritable: Encodable {
+    /// Writes every member, keys in the byte order of their UTF-8 (the wire's sorted order).
+    func writeJSONMembers(_ w: inout JSONMemberWriter) throws
+}
+
+/// The members of one object being written by ``JSONMembersWritable/writeJSONMembers(_:)``.
+public struct JSONMemberWriter {
+    let writer: StreamWriter
+    let id: Int
+    let depth: Int
+    #if DEBUG
+        var last: StaticString?
+    #endif
+
+    init(writer: StreamWriter, id: Int, depth: Int) {
+        self.writer = writer
+        self.id = id
+        self.depth = depth
+    }
+
+    @inline(__always) mutating func begin(_ key: StaticString) throws {
+        #if DEBUG
+            if let last {
+                let inOrder = last.withUTF8Buffer { a in key.withUTF8Buffer { b in a.lexicographicallyPrecedes(b) } }
+                assert(inOrder, "JSON members out of order: \(last) before \(key)")
+            }
+            last = key
+        #endif
+        try writer.member(id, depth)
+        writer.rawKey(key)
+    }
+
+    /// A member.
+    public mutating func member<T: Encodable>(_ key: StaticString, _ value: T) throws {
+        try begin(key)
+        writer.enter(MemberKey(key: key), at: depth)
+        try writer.value(value, depth: depth + 1)
+    }
+
+    /// A member left out when nil (as synthesized `Encodable` does with `encodeIfPresent`).
+    public mutating func member<T: Encodable>(_ key: StaticString, ifPresent value: T?) throws {
+        guard let value else { return }
+        try member(key, value)
+    }
+
+    public mutating func member(_ key: StaticString, _ value: String) throws {
+        try begin(key)
+        JSONNode.write(string: value, to: &writer.out)
+    }
+
+    public mutating func member(_ key: StaticString, ifPresent value: String?) throws {
+        guard let value else { return }
+        try member(key, value)
+    }
+
+    public mutating func member(_ key: StaticString, _ value: Int) throws {
+        try begin(key)
+        writer.integer(Int64(value))
+    }
+
+    public mutating func member(_ key: StaticString, _ value: Int64) throws {
+        try begin(key)
+        writer.integer(value)
+    }
+
+    public mutating func member(_ key: StaticString, _ value: Bool) throws {
+        try begin(key)
+        writer.bool(value)
+    }
+
+    /// A member whose value writes its own members.
+    public mutating func member<T: JSONMembersWritable>(_ key: StaticString, _ value: T) throws {
+        try begin(key)
+        writer.enter(MemberKey(key: key), at: depth)
+        try writer.object(value, depth: depth + 1)
+    }
+
+    public mutating func member<T: JSONMembersWritable>(_ key: StaticString, ifPresent value: T?) throws {
+        guard let value else { return }
+        try member(key, value)
+    }
+
+    /// An array member.
+    public mutating func member<T: Encodable>(_ key: StaticString, _ value: [T]) throws {
+        try begin(key)
+        writer.enter(MemberKey(key: key), at: depth)
+        try writer.array(value, depth: depth + 1)
+    }
+
+    public mutating func member<T: Encodable>(_ key: StaticString, ifPresent value: [T]?) throws {
+        guard let value else { return }
+        try member(key, value)
+    }
+
+    /// An array of values that write their own members.
+    public mutating func member<T: JSONMembersWritable>(_ key: StaticString, _ value: [T]) throws {
+        try begin(key)
+        writer.enter(MemberKey(key: key), at: depth)
+        try writer.array(value, depth: depth + 1)
+    }
+
+    public mutating func member<T: JSONMembersWritable>(_ key: StaticString, ifPresent value: [T]?) throws {
+        guard let value else { return }
+        try member(key, value)
+    }
+
+    /// The coding path's key of a member (read only when an error names it).
+    struct MemberKey: CodingKey {
+        let key: StaticString
+        init(key: StaticString) { self.key = key }
+        init?(stringValue: String) { nil }
+        init?(intValue: Int) { nil }
+        var stringValue: String { key.description }
+        var intValue: Int? { nil }
+    }
 }

@@ -16,6 +16,9 @@ struct ContractJSONEncoderTests {
         let envelope = AnyEnvelope(Fixture.descriptor(type).messageType)
         let (fast, foundation) = try Self.both(envelope)
         #expect(fast == foundation, "\(type):\n\(String(decoding: fast, as: UTF8.self))\n\(String(decoding: foundation, as: UTF8.self))")
+        // The typed envelope, written member by member as the macros generate it.
+        let members = try envelope.contractBytes()
+        #expect(members == foundation, "\(type):\n\(String(decoding: members, as: UTF8.self))\n\(String(decoding: foundation, as: UTF8.self))")
         // The tree (what a value that cannot be streamed is written from) writes the same.
         #expect(try ContractJSONEncoder().encodeAsTree(envelope) == foundation, "\(type)")
     }
@@ -107,12 +110,16 @@ struct ContractJSONEncoderTests {
 /// The example envelope of a registered type, encodable without knowing the type statically.
 struct AnyEnvelope: Encodable {
     let encodeBody: (any Encoder) throws -> Void
+    /// The typed envelope through the contract's encoder (its generated members, not `encode(to:)`).
+    let contractBytes: () throws -> [UInt8]
+    /// The same through the streaming encoder.
+    let streamBytes: () throws -> [UInt8]
     init(_ type: any Message.Type) {
-        func make<P: Message>(_: P.Type) -> (any Encoder) throws -> Void {
+        func make<P: Message>(_: P.Type) -> ((any Encoder) throws -> Void, () throws -> [UInt8], () throws -> [UInt8]) {
             let envelope = Fixture.envelope(P.self)
-            return { try envelope.encode(to: $0) }
+            return ({ try envelope.encode(to: $0) }, { try ContractJSONEncoder().encode(envelope) }, { try StreamJSONEncoder().encode(envelope) })
         }
-        encodeBody = make(type)
+        (encodeBody, contractBytes, streamBytes) = make(type)
     }
     func encode(to encoder: any Encoder) throws { try encodeBody(encoder) }
 }

@@ -12,6 +12,7 @@ public enum ApprovalWorkOrder: Aggregate {
     public static let kind = "workOrder"
 
     /// What the opening told.
+    @JSONMembers
     public struct Opening: Codable, Sendable, Equatable {
         public var number: String
         public var kind: WorkOrderKind
@@ -24,12 +25,14 @@ public enum ApprovalWorkOrder: Aggregate {
     }
 
     /// A document of the OT's folder, as approval saw it arrive.
+    @JSONMembers
     public struct FolderDocument: Codable, Sendable, Equatable {
         public var document: Document
         public var addedAt: Date
         public var addedByMessage: String
     }
 
+    @JSONMembers
     public struct State: AggregateState {
         public var id: String
         public var state: ApprovalState
@@ -191,6 +194,7 @@ extension Array where Element: Equatable {
 public enum Survey: Aggregate {
     public static let kind = "survey"
 
+    @JSONMembers
     public struct State: AggregateState {
         public var surveyId: String
         public var workOrderId: String
@@ -257,6 +261,7 @@ public enum Survey: Aggregate {
 public enum PrefacturaReview: Aggregate {
     public static let kind = "prefacturaReview"
 
+    @JSONMembers
     public struct Entry: Codable, Sendable, Equatable {
         public var prefacturaId: String
         public var amount: Money
@@ -270,6 +275,7 @@ public enum PrefacturaReview: Aggregate {
         public var needsPricing: Bool?
     }
 
+    @JSONMembers
     public struct State: AggregateState {
         public var workOrderId: String
         public var prefacturas: [Entry]

@@ -32,6 +32,7 @@ public enum SurveyRules {
 }
 
 /// Satisfaction surveys of a period, for the follow-up reports.
+@JSONMembers
 public struct SurveySummary: Sendable, Equatable, Codable {
     public var requested: Int
     public var answered: Int

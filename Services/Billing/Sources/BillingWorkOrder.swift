@@ -17,6 +17,7 @@ public enum BillingWorkOrder: Aggregate {
     /// `superseded`: replaced by a newer version before any review decided it (priced, re-scoped).
     public enum PrefacturaStatus: String, Codable, Sendable { case issued, returned, invoiced, superseded }
 
+    @JSONMembers
     public struct Prefactura: Codable, Sendable, Equatable {
         public var id: String
         public var version: Int
@@ -35,6 +36,7 @@ public enum BillingWorkOrder: Aggregate {
         public var revisionNotes: String?
     }
 
+    @JSONMembers
     public struct Invoice: Codable, Sendable, Equatable {
         public var id: String
         public var prefacturaId: String
@@ -46,6 +48,7 @@ public enum BillingWorkOrder: Aggregate {
         public var issuedAt: Date
     }
 
+    @JSONMembers
     public struct State: AggregateState {
         public var workOrderId: String
         public var kind: WorkOrderKind
@@ -248,6 +251,7 @@ public enum Charge: Aggregate {
     public static let kind = "charge"
     public static let chargeNumber = "charge_number"
 
+    @JSONMembers
     public struct Payment: Codable, Sendable, Equatable {
         public var amount: Money
         public var receipt: String
@@ -255,6 +259,7 @@ public enum Charge: Aggregate {
         public var recordedByMessage: String
     }
 
+    @JSONMembers
     public struct State: AggregateState {
         public var chargeId: String
         public var requestId: String

@@ -13,6 +13,7 @@ public enum BillingContract: Aggregate {
     /// The timer of a month's billing, `bill#YYYY-MM#YYYY-MM-DD` (the month, the due date).
     public static let billTimer = "bill"
 
+    @JSONMembers
     public struct Product: Codable, Sendable, Equatable {
         public var product: ContractProduct
         public var changes: [RecurringRules.Change]
@@ -24,12 +25,14 @@ public enum BillingContract: Aggregate {
         public var status: ProductStatus { changes.last?.status ?? .active }
     }
 
+    @JSONMembers
     public struct Fee: Codable, Sendable, Equatable {
         public var charge: RecurringChargeAdded
         public var addedAt: Date
         public var billedIn: YearMonth?
     }
 
+    @JSONMembers
     public struct Proforma: Codable, Sendable, Equatable {
         public var issued: ProformaIssued
         public var issuedAt: Date
@@ -37,6 +40,7 @@ public enum BillingContract: Aggregate {
         public var paidAt: Date?
     }
 
+    @JSONMembers
     public struct State: AggregateState {
         public var contractId: String
         public var customer: Customer?
@@ -233,6 +237,7 @@ public enum BillingCycle: Aggregate {
     public static let kind = "cycle"
     public static let completeTimer = "complete"
 
+    @JSONMembers
     public struct Run: Codable, Sendable, Equatable {
         public var requestedAt: Date
         public var dueBy: Day
@@ -243,6 +248,7 @@ public enum BillingCycle: Aggregate {
         public var completedAt: Date?
     }
 
+    @JSONMembers
     public struct State: AggregateState {
         public var month: YearMonth
         public var runs: [Run] = []
@@ -323,6 +329,7 @@ public enum BillingCyclePart: Aggregate {
 
     public static func id(_ month: YearMonth, part: Int) -> String { "\(month)#\(part)" }
 
+    @JSONMembers
     public struct State: AggregateState {
         public var month: YearMonth
         public var part: Int

@@ -34,6 +34,7 @@ public enum RecurringRules {
     }
 
     /// One step of a product's life: from `on`, its state and monthly fee.
+    @JSONMembers
     public struct Change: Codable, Sendable, Equatable {
         public var on: Day
         public var status: ProductStatus

@@ -10,11 +10,13 @@ public enum CommercialWorkOrder: Aggregate {
     /// The sequence of OT numbers (`OT-<country>-<year>-<n>`).
     public static let numberSequence = "work_order_number"
 
+    @JSONMembers
     public struct FolderDocument: Codable, Sendable, Equatable {
         public var document: Document
         public var addedAt: Date
     }
 
+    @JSONMembers
     public struct ScopeChangeRecord: Codable, Sendable, Equatable {
         public var changes: JSONObject
         public var documentUri: String
@@ -24,6 +26,7 @@ public enum CommercialWorkOrder: Aggregate {
         public var amount: Money?
     }
 
+    @JSONMembers
     public struct State: AggregateState {
         public var id: String
         public var number: String
@@ -147,6 +150,7 @@ public enum PoleMoveRequest: Aggregate {
 
     public enum Status: String, Codable, Sendable { case awaitingPayment, charged, paid, attended, cancelled }
 
+    @JSONMembers
     public struct State: AggregateState {
         public var id: String
         public var requester: Payer

@@ -50,6 +50,7 @@ public enum PoleMoveMonth: Aggregate {
     public static let reportTimer = "report"
 
     /// One request as the report counts it.
+    @JSONMembers
     public struct Entry: Codable, Sendable, Equatable {
         public var requestId: String
         public var state: PoleMoveSeedState
@@ -69,11 +70,13 @@ public enum PoleMoveMonth: Aggregate {
     }
 
     /// The owner's absence, `[from, to]`.
+    @JSONMembers
     public struct Absence: Codable, Sendable, Equatable {
         public var from: Date
         public var to: Date
     }
 
+    @JSONMembers
     public struct State: AggregateState {
         /// `YYYY-MM`.
         public var month: String

@@ -10,6 +10,7 @@ import Runtime
 // procedures' and live here, in `decide`; a query only adds marks up.
 
 /// A case's contribution to one indicator: the month it counts in and whether it is a hit.
+@JSONMembers
 public struct KPIMark: Codable, Sendable, Equatable {
     public var month: String
     public var hit: Bool
@@ -87,6 +88,7 @@ public struct Observed: Sendable {
 // MARK: - Work orders
 
 /// An OT as the console shows it.
+@JSONMembers
 public struct WorkOrderView: AggregateState {
     public var status: String
     public var id: String
@@ -307,6 +309,7 @@ enum Fields {
 // MARK: - Post-sale requests
 
 /// A post-sale request as the console shows it.
+@JSONMembers
 public struct RequestView: AggregateState {
     public var status: String
     public var id: String
@@ -402,6 +405,7 @@ public enum RequestViews: Aggregate {
 // MARK: - Damages
 
 /// A damage (COM-GCM-P12) as the console shows it.
+@JSONMembers
 public struct DamageView: AggregateState {
     public var status: String
     public var id: String
@@ -475,6 +479,7 @@ public enum DamageViews: Aggregate {
 // MARK: - Records
 
 /// A records file or a retrieval (seed 002) as the console shows it.
+@JSONMembers
 public struct RecordView: AggregateState {
     public var status: String
     public var id: String

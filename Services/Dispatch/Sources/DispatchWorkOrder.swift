@@ -15,6 +15,7 @@ public enum DispatchWorkOrder: Aggregate {
 
     /// A deadline of the OT: `contact` (met by the first assignment), `due` and `priority` (met
     /// when the OT is attended); never breached once the OT is cancelled, closed or rejected.
+    @JSONMembers
     public struct Deadline: Codable, Sendable, Equatable {
         public var deadline: Date
         public var metAt: Date?
@@ -26,6 +27,7 @@ public enum DispatchWorkOrder: Aggregate {
         }
     }
 
+    @JSONMembers
     public struct State: AggregateState {
         public var id: String
         public var state: WorkOrderState

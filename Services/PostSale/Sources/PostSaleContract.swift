@@ -12,6 +12,7 @@ import Runtime
 public enum PostSaleContract: Aggregate {
     public static let kind = "contract"
 
+    @JSONMembers
     public struct ProductRecord: Codable, Sendable, Equatable {
         public var product: ContractProduct
         public var status: ProductStatus
@@ -22,6 +23,7 @@ public enum PostSaleContract: Aggregate {
         public var withdrawnOn: Day?
     }
 
+    @JSONMembers
     public struct Suspension: Codable, Sendable, Equatable {
         public var requestId: String
         public var productIds: [String]
@@ -36,6 +38,7 @@ public enum PostSaleContract: Aggregate {
         public func overlaps(_ from: Day, _ to: Day) -> Bool { reconnectedOn == nil && self.from <= to && from <= self.to }
     }
 
+    @JSONMembers
     public struct Proforma: Codable, Sendable, Equatable {
         public var id: String
         public var month: YearMonth
@@ -44,6 +47,7 @@ public enum PostSaleContract: Aggregate {
         public var lines: [ProformaLine]
     }
 
+    @JSONMembers
     public struct Claim: Codable, Sendable, Equatable {
         public var requestId: String
         public var month: YearMonth
@@ -53,6 +57,7 @@ public enum PostSaleContract: Aggregate {
     }
 
     /// A withdrawal that waits for the contract's open OTs on its products to end.
+    @JSONMembers
     public struct PendingWithdrawal: Codable, Sendable, Equatable {
         public var requestId: String
         public var productIds: [String]
@@ -60,6 +65,7 @@ public enum PostSaleContract: Aggregate {
         public var details: JSONObject
     }
 
+    @JSONMembers
     public struct State: AggregateState {
         public var contractId: String
         public var customer: Customer

@@ -25,11 +25,13 @@ public enum PostSaleRequest: Aggregate {
     }
 
     /// A recorded customer contact ("interacción").
+    @JSONMembers
     public struct Interaction: Codable, Sendable, Equatable {
         public var at: Date
         public var note: String
     }
 
+    @JSONMembers
     public struct State: AggregateState {
         public var requestId: String
         public var flow: PostSaleFlow

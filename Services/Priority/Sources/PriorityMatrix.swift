@@ -26,6 +26,7 @@ public enum ProductGroup: String, Codable, Sendable, CaseIterable {
 }
 
 /// What the matrix looks at in an OT.
+@JSONMembers
 public struct PriorityFacts: Codable, Sendable, Equatable, Hashable {
     public var kind: WorkOrderKind
     public var segment: Segment

@@ -18,6 +18,7 @@ public enum PriorityWorkOrder: Aggregate {
     public static let damageTrigger = "damage"
 
     /// What a damage case tells its repair OT.
+    @JSONMembers
     public struct DamageFacts: Codable, Sendable, Equatable {
         public var damageId: String
         public var product: ProductRef
@@ -38,6 +39,7 @@ public enum PriorityWorkOrder: Aggregate {
         }
     }
 
+    @JSONMembers
     public struct State: AggregateState {
         public var workOrderId: String
         public var number: String?

@@ -48,6 +48,7 @@ public enum ProductDamages: Aggregate {
     }
 
     /// One damage case.
+    @JSONMembers
     public struct Damage: Codable, Sendable, Equatable {
         public var damageId: String
         public var channel: DamageChannel
@@ -80,6 +81,7 @@ public enum ProductDamages: Aggregate {
         public var reiterated: Bool { count > 0 }
     }
 
+    @JSONMembers
     public struct State: AggregateState {
         public var productId: String
         public var productType: ProductType?

@@ -43,17 +43,20 @@ public enum RecordFile: Aggregate {
     public static let transferTimer = "transfer"
 
     /// One return to the advisor.
+    @JSONMembers
     public struct Return: Codable, Sendable, Equatable {
         public var at: Date
         public var missing: [String]
     }
 
     /// Bytes the store holds for one of the documents.
+    @JSONMembers
     public struct Stored: Codable, Sendable, Equatable {
         public var size: Int
         public var at: Date
     }
 
+    @JSONMembers
     public struct State: AggregateState {
         public var fileId: String
         public var caseKind: RecordsCaseKind
@@ -88,6 +91,7 @@ public enum RecordFile: Aggregate {
     }
 
     /// What a retrieval is told of its file.
+    @JSONMembers
     public struct FileFacts: Codable, Sendable, Equatable {
         public var fileId: String
         public var status: String

@@ -9,6 +9,7 @@ import Runtime
 public enum Retrieval: Aggregate {
     public static let kind = "retrieval"
 
+    @JSONMembers
     public struct State: AggregateState {
         public var retrievalId: String
         public var fileId: String?
