@@ -51,8 +51,9 @@ public struct ContractMacro: MemberMacro, ExtensionMacro {
         guard let structDecl = declaration.as(StructDeclSyntax.self), !protocols.isEmpty else { return [] }
         let names = protocols.map(\.trimmedDescription)
             .filter { $0 != "JSONMembersWritable" || JSONMembersMacro.canWrite(structDecl) }
+            .filter { $0 != "JSONMembersReadable" || JSONMembersMacro.canRead(structDecl) }
         guard !names.isEmpty else { return [] }
-        return [try ExtensionDeclSyntax("extension \(type.trimmed): \(raw: names.joined(separator: ", ")) {}")]
+        return [try JSONMembersMacro.extensionDecl(type.trimmedDescription, names, structDecl)]
     }
 
     // MARK: Fields
@@ -255,6 +256,13 @@ public struct JSONMembersMacro: MemberMacro, ExtensionMacro {
         return writer(for: structDecl, access: ContractMacro.accessModifier(of: structDecl)).map { [$0] } ?? []
     }
 
+    /// The conformances, with the reading initializer in the extension (an initializer in the
+    /// struct's body would take its memberwise initializer away).
+    static func extensionDecl(_ type: String, _ names: [String], _ structDecl: StructDeclSyntax) throws -> ExtensionDeclSyntax {
+        let reader = names.contains("JSONMembersReadable") ? reader(for: structDecl, access: ContractMacro.accessModifier(of: structDecl)) : nil
+        return try ExtensionDeclSyntax("extension \(raw: type): \(raw: names.joined(separator: ", ")) {\(raw: reader.map { "\n" + $0.description + "\n" } ?? "")}")
+    }
+
     public static func expansion(
         of node: AttributeSyntax,
         attachedTo declaration: some DeclGroupSyntax,
@@ -263,7 +271,64 @@ public struct JSONMembersMacro: MemberMacro, ExtensionMacro {
         in context: some MacroExpansionContext
     ) throws -> [ExtensionDeclSyntax] {
         guard let structDecl = declaration.as(StructDeclSyntax.self), !protocols.isEmpty, canWrite(structDecl) else { return [] }
-        return [try ExtensionDeclSyntax("extension \(type.trimmed): JSONMembersWritable {}")]
+        let names = protocols.map(\.trimmedDescription).filter { $0 != "JSONMembersReadable" || canRead(structDecl) }
+        guard !names.isEmpty else { return [] }
+        return [try extensionDecl(type.trimmedDescription, names, structDecl)]
+    }
+
+    /// Whether the synthesized `Decodable` is the struct's (it says it is `Decodable`, has no
+    /// `init(from:)`, and every stored property it reads has a declared type).
+    static func canRead(_ structDecl: StructDeclSyntax) -> Bool {
+        guard canWrite(structDecl) else { return false }
+        let decodable: Set<String> = ["Codable", "Decodable", "AggregateState", "Command", "Event", "Message"]
+        let inherited = structDecl.inheritanceClause?.inheritedTypes.map { $0.type.trimmedDescription } ?? []
+        guard inherited.contains(where: decodable.contains) else { return false }
+        for member in structDecl.memberBlock.members {
+            if let i = member.decl.as(InitializerDeclSyntax.self), i.signature.parameterClause.parameters.first?.firstName.text == "from" {
+                return false
+            }
+        }
+        return decodedProperties(of: structDecl) != nil
+    }
+
+    /// The stored properties synthesized `Decodable` reads, in declaration order (a `let` with an
+    /// initial value is not read); nil when one has no declared type.
+    static func decodedProperties(of structDecl: StructDeclSyntax) -> [(name: String, type: String, optional: Bool)]? {
+        var out: [(String, String, Bool)] = []
+        for member in structDecl.memberBlock.members {
+            guard let variable = member.decl.as(VariableDeclSyntax.self), !ContractMacro.isStatic(variable) else { continue }
+            if variable.modifiers.contains(where: { $0.name.tokenKind == .keyword(.lazy) }) { continue }
+            let isConstant = variable.bindingSpecifier.tokenKind == .keyword(.let)
+            for binding in variable.bindings {
+                if let accessors = binding.accessorBlock, !ContractMacro.isObserverBlock(accessors) { continue }
+                guard let pattern = binding.pattern.as(IdentifierPatternSyntax.self) else { return nil }
+                if isConstant, binding.initializer != nil { continue }
+                guard let type = binding.typeAnnotation?.type.trimmed else { return nil }
+                let name = pattern.identifier.identifier?.name ?? pattern.identifier.text
+                if let iuo = type.as(ImplicitlyUnwrappedOptionalTypeSyntax.self) {
+                    out.append((name, iuo.wrappedType.trimmedDescription, true))
+                } else if let wrapped = ContractMacro.unwrapOptional(type) {
+                    out.append((name, wrapped.trimmedDescription, true))
+                } else {
+                    out.append((name, type.trimmedDescription, false))
+                }
+            }
+        }
+        return out
+    }
+
+    static func reader(for structDecl: StructDeclSyntax, access: String) -> DeclSyntax? {
+        guard canRead(structDecl), let properties = decodedProperties(of: structDecl) else { return nil }
+        let lines = properties.map { p in
+            let key = StringLiteralExprSyntax(content: p.name).description
+            return "self.`\(p.name)` = try r.\(p.optional ? "optional" : "member")(\(key))"
+        }
+        let body = lines.isEmpty ? "" : "\n    " + lines.joined(separator: "\n    ")
+        return """
+            /// Reads the members synthesized `Decodable` reads, in declaration order (generated).
+            \(raw: access)init(jsonMembers r: JSONMemberReader) throws {\(raw: body)
+            }
+            """
     }
 
     /// Whether the synthesized `Encodable` is the struct's: no `CodingKeys`, no `encode(to:)`, no

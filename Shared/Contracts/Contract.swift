@@ -28,13 +28,13 @@ import Foundation
 /// doc comment is a compile-time error. Optional properties (`T?`) are optional in the schema and
 /// default to `nil` in the initializer.
 @attached(member, names: named(init), named(schema), named(writeJSONMembers))
-@attached(extension, conformances: ContractValue, JSONMembersWritable)
+@attached(extension, conformances: ContractValue, JSONMembersWritable, JSONMembersReadable, names: named(init))
 macro Contract(_ description: String) = #externalMacro(module: "ContractMacros", type: "ContractMacro")
 
 /// Derives `writeJSONMembers(_:)` (``JSONMembersWritable``) for a `Codable` struct outside the
 /// contract — a stored state — so the encoders write it without a container per value.
 @attached(member, names: named(writeJSONMembers))
-@attached(extension, conformances: JSONMembersWritable)
+@attached(extension, conformances: JSONMembersWritable, JSONMembersReadable, names: named(init))
 public macro JSONMembers() = #externalMacro(module: "ContractMacros", type: "JSONMembersMacro")
 
 /// Refines the schema `@Contract` derives for one property: `@Field(.identifier)`,

@@ -350,8 +350,34 @@ struct TreeDecoder: Decoder {
         case is Decimal.Type, is Data.Type:
             // Not in the contract; Foundation's own rules.
             return try Wire.decoder.decode(FoundationBox<T>.self, from: Data(ContractJSONEncoder.bytes(of: value))).value
+        case let members as any JSONMembersReadable.Type: return try self.members(members) as! T
+        case let array as any TreeArray.Type: return try array.read(self) as! T
         default: return try T(from: self)
         }
+    }
+
+    /// A value that reads its own members (``JSONMembersReadable``): the errors a keyed
+    /// container would throw for what is not an object.
+    func members<R: JSONMembersReadable>(_ type: R.Type) throws -> R {
+        guard case .object(let members) = value else {
+            _ = try container(keyedBy: JSONMemberReader.Key.self)
+            throw mismatch(R.self)  // not reached: only an object has a keyed container
+        }
+        return try R(jsonMembers: JSONMemberReader(members: members, path: path))
+    }
+
+    /// An array, each element read as ``TreeUnkeyedContainer`` reads it.
+    func array<T: Decodable>(of type: T.Type) throws -> [T] {
+        guard case .array(let elements) = value else {
+            _ = try unkeyedContainer()
+            throw mismatch([T].self)  // not reached
+        }
+        var out: [T] = []
+        out.reserveCapacity(elements.count)
+        for (i, e) in elements.enumerated() {
+            out.append(try TreeDecoder(e, path: path.appending(ElementKey(i))).decode(T.self))
+        }
+        return out
     }
 
     func string() throws -> String {
@@ -594,4 +620,70 @@ struct TreeSingleContainer: SingleValueDecodingContainer {
     func decode(_ type: UInt32.Type) throws -> UInt32 { try decoder.integer(UInt32.self) }
     func decode(_ type: UInt64.Type) throws -> UInt64 { try decoder.integer(UInt64.self) }
     func decode<T: Decodable>(_ type: T.Type) throws -> T { try decoder.decode(T.self) }
+}
+
+/// An array read element by element without an unkeyed container box.
+protocol TreeArray {
+    static func read(_ decoder: TreeDecoder) throws -> Self
+}
+
+extension Array: TreeArray where Element: Decodable {
+    static func read(_ decoder: TreeDecoder) throws -> Self { try decoder.array(of: Element.self) }
+}
+
+/// A value whose members are read by code the `@Contract` and `@JSONMembers` macros generate from
+/// its stored properties — what its synthesized `Decodable` reads (in declaration order, the same
+/// errors with the same coding paths), without a container per value. ``ContractJSONDecoder``
+/// takes this path; other decoders use `init(from:)`.
+public protocol JSONMembersReadable: Decodable {
+    init(jsonMembers r: JSONMemberReader) throws
+}
+
+/// The members of one object being read by ``JSONMembersReadable/init(jsonMembers:)``.
+public struct JSONMemberReader {
+    let members: [(key: String, value: JSONTree)]
+    let path: PathNode
+
+    /// A member's key in a coding path.
+    struct Key: CodingKey {
+        let stringValue: String
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+        var intValue: Int? { nil }
+        init(_ key: StaticString) { stringValue = key.description }
+    }
+
+    /// The member's value; a key given twice counts with its first value (as Foundation reads it).
+    func find(_ key: StaticString) -> JSONTree? {
+        key.withUTF8Buffer { k in
+            for m in members {
+                var name = m.key
+                let same = name.withUTF8 { n in n.count == k.count && (k.count == 0 || memcmp(n.baseAddress!, k.baseAddress!, k.count) == 0) }
+                if same { return m.value }
+            }
+            return nil
+        }
+    }
+
+    func child(_ key: StaticString) throws -> TreeDecoder {
+        guard let v = find(key) else {
+            let k = Key(key)
+            throw DecodingError.keyNotFound(
+                k, .init(codingPath: path.codingPath, debugDescription: "No value associated with key \(k) (\"\(k.stringValue)\")."))
+        }
+        return TreeDecoder(v, path: path.appending(Key(key)))
+    }
+
+    func present(_ key: StaticString) -> TreeDecoder? {
+        guard let v = find(key) else { return nil }
+        if case .null = v { return nil }
+        return TreeDecoder(v, path: path.appending(Key(key)))
+    }
+
+    /// A required member (`decode(_:forKey:)`), of the type it is assigned to.
+    public func member<T: Decodable>(_ key: StaticString) throws -> T { try child(key).decode(T.self) }
+
+    /// An optional member: nil when missing or null (`decodeIfPresent(_:forKey:)`).
+    public func optional<T: Decodable>(_ key: StaticString) throws -> T? { try present(key)?.decode(T.self) }
+
 }

@@ -1,4 +1,4 @@
-import Contracts
+@testable import Contracts
 import Foundation
 import Testing
 
@@ -65,6 +65,54 @@ struct JSONMembersTests {
         // Stored: written in key order too, read back as the same value.
         let stored = try StreamJSONEncoder().encode(value)
         #expect(try Wire.decoder.decode(Everything.self, from: Data(stored)) == value)
+    }
+
+    @Test("the generated reader is what the decoder reads", arguments: [full, sparse])
+    func readByTheDecoder(value: Everything) throws {
+        #expect((value as Any) is any JSONMembersReadable)
+        let bytes = try ContractJSONEncoder().encode(value)
+        #expect(try ContractJSONDecoder().decode(Everything.self, from: bytes) == value)
+        #expect(try ContractJSONDecoder().decode([Everything].self, from: Array("[\(String(decoding: bytes, as: UTF8.self))]".utf8)) == [value])
+    }
+
+    /// What goes wrong is reported as Foundation reports it (same error kind, same path).
+    @Test func brokenMembersAreReportedAsFoundationReportsThem() throws {
+        let base = try JSONSerialization.jsonObject(with: Data(try ContractJSONEncoder().encode(Self.full))) as! [String: Any]
+        func with(_ change: (inout [String: Any]) -> Void) throws -> String {
+            var o = base
+            change(&o)
+            return String(decoding: try JSONSerialization.data(withJSONObject: o), as: UTF8.self)
+        }
+        let good = try with { _ in }
+        let broken = [
+            try with { $0["zeta"] = nil },  // a required member missing
+            try with { $0["default"] = NSNull() },  // null where required
+            try with { $0["default"] = "yes" },  // the wrong type
+            try with { $0["grid"] = [[], [["a": 2, "b": 7]]] },  // the wrong type, in an array of arrays
+            try with { $0["a10"] = [["a": 1], 1] },  // not an object, in an array
+            try with { $0["a9"] = "x" },  // an optional object that is not one
+            try with { $0["alpha"] = "3" },  // an optional of the wrong type
+            try with { $0["maybe"] = [String: Int]() },  // not an array
+            try with { $0["money"] = ["minor": 1] },  // a member missing in a nested value
+            "[]", "null",
+        ]
+        for text in broken {
+            #expect(text != good)
+            func report(_ decode: () throws -> Everything) -> String {
+                do {
+                    _ = try decode()
+                    return "decoded"
+                } catch let error as DecodingError {
+                    return "\(ContractError(decoding: error))"
+                } catch {
+                    return "\(error)"
+                }
+            }
+            let ours = report { try ContractJSONDecoder().decode(Everything.self, from: Array(text.utf8)) }
+            let foundation = report { try Wire.decoder.decode(Everything.self, from: Data(text.utf8)) }
+            #expect(ours == foundation, "\(text)")
+            #expect(ours != "decoded", "\(text)")
+        }
     }
 
     @Test func nilOptionalsAreLeftOutAndPresentOnesWritten() throws {
