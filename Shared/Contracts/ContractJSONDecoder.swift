@@ -375,6 +375,10 @@ struct TreeDecoder: Decoder {
         var out: [T] = []
         out.reserveCapacity(elements.count)
         for (i, e) in elements.enumerated() {
+            if let plain: T = JSONMemberReader.plain(e) {
+                out.append(plain)
+                continue
+            }
             out.append(try TreeDecoder(e, path: path.appending(ElementKey(i))).decode(T.self))
         }
         return out
@@ -681,9 +685,26 @@ public struct JSONMemberReader {
     }
 
     /// A required member (`decode(_:forKey:)`), of the type it is assigned to.
-    public func member<T: Decodable>(_ key: StaticString) throws -> T { try child(key).decode(T.self) }
+    public func member<T: Decodable>(_ key: StaticString) throws -> T {
+        if let v = find(key), let plain: T = Self.plain(v) { return plain }
+        return try child(key).decode(T.self)
+    }
 
     /// An optional member: nil when missing or null (`decodeIfPresent(_:forKey:)`).
-    public func optional<T: Decodable>(_ key: StaticString) throws -> T? { try present(key)?.decode(T.self) }
+    public func optional<T: Decodable>(_ key: StaticString) throws -> T? {
+        guard let v = find(key) else { return nil }
+        if let plain: T = Self.plain(v) { return plain }
+        return try present(key)?.decode(T.self)
+    }
+
+    /// A string or a boolean that is what it should be, read without a decoder or a coding path
+    /// (anything else, and every error, goes the whole way).
+    @inline(__always) static func plain<T>(_ v: JSONTree) -> T? {
+        if T.self == String.self, case .string(let s) = v { return (s as! T) }
+        if T.self == Bool.self, case .bool(let b) = v { return (b as! T) }
+        if T.self == Int64.self, case .number(let n) = v, let i = Int64(n) { return (i as! T) }
+        if T.self == Int.self, case .number(let n) = v, let i = Int(n) { return (i as! T) }
+        return nil
+    }
 
 }

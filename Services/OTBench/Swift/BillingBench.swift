@@ -79,7 +79,7 @@ struct BillingBench {
             try await con.declare(topology)
             let consumer = try await con.consume(queue: queue, prefetch: 2000)
             consumerTask = Task {
-                let decoder = JSONDecoder()
+                let decoder = ContractJSONDecoder()
                 var k = 0
                 for await d in consumer.deliveries {
                     let at = ContinuousClock.now

@@ -300,7 +300,7 @@ final class DamageCollector: Sendable {
     }
 
     private let s = Mutex(S())
-    private let decoder = JSONDecoder()
+    private let decoder = ContractJSONDecoder()
 
     /// A new phase: these products, nothing seen yet.
     func begin(products: [String]) {

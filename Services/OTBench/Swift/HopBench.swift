@@ -101,7 +101,7 @@ struct HopBench {
             }
             let consumer = try await con.consume(queue: events, prefetch: 1000)
             consumerTask = Task {
-                let decoder = JSONDecoder()
+                let decoder = ContractJSONDecoder()
                 var n = 0
                 for await d in consumer.deliveries {
                     let at = ContinuousClock.now

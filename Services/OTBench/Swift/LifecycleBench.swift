@@ -302,7 +302,7 @@ extension Step {
 private struct Driver {
     let state: LifecycleState
     let outbox: CommandOutbox
-    let decoder = JSONDecoder()
+    let decoder = ContractJSONDecoder()
 
     static let steps: [String: Step] = [
         WorkOrderOpened.type: .opened, WorkOrderApproved.type: .approved, WorkOrderDispatched.type: .dispatched,

@@ -137,7 +137,7 @@ struct PostSaleBench {
             let completed = Mutex((ids: Set<String>(), last: ContinuousClock.Instant?.none))
             let task = try await watch(con, keys: [ContractRegistered.type, PostSaleQualityCheckRequested.type, PostSaleRequestCompleted.type]) {
                 type, body in
-                let id = (try? JSONDecoder().decode(RequestProbe.self, from: Data(body)))?.data?.requestId
+                let id = (try? ContractJSONDecoder().decode(RequestProbe.self, from: Data(body)))?.data?.requestId
                 switch type {
                 case ContractRegistered.type: registered.withLock { $0 += 1 }
                 case PostSaleQualityCheckRequested.type: if let id { due.withLock { $0.append(id) } }
@@ -202,13 +202,13 @@ struct PostSaleBench {
             let seen = Mutex((ids: Set<String>(), total: 0, completed: Int?.none, at: ContinuousClock.Instant?.none))
             let task = try await watch(con, keys: [ProformaIssued.type, BillingCycleCompleted.type]) { type, body in
                 if type == BillingCycleCompleted.type {
-                    let n = (try? JSONDecoder().decode(CycleProbe.self, from: Data(body)))?.data?.proformas
+                    let n = (try? ContractJSONDecoder().decode(CycleProbe.self, from: Data(body)))?.data?.proformas
                     seen.withLock { s in
                         s.completed = n
                         s.at = .now
                     }
                 } else {
-                    let id = (try? JSONDecoder().decode(ProformaProbe.self, from: Data(body)))?.data?.contractId
+                    let id = (try? ContractJSONDecoder().decode(ProformaProbe.self, from: Data(body)))?.data?.contractId
                     seen.withLock { s in
                         s.total += 1
                         if let id { s.ids.insert(id) }

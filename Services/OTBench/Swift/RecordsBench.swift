@@ -108,7 +108,7 @@ struct RecordsBench {
         let tunables = HopBench.tunableDefaults.map { k, d in "\(k)=\(cluster.environment[k] ?? d)" }.joined(separator: " ")
         let seen = Box(FilesSeen())
         let task = try await driver.watch(events, keys: [FileArchived.type, FileReturned.type, CommandRejected.type]) { type, body in
-            let data = (try? JSONDecoder().decode(FileProbe.self, from: Data(body)))?.data
+            let data = (try? ContractJSONDecoder().decode(FileProbe.self, from: Data(body)))?.data
             let now = ContinuousClock.now
             seen.value.withLock { $0.handle(type, data, at: now) }
         }

@@ -494,12 +494,13 @@ struct Engine: Sendable {
         }
         guard let state = d.state else { return }
         guard hasId else { throw Rejection(.internalError, "\(info.kind): a decision created an aggregate it has no key for") }
-        guard info.machine.state(state.status) != nil else {
-            throw Rejection(.internalError, "\(info.kind): status \(state.status) is not a state of its machine")
+        let status = state.status  // computed by some states: read once
+        guard info.machine.state(status) != nil else {
+            throw Rejection(.internalError, "\(info.kind): status \(status) is not a state of its machine")
         }
-        if state.status != before?.status, d.history.last(where: { $0.to != nil })?.to != state.status {
+        if d.history.last(where: { $0.to != nil })?.to != status, status != before?.status {
             throw Rejection(
-                .internalError, "\(info.kind): status \(before?.status ?? "∅") → \(state.status) without a history line")
+                .internalError, "\(info.kind): status \(before?.status ?? "∅") → \(status) without a history line")
         }
     }
 
@@ -706,13 +707,14 @@ struct ItemLogger {
     let base: Logger
     let item: WorkItem
 
-    func log(_ level: Logger.Level, _ message: String, _ metadata: Logger.Metadata = [:]) {
+    /// The metadata is built only when the line is written (an `@autoclosure`).
+    func log(_ level: Logger.Level, _ message: @autoclosure () -> String, _ metadata: @autoclosure () -> Logger.Metadata = [:]) {
         guard base.logLevel <= level else { return }
-        var m = metadata
+        var m = metadata()
         m["message.id"] = "\(item.messageId)"
         m["message.type"] = "\(item.type)"
         if let c = item.header?.correlationid { m["correlation.id"] = "\(c)" }
-        base.log(level: level, "\(message)", metadata: m)
+        base.log(level: level, "\(message())", metadata: m)
     }
 }
 
