@@ -165,16 +165,26 @@ struct JSONTreeParser {
         at += 1
         let start = at
         // Fast path: no escape before the closing quote.
+        var ascii = true
         while at < bytes.count {
             let b = bytes[at]
             if b == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: bytes[start..<at])
                 at += 1
+                if ascii {
+                    // Nothing to validate: copied as it is (the generic validating initializer is
+                    // not specialized, and costs a metadata lookup per string).
+                    return String(unsafeUninitializedCapacity: slice.count) { out in
+                        _ = out.initialize(from: slice)
+                        return slice.count
+                    }
+                }
                 guard let s = String(validating: slice, as: UTF8.self) else { throw error("Invalid UTF-8 in a string") }
                 return s
             }
             if b == UInt8(ascii: "\\") { break }
             if b < 0x20 { throw error("Unescaped control character in a string") }
+            if b >= 0x80 { ascii = false }
             at += 1
         }
         var out = [UInt8](UnsafeBufferPointer(rebasing: bytes[start..<at]))
@@ -375,8 +385,8 @@ struct TreeDecoder: Decoder {
         var out: [T] = []
         out.reserveCapacity(elements.count)
         for (i, e) in elements.enumerated() {
-            if let plain: T = JSONMemberReader.plain(e) {
-                out.append(plain)
+            if T.self == String.self, case .string(let s) = e {
+                out.append(s as! T)
                 continue
             }
             out.append(try TreeDecoder(e, path: path.appending(ElementKey(i))).decode(T.self))
@@ -686,25 +696,23 @@ public struct JSONMemberReader {
 
     /// A required member (`decode(_:forKey:)`), of the type it is assigned to.
     public func member<T: Decodable>(_ key: StaticString) throws -> T {
-        if let v = find(key), let plain: T = Self.plain(v) { return plain }
+        // A string, boolean or integer that is what it should be is read without a decoder or a
+        // coding path; anything else, and every error, goes the whole way.
+        if let v = find(key) {
+            if T.self == String.self, case .string(let s) = v { return s as! T }
+            if T.self == Bool.self, case .bool(let b) = v { return b as! T }
+            if T.self == Int64.self, case .number(let n) = v, let i = Int64(n) { return i as! T }
+            if T.self == Int.self, case .number(let n) = v, let i = Int(n) { return i as! T }
+        }
         return try child(key).decode(T.self)
     }
 
     /// An optional member: nil when missing or null (`decodeIfPresent(_:forKey:)`).
     public func optional<T: Decodable>(_ key: StaticString) throws -> T? {
         guard let v = find(key) else { return nil }
-        if let plain: T = Self.plain(v) { return plain }
+        if T.self == String.self, case .string(let s) = v { return s as! T }
+        if T.self == Bool.self, case .bool(let b) = v { return b as! T }
         return try present(key)?.decode(T.self)
-    }
-
-    /// A string or a boolean that is what it should be, read without a decoder or a coding path
-    /// (anything else, and every error, goes the whole way).
-    @inline(__always) static func plain<T>(_ v: JSONTree) -> T? {
-        if T.self == String.self, case .string(let s) = v { return (s as! T) }
-        if T.self == Bool.self, case .bool(let b) = v { return (b as! T) }
-        if T.self == Int64.self, case .number(let n) = v, let i = Int64(n) { return (i as! T) }
-        if T.self == Int.self, case .number(let n) = v, let i = Int(n) { return (i as! T) }
-        return nil
     }
 
 }

@@ -397,11 +397,15 @@ struct Engine: Sendable {
             if let id {
                 let k = Key(kind: kind, id: id)
                 key = k
-                if work.slots[k] == nil { try await load([k], infos: [k: target.aggregate], work, conn) }
-                if let corrupt = work.slots[k]?.corrupt {
+                var slot = work.slots.index(forKey: k)
+                if slot == nil {
+                    try await load([k], infos: [k: target.aggregate], work, conn)
+                    slot = work.slots.index(forKey: k)
+                }
+                if let slot, let corrupt = work.slots.values[slot].corrupt {
                     throw Rejection(.corruptState, "the stored \(kind) \(id) cannot be read: \(corrupt)")
                 }
-                before = overlay[k] ?? work.slots[k]?.state
+                before = overlay[k] ?? slot.flatMap { work.slots.values[$0].state }
                 if firstKey == nil { firstKey = k }
             }
             let decision: AnyDecision
@@ -436,15 +440,10 @@ struct Engine: Sendable {
 
         // All decisions of the message stand: apply them to the batch.
         for (k, state) in overlay {
-            guard var slot = work.slots[k] else { continue }
-            if !slot.dirty { work.upserts.append(k) }
-            slot.state = state
-            slot.dirty = true
-            if item.header != nil { slot.lastMessageId = item.messageId }
-            if slot.version == 0, slot.correlationId == nil {
-                slot.correlationId = item.header?.correlationid ?? item.header?.id ?? item.messageId
-            }
-            work.slots[k] = slot
+            // In place: a slot copied out and back costs a retain and a release per field.
+            guard let i = work.slots.index(forKey: k) else { continue }
+            if !work.slots.values[i].dirty { work.upserts.append(k) }
+            Self.apply(state, item, to: &work.slots.values[i])
         }
         for (k, h) in history {
             work.history.kinds.append(k.kind)
@@ -476,6 +475,15 @@ struct Engine: Sendable {
         }
         if !events.isEmpty {
             log.log(.debug, "decided", ["emitted": "\(events.map { type(of: $0).type })"])
+        }
+    }
+
+    static func apply(_ state: any AggregateState, _ item: WorkItem, to slot: inout Slot) {
+        slot.state = state
+        slot.dirty = true
+        if item.header != nil { slot.lastMessageId = item.messageId }
+        if slot.version == 0, slot.correlationId == nil {
+            slot.correlationId = item.header?.correlationid ?? item.header?.id ?? item.messageId
         }
     }
 
@@ -626,8 +634,11 @@ struct Engine: Sendable {
     /// messages woken.
     func save(_ work: Work, now: Date, parkingMayExist: Bool, _ conn: PostgresConnection) async throws -> (Int, Int) {
         var save = BatchSave(now: now)
+        var createdKeys: [Key] = []
         for k in work.upserts {
-            guard let slot = work.slots[k], let state = slot.state else { continue }
+            guard let i = work.slots.index(forKey: k), let state = work.slots.values[i].state else { continue }
+            let slot = work.slots.values[i]
+            if slot.version == 0 { createdKeys.append(k) }
             save.upsert.kinds.append(k.kind)
             save.upsert.ids.append(k.id)
             save.upsert.statuses.append(state.status)
@@ -658,14 +669,14 @@ struct Engine: Sendable {
         }
         // Subjects this batch created wake what waits for them — also what it parked itself.
         var created = Set<String>()
-        for k in work.upserts where work.slots[k]?.version == 0 { created.insert("\(k.kind)\u{1F}\(k.id)\u{1F}0") }
+        for k in createdKeys { created.insert("\(k.kind)\u{1F}\(k.id)\u{1F}0") }
         for (a, _) in work.newAliases { created.insert("\(a.kind)\u{1F}\(a.alias)\u{1F}1") }
         save.parks = work.parks
         save.parkWoken = work.parkKeys.map { created.contains("\($0.0)\u{1F}\($0.1)\u{1F}\($0.2 ? 1 : 0)") }
         save.parkDeletes = work.parkDeletes
         save.parkSleeps = work.parkSleeps
         if parkingMayExist {
-            for k in work.upserts where work.slots[k]?.version == 0 {
+            for k in createdKeys {
                 save.wake.kinds.append(k.kind)
                 save.wake.keys.append(k.id)
                 save.wake.isAlias.append(false)

@@ -73,7 +73,7 @@ public struct Target: Sendable {
 }
 
 /// An aggregate type as the runtime handles it without knowing it statically.
-public struct AggregateInfo: Sendable {
+public final class AggregateInfo: Sendable {
     public let kind: String
     public let machine: StateMachine
     let decode: @Sendable (Data) throws -> any AggregateState
