@@ -48,12 +48,7 @@ public struct ContractMacro: MemberMacro, ExtensionMacro {
         conformingTo protocols: [TypeSyntax],
         in context: some MacroExpansionContext
     ) throws -> [ExtensionDeclSyntax] {
-        guard let structDecl = declaration.as(StructDeclSyntax.self), !protocols.isEmpty else { return [] }
-        let names = protocols.map(\.trimmedDescription)
-            .filter { $0 != "JSONMembersWritable" || JSONMembersMacro.canWrite(structDecl) }
-            .filter { $0 != "JSONMembersReadable" || JSONMembersMacro.canRead(structDecl) }
-        guard !names.isEmpty else { return [] }
-        return [try JSONMembersMacro.extensionDecl(type.trimmedDescription, names, structDecl)]
+        try JSONMembersMacro.extensions(of: declaration, type, protocols)
     }
 
     // MARK: Fields
@@ -258,9 +253,17 @@ public struct JSONMembersMacro: MemberMacro, ExtensionMacro {
 
     /// The conformances, with the reading initializer in the extension (an initializer in the
     /// struct's body would take its memberwise initializer away).
-    static func extensionDecl(_ type: String, _ names: [String], _ structDecl: StructDeclSyntax) throws -> ExtensionDeclSyntax {
+    static func extensions(
+        of declaration: some DeclGroupSyntax, _ type: some TypeSyntaxProtocol, _ protocols: [TypeSyntax]
+    ) throws -> [ExtensionDeclSyntax] {
+        guard let structDecl = declaration.as(StructDeclSyntax.self) else { return [] }
+        let names = protocols.map(\.trimmedDescription)
+            .filter { $0 != "JSONMembersWritable" || canWrite(structDecl) }
+            .filter { $0 != "JSONMembersReadable" || canRead(structDecl) }
+        guard !names.isEmpty else { return [] }
         let reader = names.contains("JSONMembersReadable") ? reader(for: structDecl, access: ContractMacro.accessModifier(of: structDecl)) : nil
-        return try ExtensionDeclSyntax("extension \(raw: type): \(raw: names.joined(separator: ", ")) {\(raw: reader.map { "\n" + $0.description + "\n" } ?? "")}")
+        let body = reader.map { "\n" + $0.description + "\n" } ?? ""
+        return [try ExtensionDeclSyntax("extension \(raw: type.trimmedDescription): \(raw: names.joined(separator: ", ")) {\(raw: body)}")]
     }
 
     public static func expansion(
@@ -270,10 +273,7 @@ public struct JSONMembersMacro: MemberMacro, ExtensionMacro {
         conformingTo protocols: [TypeSyntax],
         in context: some MacroExpansionContext
     ) throws -> [ExtensionDeclSyntax] {
-        guard let structDecl = declaration.as(StructDeclSyntax.self), !protocols.isEmpty, canWrite(structDecl) else { return [] }
-        let names = protocols.map(\.trimmedDescription).filter { $0 != "JSONMembersReadable" || canRead(structDecl) }
-        guard !names.isEmpty else { return [] }
-        return [try extensionDecl(type.trimmedDescription, names, structDecl)]
+        try extensions(of: declaration, type, protocols)
     }
 
     /// Whether the synthesized `Decodable` is the struct's (it says it is `Decodable`, has no

@@ -710,8 +710,8 @@ public struct JSONMemberReader {
     /// An optional member: nil when missing or null (`decodeIfPresent(_:forKey:)`).
     public func optional<T: Decodable>(_ key: StaticString) throws -> T? {
         guard let v = find(key) else { return nil }
-        if T.self == String.self, case .string(let s) = v { return s as! T }
-        if T.self == Bool.self, case .bool(let b) = v { return b as! T }
+        if T.self == String.self, case .string(let s) = v { return s as? T }
+        if T.self == Bool.self, case .bool(let b) = v { return b as? T }
         return try present(key)?.decode(T.self)
     }
 

@@ -169,24 +169,13 @@ final class StreamWriter: Encoder {
 
     /// An array at `depth`, each element at `depth + 1` (what `Array`'s `encode(to:)` writes,
     /// without a container box).
-    func array<T: Encodable>(_ a: [T], depth: Int) throws {
+    func array<T>(_ a: [T], depth: Int, element: (T, Int) throws -> Void) throws {
         close(above: depth)
         let id = open(object: false, at: depth)
         for (i, e) in a.enumerated() {
             try member(id, depth)
             enter(IndexKey(i), at: depth)
-            try value(e, depth: depth + 1)
-        }
-        close(above: depth)
-    }
-
-    func array<T: JSONMembersWritable>(_ a: [T], depth: Int) throws {
-        close(above: depth)
-        let id = open(object: false, at: depth)
-        for (i, e) in a.enumerated() {
-            try member(id, depth)
-            enter(IndexKey(i), at: depth)
-            try object(e, depth: depth + 1)
+            try element(e, depth + 1)
         }
         close(above: depth)
     }
@@ -506,7 +495,7 @@ public struct JSONMemberWriter {
     public mutating func member<T: Encodable>(_ key: StaticString, _ value: [T]) throws {
         try begin(key)
         writer.enter(MemberKey(key: key), at: depth)
-        try writer.array(value, depth: depth + 1)
+        try writer.array(value, depth: depth + 1) { [writer] e, d in try writer.value(e, depth: d) }
     }
 
     public mutating func member<T: Encodable>(_ key: StaticString, ifPresent value: [T]?) throws {
@@ -518,7 +507,7 @@ public struct JSONMemberWriter {
     public mutating func member<T: JSONMembersWritable>(_ key: StaticString, _ value: [T]) throws {
         try begin(key)
         writer.enter(MemberKey(key: key), at: depth)
-        try writer.array(value, depth: depth + 1)
+        try writer.array(value, depth: depth + 1) { [writer] e, d in try writer.object(e, depth: d) }
     }
 
     public mutating func member<T: JSONMembersWritable>(_ key: StaticString, ifPresent value: [T]?) throws {
