@@ -441,10 +441,15 @@ public struct JSONMemberWriter {
         writer.rawKey(key)
     }
 
-    /// A member.
-    public mutating func member<T: Encodable>(_ key: StaticString, _ value: T) throws {
+    /// Begins a member whose value is written at the next depth, under `key` in its coding path.
+    @inline(__always) mutating func nested(_ key: StaticString) throws {
         try begin(key)
         writer.enter(MemberKey(key: key), at: depth)
+    }
+
+    /// A member.
+    public mutating func member<T: Encodable>(_ key: StaticString, _ value: T) throws {
+        try nested(key)
         try writer.value(value, depth: depth + 1)
     }
 
@@ -481,8 +486,7 @@ public struct JSONMemberWriter {
 
     /// A member whose value writes its own members.
     public mutating func member<T: JSONMembersWritable>(_ key: StaticString, _ value: T) throws {
-        try begin(key)
-        writer.enter(MemberKey(key: key), at: depth)
+        try nested(key)
         try writer.object(value, depth: depth + 1)
     }
 
@@ -493,8 +497,7 @@ public struct JSONMemberWriter {
 
     /// An array member.
     public mutating func member<T: Encodable>(_ key: StaticString, _ value: [T]) throws {
-        try begin(key)
-        writer.enter(MemberKey(key: key), at: depth)
+        try nested(key)
         try writer.array(value, depth: depth + 1) { [writer] e, d in try writer.value(e, depth: d) }
     }
 
@@ -505,8 +508,7 @@ public struct JSONMemberWriter {
 
     /// An array of values that write their own members.
     public mutating func member<T: JSONMembersWritable>(_ key: StaticString, _ value: [T]) throws {
-        try begin(key)
-        writer.enter(MemberKey(key: key), at: depth)
+        try nested(key)
         try writer.array(value, depth: depth + 1) { [writer] e, d in try writer.object(e, depth: d) }
     }
 
