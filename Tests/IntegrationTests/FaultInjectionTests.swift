@@ -258,12 +258,16 @@ struct FaultPlan: Sendable {
             let t0 = ContinuousClock.now
             let at = elapsed(since: start)
             log.begin()
-            if client.progress().inFlight == 0 {
-                // Nothing in flight: one of the held-back OTs is let go first.
+            var before = client.progress()
+            if before.inFlight == 0 {
+                // Nothing in flight: one of the held-back OTs is let go first. The progress that saw it
+                // in flight is the one recorded (read again, a fast OT may have finished meanwhile).
                 log.requestTraffic()
-                _ = await eventually(timeout: .seconds(5), every: .milliseconds(20)) { client.progress().inFlight > 0 }
+                _ = await eventually(timeout: .seconds(5), every: .milliseconds(20)) {
+                    before = client.progress()
+                    return before.inFlight > 0
+                }
             }
-            let before = client.progress()
             if before.inFlight == 0 { log.late("\(step.fault) at \(at) with no OT in flight (\(before.line))") }
             switch step.fault {
             case .kill(let service):
