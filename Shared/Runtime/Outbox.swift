@@ -9,7 +9,7 @@ import ServiceLifecycle
 import Synchronization
 
 /// The outbox rows of a batch, part of ``BatchSave`` (empty strings stand for absent properties).
-struct OutboxRows {
+struct OutboxRows: Sendable {
     var exchanges: [String] = []
     var keys: [String] = []
     var ids: [String] = []
@@ -55,11 +55,73 @@ struct OutboxRows {
     }
 
 
+    var count: Int { ids.count }
+
+    mutating func append(_ other: OutboxRows) {
+        exchanges += other.exchanges
+        keys += other.keys
+        ids += other.ids
+        types += other.types
+        correlations += other.correlations
+        contentTypes += other.contentTypes
+        headers += other.headers
+        traceparents += other.traceparents
+        priorities += other.priorities
+        bodies += other.bodies
+    }
+
+    /// Row `i` as the relay publishes it — the same message whether it comes from memory
+    /// (``OutboxHandOff``) or from the table.
+    func message(_ i: Int, relay: OutboxRelay, timestamp: UInt64) -> OutgoingMessage {
+        func nonEmpty(_ s: String) -> String? { s.isEmpty ? nil : s }
+        return relay.message(
+            exchange: exchanges[i], routingKey: keys[i], messageId: ids[i], type: nonEmpty(types[i]),
+            correlationId: nonEmpty(correlations[i]), contentType: nonEmpty(contentTypes[i]), headersJSON: headers[i],
+            body: bodies[i], traceparent: nonEmpty(traceparents[i]), priority: priorities[i] < 0 ? nil : priorities[i],
+            timestamp: timestamp)
+    }
+
     static let headerEncoder: JSONEncoder = {
         let e = JSONEncoder()
         e.outputFormatting = .sortedKeys
         return e
     }()
+}
+
+/// The outbox rows a committed batch wrote, with their ids in the same order: handed to the
+/// relay in memory, which publishes them at once and deletes the confirmed ones, with no round
+/// trip to read them back. The rows were written due ``OutboxRelay/handOffLease`` later, so the
+/// relay's polling round (the path for retries and for rows a crash left behind) leaves them to
+/// this path meanwhile.
+struct OutboxHandOff: Sendable {
+    var rows = OutboxRows()
+    var ids: [Int64] = []
+    /// When the relay received it (set by ``OutboxRelay/handOff(_:)``).
+    var at: ContinuousClock.Instant?
+
+    var isEmpty: Bool { ids.isEmpty }
+
+    mutating func append(_ other: OutboxHandOff) {
+        rows.append(other.rows)
+        ids += other.ids
+    }
+}
+
+/// Published rows leave the outbox without waiting for the commit to reach the disk: a delete
+/// a crash loses only publishes its rows again, and delivery is at least once anyway.
+struct OutboxDeletePublished: PostgresPreparedStatement {
+    static let sql = """
+        WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
+        DELETE FROM outbox WHERE id = ANY($1::int8[]) AND EXISTS (SELECT 1 FROM relaxed)
+        """
+    typealias Row = ()
+    var ids: [Int64]
+    func makeBindings() throws -> PostgresBindings {
+        var b = PostgresBindings(capacity: 1)
+        b.append(ids)
+        return b
+    }
+    func decodeRow(_ row: PostgresRow) throws -> Row {}
 }
 
 /// The relay's round: due rows, locked so that several instances relay side by side.
@@ -144,10 +206,17 @@ final class AsyncSignal: Sendable {
 
 /// Publishes outbox rows with publisher confirms and deletes them once confirmed.
 ///
-/// Each round locks up to `batch` due rows (`FOR UPDATE SKIP LOCKED`, so several instances can
-/// relay side by side), publishes them, and in the same transaction deletes the confirmed ones
-/// and reschedules the rest with backoff. A crash between publish and commit publishes those rows
-/// again: delivery is at least once, and consumers deduplicate on the message id.
+/// Two paths. The rows a batch of this process committed are handed over in memory
+/// (``handOff(_:)``): the relay publishes them at once, in commit order, and deletes the confirmed
+/// ones in one statement. Everything else — a row whose publish failed or was returned, the rows
+/// of a process that crashed before publishing, of another instance, or handed over while the
+/// relay was too far behind — is found by the polling round: every second (and at once after a
+/// full round) it locks up to `batch` due rows (`FOR UPDATE SKIP LOCKED`, so several instances
+/// can relay side by side), publishes them, and in the same transaction deletes the confirmed
+/// ones and reschedules the rest with backoff. Fresh rows are written due ``handOffLease`` later,
+/// so the polling round takes them only if the hand-over did not publish them by then. A crash
+/// between publish and delete publishes those rows again: delivery is at least once, and
+/// consumers deduplicate on the message id.
 public final class OutboxRelay: Service, Sendable {
     let postgres: PostgresClient
     let amqp: AMQPConnection
@@ -160,6 +229,21 @@ public final class OutboxRelay: Service, Sendable {
 
     /// The broker user the relay publishes as (stamped as `user_id` on every message).
     let publisherUser: String?
+
+    /// How long a fresh row is left to the hand-over before the polling round takes it.
+    public static let handOffLease: Duration = .seconds(5)
+    /// A hand-over older than this is left to the polling round (it would take it soon).
+    static let handOffMaxAge: Duration = .milliseconds(2500)
+    /// Rows held in memory at most; past it, hand-overs are left to the polling round.
+    static let handOffLimit = 20_000
+    /// The polling round's period while nothing else wakes it.
+    static let pollPeriod: Duration = .seconds(1)
+
+    private struct Pending {
+        var handOffs: [OutboxHandOff] = []
+        var rows = 0
+    }
+    private let pending = Mutex(Pending())
 
     public init(
         postgres: PostgresClient, amqp: AMQPConnection, schema: String, batch: Int, publisherUser: String?, logger: Logger
@@ -176,19 +260,44 @@ public final class OutboxRelay: Service, Sendable {
         failures = Counter(label: "ot_outbox_publish_failures_total", dimensions: [("service", schema)])
     }
 
-    /// Wakes the relay after a transaction wrote outbox rows.
+    /// Wakes the relay.
     public func notify() { signal.notify() }
+
+    /// The rows a batch committed, for the relay to publish at once (after the commit only).
+    func handOff(_ h: OutboxHandOff) {
+        guard !h.isEmpty else { return }
+        guard h.ids.count == h.rows.count else {
+            // Never expected; the polling round publishes them once the lease ends.
+            logger.warning("outbox hand-over without one id per row; left to the polling round")
+            return
+        }
+        var h = h
+        h.at = .now
+        let taken = pending.withLock { p -> Bool in
+            guard p.rows + h.ids.count <= Self.handOffLimit || p.rows == 0 else { return false }
+            p.handOffs.append(h)
+            p.rows += h.ids.count
+            return true
+        }
+        if taken { signal.notify() } else { logger.debug("outbox relay behind; rows left to the polling round") }
+    }
 
     public func run() async throws {
         var backoff = Duration.milliseconds(50)
         var draining = false
+        var nextPoll = ContinuousClock.now
         await withGracefulShutdownHandler {
             while true {
                 if Task.isCancelled { return }
                 do {
-                    let n = try await relayOnce()
+                    var busy = try await publishHandedOff() > 0
+                    if ContinuousClock.now >= nextPoll || draining {
+                        let n = try await relayRound()
+                        nextPoll = n >= batch ? .now : .now + Self.pollPeriod
+                        busy = busy || n >= batch
+                    }
                     backoff = .milliseconds(50)
-                    if n >= batch { continue }
+                    if busy { continue }
                     if draining || Task.isShuttingDownGracefully {
                         // One last pass after shutdown began, to publish what the consumers' final
                         // transactions wrote; then stop.
@@ -196,7 +305,7 @@ public final class OutboxRelay: Service, Sendable {
                         draining = true
                         continue
                     }
-                    await signal.wait(upTo: .milliseconds(250))
+                    await signal.wait(upTo: max(.milliseconds(1), min(.milliseconds(250), nextPoll - .now)))
                 } catch {
                     if Task.isShuttingDownGracefully { return }
                     logger.warning("outbox relay round failed; retrying", metadata: ["error": "\(error)", "retry.in": "\(backoff)"])
@@ -209,10 +318,84 @@ public final class OutboxRelay: Service, Sendable {
         }
     }
 
-    /// Publishes one round of due rows; returns how many rows it handled.
+    /// Publishes what was handed over, then one polling round; returns how many rows it handled.
     @discardableResult
     public func relayOnce() async throws -> Int {
-        try await relayRound()
+        var n = 0
+        while case let m = try await publishHandedOff(), m > 0 { n += m }
+        return try await n + relayRound()
+    }
+
+    /// One message as the relay publishes it, from the columns of its outbox row.
+    func message(
+        exchange: String, routingKey: String, messageId: String, type: String?, correlationId: String?, contentType: String?,
+        headersJSON: String, body: ByteBuffer, traceparent: String?, priority: Int16?, timestamp: UInt64
+    ) -> OutgoingMessage {
+        var headers: [String: FieldValue] = [:]
+        if let traceparent { headers[Headers.traceparent] = .string(traceparent) }
+        if headersJSON != "{}", let dict = try? JSONDecoder().decode([String: String].self, from: Data(headersJSON.utf8)) {
+            for (k, v) in dict { headers[k] = .string(v) }
+        }
+        let props = MessageProperties(
+            contentType: contentType, headers: headers, deliveryMode: 2, priority: priority.flatMap { UInt8(exactly: $0) },
+            correlationId: correlationId, messageId: messageId, timestamp: timestamp, type: type, userId: publisherUser,
+            appId: schema)
+        return OutgoingMessage(exchange: exchange, routingKey: routingKey, body: Array(buffer: body), properties: props)
+    }
+
+    /// Whole hand-overs, oldest first, up to about `batch` rows.
+    private func takeHandedOff() -> [OutboxHandOff] {
+        pending.withLock { p in
+            var taken = 0
+            var n = 0
+            while n < p.handOffs.count && (n == 0 || taken + p.handOffs[n].ids.count <= batch) {
+                taken += p.handOffs[n].ids.count
+                n += 1
+            }
+            let out = Array(p.handOffs.prefix(n))
+            p.handOffs.removeFirst(n)
+            p.rows -= taken
+            return out
+        }
+    }
+
+    /// Publishes rows handed over by committed batches and deletes the confirmed ones; a row
+    /// that is not confirmed stays for the polling round (which retries it with backoff). Returns
+    /// how many rows it took.
+    private func publishHandedOff() async throws -> Int {
+        let taken = takeHandedOff()
+        if taken.isEmpty { return 0 }
+        let timestamp = UInt64(Date().timeIntervalSince1970)
+        var messages: [OutgoingMessage] = []
+        var ids: [Int64] = []
+        var stale = 0
+        for h in taken {
+            if let at = h.at, ContinuousClock.now - at > Self.handOffMaxAge {
+                stale += h.ids.count
+                continue
+            }
+            for i in 0..<h.rows.count { messages.append(h.rows.message(i, relay: self, timestamp: timestamp)) }
+            ids += h.ids
+        }
+        if stale > 0 { logger.debug("outbox hand-over too old; left to the polling round", metadata: ["rows": "\(stale)"]) }
+        if messages.isEmpty { return stale }
+        let outcomes = try await amqp.publish(messages)
+        var done: [Int64] = []
+        done.reserveCapacity(ids.count)
+        for (i, outcome) in outcomes.enumerated() where outcome == .confirmed { done.append(ids[i]) }
+        if done.count < ids.count {
+            logger.warning(
+                "outbox messages not confirmed; the polling round retries them",
+                metadata: ["rows": "\(ids.count - done.count)", "lease": "\(Self.handOffLease)"])
+        }
+        if !done.isEmpty {
+            let delete = OutboxDeletePublished(ids: done)
+            try await postgres.withConnection(within: .seconds(30), "outbox delete") { conn in
+                try await conn.run(delete, logger: self.logger)
+            }
+            published.increment(by: done.count)
+        }
+        return taken.reduce(0) { $0 + $1.ids.count }
     }
 
     /// Publishes each message on its own; a message that fails is rescheduled with backoff
@@ -247,9 +430,8 @@ public final class OutboxRelay: Service, Sendable {
     }
 
     private func relayRound() async throws -> Int {
-        let s = schema
-        let user = publisherUser
-        return try await postgres.withTransaction(within: .seconds(30), "outbox relay round", logger: logger) { [self] conn in
+        try await postgres.withTransaction(within: .seconds(30), "outbox relay round", logger: logger) { [self] conn in
+            try await conn.query("SET LOCAL synchronous_commit TO OFF", logger: logger)
             var ids: [Int64] = []
             var attempts: [Int32] = []
             var messages: [OutgoingMessage] = []
@@ -257,17 +439,11 @@ public final class OutboxRelay: Service, Sendable {
             for try await (id, exchange, routingKey, messageId, type, correlationId, contentType, headersJSON, body, attempt, trace, priority)
                 in try await conn.execute(OutboxDue(limit: Int64(batch)), logger: logger)
             {
-                var headers: [String: FieldValue] = [:]
-                if let trace { headers[Headers.traceparent] = .string(trace) }
-                if headersJSON != "{}", let dict = try? JSONDecoder().decode([String: String].self, from: Data(headersJSON.utf8)) {
-                    for (k, v) in dict { headers[k] = .string(v) }
-                }
-                let props = MessageProperties(
-                    contentType: contentType, headers: headers, deliveryMode: 2, priority: priority.flatMap { UInt8(exactly: $0) },
-                    correlationId: correlationId,
-                    messageId: messageId, timestamp: now, type: type, userId: user, appId: s)
                 messages.append(
-                    OutgoingMessage(exchange: exchange, routingKey: routingKey, body: Array(buffer: body), properties: props))
+                    message(
+                        exchange: exchange, routingKey: routingKey, messageId: messageId, type: type, correlationId: correlationId,
+                        contentType: contentType, headersJSON: headersJSON, body: body, traceparent: trace, priority: priority,
+                        timestamp: now))
                 ids.append(id)
                 attempts.append(attempt)
             }

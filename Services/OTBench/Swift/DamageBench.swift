@@ -150,22 +150,21 @@ struct DamageBench {
         }
     }
 
-    /// Reports paced at `rate` for `latencySeconds` (at most 10,000), each batch's instant taken
-    /// just before its publish call.
+    /// Reports paced at `rate` for `latencySeconds` (at most 10,000), each timed from its
+    /// scheduled instant (``pacedPublish``).
     private func pacedPhase(pub: AMQPConnection, collector: DamageCollector, cluster: ServiceCluster, rate: Double) async throws -> Paced {
         let count = max(1, min(10_000, Int(rate * latencySeconds)))
         let (ids, messages) = try Self.reports(count, prefix: "P")
         collector.begin(products: ids)
         let cpu0 = CPUSnapshot.take(services: cluster.pids, database: cluster.name)
         let start = ContinuousClock.now + .milliseconds(5)
-        let sentAt = try await pacedPublish(pub, messages, rate: rate, start: start, what: "reports")
+        let (sentAt, achievedRate) = try await pacedPublish(pub, messages, rate: rate, start: start, what: "reports")
         _ = try await waitForAll(collector, count: count, cluster)
         let cpu = CPUSnapshot.take(services: cluster.pids, database: cluster.name).usage(since: cpu0)
         let s = collector.state()
         try Self.check(s, count: count)
-        let span = seconds((sentAt.max() ?? start) - (sentAt.min() ?? start))
         return Paced(
-            damages: count, targetRate: rate, achievedRate: span > 0 ? Double(count - 1) / span : .nan,
+            damages: count, targetRate: rate, achievedRate: achievedRate,
             latency: try Self.latencies(s, sentAt: sentAt), cpu: cpu)
     }
 

@@ -65,7 +65,7 @@ final class BatchRunner: Sendable {
     }
 
     private func after(_ report: BatchReport) {
-        if report.outboxRows > 0 { relay.notify() }
+        if !report.outbox.isEmpty { relay.handOff(report.outbox) }
         if report.parked > 0 { parkingMayExist.store(true, ordering: .relaxed) }
         if report.woken > 0 || report.parked > 0 { parkingSignal.notify() }
     }
@@ -119,7 +119,7 @@ final class BatchRunner: Sendable {
             report.outcomes += one.outcomes
             report.parked += one.parked
             report.woken += one.woken
-            report.outboxRows += one.outboxRows
+            report.outbox.append(one.outbox)
         }
         return report
     }

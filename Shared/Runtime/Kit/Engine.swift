@@ -62,8 +62,8 @@ struct BatchReport: Sendable {
     var parked = 0
     /// Parked messages woken because their subject appeared.
     var woken = 0
-    /// Rows written to the outbox.
-    var outboxRows = 0
+    /// Rows written to the outbox, for the relay to publish once the transaction has committed.
+    var outbox = OutboxHandOff()
     /// The rejection of each rejected item, by its index.
     var rejections: [Int: Rejection] = [:]
 }
@@ -289,10 +289,9 @@ struct Engine: Sendable {
         where (items[i].isDelivery || items[i].isParked) && outcome != .handled && outcome != .duplicate {
             work.inboxOutcomes.append((items[i].messageId, outcome.label))
         }
-        let (written, woken) = try await save(work, now: now, parkingMayExist: parkingMayExist, conn)
-        report.woken = woken
-        report.outboxRows = work.outbox.count
-        _ = written
+        let saved = try await save(work, now: now, parkingMayExist: parkingMayExist, conn)
+        report.woken = saved.woken
+        report.outbox = saved.outbox
         return report
     }
 
@@ -632,7 +631,9 @@ struct Engine: Sendable {
 
     /// Writes the batch in one statement; returns the aggregates written and the parked
     /// messages woken.
-    func save(_ work: Work, now: Date, parkingMayExist: Bool, _ conn: PostgresConnection) async throws -> (Int, Int) {
+    func save(
+        _ work: Work, now: Date, parkingMayExist: Bool, _ conn: PostgresConnection
+    ) async throws -> (written: Int, woken: Int, outbox: OutboxHandOff) {
         var save = BatchSave(now: now)
         var createdKeys: [Key] = []
         for k in work.upserts {
@@ -692,9 +693,11 @@ struct Engine: Sendable {
         save.outcomes = work.inboxOutcomes.map(\.1)
         var written = 0
         var woken = save.parkWoken.filter { $0 }.count
-        for try await (w, k) in try await conn.execute(save, logger: logger) {
+        var outboxIds: [Int64] = []
+        for try await (w, k, o) in try await conn.execute(save, logger: logger) {
             written = Int(w)
             woken += Int(k)
+            outboxIds = o ?? []
         }
         if written != save.upsert.kinds.count { throw ConcurrentModification() }
         for b in work.broadcasts {
@@ -708,7 +711,7 @@ struct Engine: Sendable {
                 """
             try await conn.query(query, logger: logger)
         }
-        return (written, woken)
+        return (written, woken, OutboxHandOff(rows: save.outbox, ids: outboxIds))
     }
 }
 

@@ -373,8 +373,11 @@ struct BatchBegin: PostgresPreparedStatement {
 /// at the version it loaded, or — new — when nobody created it meanwhile), the history lines,
 /// the timers set and cleared, new secondary keys, parked messages (new, done, still waiting,
 /// woken by a subject the batch created), the outbox rows, and the inbox outcomes other than
-/// `handled`. Returns how many aggregates it wrote (the caller re-runs the batch when that is
-/// not all of them) and how many parked messages it woke.
+/// `handled`. Outbox rows are due ``OutboxRelay/handOffLease`` later: the relay publishes them
+/// from memory once the batch commits (``OutboxHandOff``). Returns how many aggregates it wrote (the caller re-runs the batch when that is
+/// not all of them), how many parked messages it woke, and the ids of the outbox rows in the
+/// order of the batch's messages (one statement assigns them in its rows' order), which the
+/// relay deletes once it has published them (``OutboxHandOff``).
 struct BatchSave: PostgresPreparedStatement {
     static let sql = """
         WITH up AS (
@@ -420,17 +423,19 @@ struct BatchSave: PostgresPreparedStatement {
             RETURNING 1),
         outbox_rows AS (
             INSERT INTO outbox (exchange, routing_key, message_id, message_type, correlation_id, content_type, headers, body, traceparent,
-                                priority)
-            SELECT x, k, i, NULLIF(t, ''), NULLIF(c, ''), NULLIF(ct, ''), h, b, NULLIF(tp, ''), NULLIF(p, -1)
+                                priority, next_attempt_at)
+            SELECT x, k, i, NULLIF(t, ''), NULLIF(c, ''), NULLIF(ct, ''), h, b, NULLIF(tp, ''), NULLIF(p, -1),
+                   now() + make_interval(secs => \(OutboxRelay.handOffLease.components.seconds))
             FROM unnest($44::text[], $45::text[], $46::text[], $47::text[], $48::text[], $49::text[], $50::text[], $51::bytea[],
                         $54::text[], $55::int2[])
                  WITH ORDINALITY AS e(x, k, i, t, c, ct, h, b, tp, p, n)
-            ORDER BY n),
+            ORDER BY n
+            RETURNING id),
         outcomes AS (
             UPDATE inbox SET outcome = u.o FROM unnest($52::text[], $53::text[]) AS u(i, o) WHERE inbox.message_id = u.i)
-        SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM woke)
+        SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM woke), (SELECT array_agg(id ORDER BY id) FROM outbox_rows)
         """
-    typealias Row = (Int64, Int64)
+    typealias Row = (Int64, Int64, [Int64]?)
 
     var upsert: AggregateRows
     var history: HistoryRows
@@ -479,7 +484,7 @@ struct BatchSave: PostgresPreparedStatement {
         return b
     }
 
-    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode((Int64, Int64).self) }
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode((Int64, Int64, [Int64]?).self) }
 }
 
 /// Numbers from the service's sequences, one per entry of `sequences` (repeats allowed): only
