@@ -248,3 +248,32 @@ public struct Envelope<Payload: Message>: Codable, Sendable, Equatable, JSONMemb
         self.init(header: header, data: data)
     }
 }
+
+/// The attributes read member by member by ``ContractJSONDecoder`` (no keyed container): the same
+/// values and errors as ``EnvelopeHeader/init(from:)``.
+extension EnvelopeHeader: JSONMembersReadable {
+    public init(jsonMembers r: JSONMemberReader) throws {
+        specversion = try r.member("specversion")
+        id = try r.member("id")
+        source = try r.member("source")
+        type = try r.member("type")
+        time = try r.member("time")
+        datacontenttype = try r.optional("datacontenttype") ?? "application/json"
+        dataversion = try r.optional("dataversion") ?? 1
+        correlationid = try r.optional("correlationid")
+        causationid = try r.optional("causationid")
+        traceparent = try r.optional("traceparent")
+        try validate()
+    }
+}
+
+/// A whole envelope read member by member by ``ContractJSONDecoder``: the same values and errors
+/// as ``Envelope/init(from:)`` (the attributes first, then `data`).
+extension Envelope: JSONMembersReadable {
+    public init(jsonMembers r: JSONMemberReader) throws {
+        let header = try EnvelopeHeader(jsonMembers: r)
+        try header.validate(carrying: Payload.self)
+        let data: Payload = try r.member("data")
+        self.init(header: header, data: data)
+    }
+}

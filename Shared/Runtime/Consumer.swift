@@ -145,19 +145,50 @@ func fnv1a(_ bytes: [UInt8]) -> String {
 }
 
 /// Deliveries waiting for a worker. Workers take them in batches.
+///
+/// A worker that takes less than a full batch waits out the batch window for more, and while it
+/// does, the deliveries that arrive are its own: no other worker is woken for them unless a full
+/// batch is waiting. Otherwise each delivery of a moderate stream would wake the next idle worker
+/// for a batch of one or two, and the fixed cost of a transaction would be paid per message.
 final class DeliveryBuffer: Sendable {
     private struct State {
         var items: [Delivery] = []
         var head = 0
         var finished = false
         var waiters: [CheckedContinuation<Void, Never>] = []
+        /// The batch size of the worker waiting out its window, if one is.
+        var collecting: Int?
+
+        var pending: Int { items.count - head }
+
+        /// A waiter to wake for what is pending: none while a collecting worker will take it.
+        mutating func waiterToWake() -> CheckedContinuation<Void, Never>? {
+            guard pending > 0, !waiters.isEmpty else { return nil }
+            if let max = collecting, pending < max { return nil }
+            return waiters.removeFirst()
+        }
+
+        mutating func take(_ max: Int) -> [Delivery] {
+            let n = min(max, pending)
+            guard n > 0 else { return [] }
+            let out = Array(items[head..<(head + n)])
+            head += n
+            if head == items.count {
+                items.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head > 1024 {
+                items.removeFirst(head)
+                head = 0
+            }
+            return out
+        }
     }
     private let state = Mutex(State())
 
     func push(_ d: Delivery) {
         let w = state.withLock { s -> CheckedContinuation<Void, Never>? in
             s.items.append(d)
-            return s.waiters.isEmpty ? nil : s.waiters.removeFirst()
+            return s.waiterToWake()
         }
         w?.resume()
     }
@@ -172,43 +203,37 @@ final class DeliveryBuffer: Sendable {
         for w in ws { w.resume() }
     }
 
-    private func take(_ max: Int) -> [Delivery] {
-        state.withLock { s in
-            let n = min(max, s.items.count - s.head)
-            guard n > 0 else { return [] }
-            let out = Array(s.items[s.head..<(s.head + n)])
-            s.head += n
-            if s.head == s.items.count {
-                s.items.removeAll(keepingCapacity: true)
-                s.head = 0
-            } else if s.head > 1024 {
-                s.items.removeFirst(s.head)
-                s.head = 0
-            }
-            return out
-        }
-    }
-
     /// The next batch, or nil once the buffer is finished and empty.
     func takeBatch(max: Int, wait: Duration) async -> [Delivery]? {
         while true {
-            var batch = take(max)
-            if !batch.isEmpty {
-                if batch.count < max && wait > .zero {
-                    try? await Task.sleep(for: wait)
-                    batch += take(max - batch.count)
+            let (first, collects) = state.withLock { s -> ([Delivery], Bool) in
+                let batch = s.take(max)
+                // Less than a full batch: wait for more, unless another worker already does.
+                let short = batch.count < max
+                guard !batch.isEmpty, short, wait > .zero, s.collecting == nil, !s.finished else { return (batch, false) }
+                s.collecting = max - batch.count
+                return (batch, true)
+            }
+            if !first.isEmpty {
+                guard collects else { return first }
+                try? await Task.sleep(for: wait)
+                let (rest, wake) = state.withLock { s -> ([Delivery], CheckedContinuation<Void, Never>?) in
+                    s.collecting = nil
+                    let rest = s.take(max - first.count)
+                    return (rest, s.waiterToWake())
                 }
-                return batch
+                wake?.resume()
+                return first + rest
             }
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { s -> Bool in
-                    if s.finished || s.head < s.items.count { return true }
+                    if s.finished || s.pending > 0 && (s.collecting.map { s.pending >= $0 } ?? true) { return true }
                     s.waiters.append(c)
                     return false
                 }
                 if resumeNow { c.resume() }
             }
-            if state.withLock({ $0.finished && $0.head >= $0.items.count }) { return nil }
+            if state.withLock({ $0.finished && $0.pending == 0 }) { return nil }
         }
     }
 }

@@ -3,6 +3,7 @@ import Contracts
 import Foundation
 import Platform
 @testable import Runtime
+import Synchronization
 import Testing
 
 @Suite struct ConfigurationTests {
@@ -101,6 +102,13 @@ import Testing
     }
 }
 
+/// Values recorded from several tasks.
+final class Recorded<T: Sendable>: Sendable {
+    private let m = Mutex<[T]>([])
+    func append(_ v: T) { m.withLock { $0.append(v) } }
+    var values: [T] { m.withLock { $0 } }
+}
+
 @Suite struct ConcurrencyPrimitivesTests {
     @Test func deadlineReturnsTheResultOrGivesUpOnAnOperationThatIgnoresCancellation() async throws {
         #expect(try await withDeadline(.seconds(5), "quick") { 42 } == 42)
@@ -125,6 +133,58 @@ import Testing
         var sizes: [Int] = []
         while let b = await buffer.takeBatch(max: 4, wait: .zero) { sizes.append(b.count) }
         #expect(sizes == [4, 4, 2])
+    }
+
+    static func delivery(_ tag: Int) -> Delivery {
+        Delivery(
+            deliveryTag: UInt64(tag), session: 1, redelivered: false, exchange: "", routingKey: "", consumerTag: "", properties: .init(),
+            body: [])
+    }
+
+    /// Two idle workers and a slow stream: what arrives while the first waits out its batch window
+    /// is its own, so the stream makes one batch, not one per worker woken.
+    @Test func deliveriesArrivingDuringAWorkersBatchWindowJoinItsBatchInsteadOfWakingAnother() async throws {
+        let buffer = DeliveryBuffer()
+        let batches = Recorded<[UInt64]>()
+        let workers = (0..<2).map { _ in
+            Task {
+                while let b = await buffer.takeBatch(max: 10, wait: .milliseconds(400)) { batches.append(b.map(\.deliveryTag)) }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        buffer.push(Self.delivery(0))
+        try await Task.sleep(for: .milliseconds(100))  // a worker has taken it and waits for more
+        for i in 1..<5 {
+            buffer.push(Self.delivery(i))
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(batches.values == [[0, 1, 2, 3, 4]])
+        buffer.finish()
+        for w in workers { await w.value }
+    }
+
+    /// A full batch does not wait for the window of the worker collecting: another worker takes it.
+    @Test func aFullBatchWakesAnotherWorkerAtOnce() async throws {
+        let buffer = DeliveryBuffer()
+        let batches = Recorded<(ContinuousClock.Instant, [UInt64])>()
+        let workers = (0..<2).map { _ in
+            Task {
+                while let b = await buffer.takeBatch(max: 3, wait: .seconds(2)) { batches.append((.now, b.map(\.deliveryTag))) }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        let start = ContinuousClock.now
+        buffer.push(Self.delivery(0))
+        try await Task.sleep(for: .milliseconds(100))  // a worker has taken it and waits for more
+        for i in 1...2 { buffer.push(Self.delivery(i)) }
+        try await Task.sleep(for: .milliseconds(300))
+        let early = batches.values
+        #expect(early.map(\.1) == [[1, 2]], "the other worker took the full batch")
+        #expect(early.allSatisfy { $0.0 - start < .seconds(1) })
+        buffer.finish()
+        for w in workers { await w.value }
+        #expect(batches.values.map(\.1) == [[1, 2], [0]])
     }
 
     @Test func aSignalWakesItsWaiterOrTimesOut() async {
