@@ -107,8 +107,9 @@ struct OutboxHandOff: Sendable {
     }
 }
 
-/// Published rows leave the outbox without waiting for the commit to reach the disk: a delete
-/// a crash loses only publishes its rows again, and delivery is at least once anyway.
+/// Published rows leave the outbox without waiting for the commit to reach the disk (in the
+/// polling round, the whole round's transaction): a delete a crash loses only publishes its rows
+/// again, and delivery is at least once anyway.
 struct OutboxDeletePublished: PostgresPreparedStatement {
     static let sql = """
         WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
@@ -142,19 +143,6 @@ struct OutboxDue: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Row {
         try row.decode((Int64, String, String, String, String?, String?, String?, String, ByteBuffer, Int32, String?, Int16?).self)
     }
-}
-
-/// Confirmed rows leave the outbox.
-struct OutboxDelete: PostgresPreparedStatement {
-    static let sql = "DELETE FROM outbox WHERE id = ANY($1::int8[])"
-    typealias Row = ()
-    var ids: [Int64]
-    func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 1)
-        b.append(ids)
-        return b
-    }
-    func decodeRow(_ row: PostgresRow) throws -> Row {}
 }
 
 /// A wake-up signal: `notify()` from any task, `wait(upTo:)` in one consumer task.
@@ -431,7 +419,6 @@ public final class OutboxRelay: Service, Sendable {
 
     private func relayRound() async throws -> Int {
         try await postgres.withTransaction(within: .seconds(30), "outbox relay round", logger: logger) { [self] conn in
-            try await conn.query("SET LOCAL synchronous_commit TO OFF", logger: logger)
             var ids: [Int64] = []
             var attempts: [Int32] = []
             var messages: [OutgoingMessage] = []
@@ -486,7 +473,7 @@ public final class OutboxRelay: Service, Sendable {
                 }
             }
             if !done.isEmpty {
-                try await conn.run(OutboxDelete(ids: done), logger: logger)
+                try await conn.run(OutboxDeletePublished(ids: done), logger: logger)
                 published.increment(by: done.count)
             }
             return messages.count

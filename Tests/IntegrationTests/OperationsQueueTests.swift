@@ -56,35 +56,11 @@ struct OperationsQueueIntegrationTests {
     /// Runs `codes` (see ``Announcer``) through a kit runner over a fresh schema — inbox, decision,
     /// outbox — and publishes the outbox with the relay, as a service would.
     static func announce(_ codes: [String], in system: TestSystem) async throws {
-        var logger = Logger(label: "ops-test")
-        logger.logLevel = .warning
-        let client = Database.makeClient(try DatabaseURL(system.databaseURL), poolSize: 4, schema: "opstest", logger: logger)
-        let run = Task { await client.run() }
-        defer { run.cancel() }
-        try await Database.migrate(client, schema: "opstest", migrations: [], logger: logger)
-        let amqp = AMQPConnection(configuration: .init(url: try AMQPURL(string: system.amqpURL), name: "ops-relay"), logger: logger)
-        amqp.start()
-        try await amqp.waitUntilConnected()
-        let relay = OutboxRelay(postgres: client, amqp: amqp, schema: "opstest", batch: 500, publisherUser: nil, logger: logger)
-        let engine = Engine(
-            service: "opstest", routes: routes, aggregates: [Announcer.kind: AggregateInfo(Announcer.self)],
-            emits: [WorkOrderDispatched.type, WorkOrderPrioritized.type, WorkOrderEscalated.type], parkTimeout: .seconds(60),
-            logger: logger)
-        let runner = BatchRunner(
-            engine: engine, postgres: client, relay: relay, clock: SystemClock(), transactionTimeout: .seconds(10), logger: logger)
-        for start in stride(from: 0, to: codes.count, by: 100) {
-            let items = codes.indices[start..<min(codes.count, start + 100)].map { i in
-                var c = OpenWorkOrder.example
-                c.workOrderId = "OT-\(i)"
-                c.description = codes[i]
-                return KitTests.item(c, id: "open-\(i)")
-            }
-            let report = try await runner.run { _, _ in items }
-            #expect(report.outcomes.allSatisfy { $0 == .handled })
-        }
-        while try await relay.relayOnce() > 0 {}
+        let rig = try await RelayRig(system, schema: "opstest")
+        try await rig.announce(codes, prefix: "OT", batch: 100)
+        while try await rig.relay.relayOnce() > 0 {}
         #expect(try await system.count("SELECT count(*)::int8 FROM opstest.outbox") == 0, "everything published")
-        await amqp.shutdown()
+        await rig.stop()
     }
 
     /// The operations center's objects in the test vhost, as dispatch declares them.

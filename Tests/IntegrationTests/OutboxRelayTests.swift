@@ -14,41 +14,47 @@ import Testing
 struct OutboxRelayIntegrationTests {
     static let schema = "relaytest"
 
-    /// A runner and a relay over a fresh schema, as a service wires them (the relay's loop is not
-    /// running: the test drives it with `relayOnce`).
-    struct Rig {
-        let client: PostgresClient
-        let amqp: AMQPConnection
-        let relay: OutboxRelay
-        let runner: BatchRunner
-        let run: Task<Void, Never>
+    typealias Rig = RelayRig
+}
 
-        /// `exchanges`: what the test vhost gets (by default the platform's, whose `ot.events`
-        /// sends what no queue takes to `ot.unrouted`).
-        init(_ system: TestSystem, exchanges: Topology = PlatformTopology.exchanges) async throws {
-            var logger = testLogger
-            logger.logLevel = .error
-            client = Database.makeClient(try DatabaseURL(system.databaseURL), poolSize: 4, schema: schema, logger: logger)
-            let client = self.client
-            run = Task { await client.run() }
-            try await Database.migrate(client, schema: schema, migrations: [], logger: logger)
-            amqp = AMQPConnection(configuration: .init(url: try AMQPURL(string: system.amqpURL), name: "relay-test"), logger: logger)
-            amqp.start()
-            try await amqp.waitUntilConnected()
-            try await amqp.declare(exchanges)
-            relay = OutboxRelay(postgres: client, amqp: amqp, schema: schema, batch: 500, publisherUser: nil, logger: logger)
-            let engine = Engine(
-                service: schema, routes: OperationsQueueIntegrationTests.routes,
-                aggregates: [Announcer.kind: AggregateInfo(Announcer.self)],
-                emits: [WorkOrderDispatched.type, WorkOrderPrioritized.type, WorkOrderEscalated.type], parkTimeout: .seconds(60),
-                logger: logger)
-            runner = BatchRunner(
-                engine: engine, postgres: client, relay: relay, clock: SystemClock(), transactionTimeout: .seconds(10), logger: logger)
-        }
+/// A kit runner for ``Announcer`` and an outbox relay over a fresh schema, as a service wires
+/// them (the relay's loop is not running: a test drives it with `relayOnce`).
+struct RelayRig {
+    let client: PostgresClient
+    let amqp: AMQPConnection
+    let relay: OutboxRelay
+    let runner: BatchRunner
+    let run: Task<Void, Never>
 
-        /// Announces `codes` (see ``Announcer``) in one batch.
-        func announce(_ codes: [String], prefix: String) async throws {
-            let items = codes.indices.map { i in
+    /// `exchanges`: what the test vhost gets (by default the platform's, whose `ot.events`
+    /// sends what no queue takes to `ot.unrouted`).
+    init(_ system: TestSystem, schema: String = OutboxRelayIntegrationTests.schema, exchanges: Topology = PlatformTopology.exchanges)
+        async throws
+    {
+        var logger = testLogger
+        logger.logLevel = .error
+        client = Database.makeClient(try DatabaseURL(system.databaseURL), poolSize: 4, schema: schema, logger: logger)
+        let client = self.client
+        run = Task { await client.run() }
+        try await Database.migrate(client, schema: schema, migrations: [], logger: logger)
+        amqp = AMQPConnection(configuration: .init(url: try AMQPURL(string: system.amqpURL), name: "relay-test"), logger: logger)
+        amqp.start()
+        try await amqp.waitUntilConnected()
+        try await amqp.declare(exchanges)
+        relay = OutboxRelay(postgres: client, amqp: amqp, schema: schema, batch: 500, publisherUser: nil, logger: logger)
+        let engine = Engine(
+            service: schema, routes: OperationsQueueIntegrationTests.routes,
+            aggregates: [Announcer.kind: AggregateInfo(Announcer.self)],
+            emits: [WorkOrderDispatched.type, WorkOrderPrioritized.type, WorkOrderEscalated.type], parkTimeout: .seconds(60),
+            logger: logger)
+        runner = BatchRunner(
+            engine: engine, postgres: client, relay: relay, clock: SystemClock(), transactionTimeout: .seconds(10), logger: logger)
+    }
+
+    /// Announces `codes` (see ``Announcer``), in batches of `batch`.
+    func announce(_ codes: [String], prefix: String, batch: Int = .max) async throws {
+        for start in stride(from: 0, to: codes.count, by: batch) {
+            let items = codes.indices[start..<min(codes.count, start &+ batch)].map { i in
                 var c = OpenWorkOrder.example
                 c.workOrderId = "\(prefix)-\(i)"
                 c.description = codes[i]
@@ -57,13 +63,15 @@ struct OutboxRelayIntegrationTests {
             let report = try await runner.run { _, _ in items }
             #expect(report.outcomes.allSatisfy { $0 == .handled })
         }
-
-        func stop() async {
-            await amqp.shutdown()
-            run.cancel()
-        }
     }
 
+    func stop() async {
+        await amqp.shutdown()
+        run.cancel()
+    }
+}
+
+extension OutboxRelayIntegrationTests {
     /// A quorum queue bound to `types` on `ot.events`.
     static func bind(_ conn: AMQPConnection, _ queue: String, _ types: [String]) async throws {
         try await conn.declare(
