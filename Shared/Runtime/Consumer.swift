@@ -185,6 +185,9 @@ final class DeliveryBuffer: Sendable {
     }
     private let state = Mutex(State())
 
+    /// Whether a worker is waiting out its batch window (for tests).
+    var isCollecting: Bool { state.withLock { $0.collecting != nil } }
+
     func push(_ d: Delivery) {
         let w = state.withLock { s -> CheckedContinuation<Void, Never>? in
             s.items.append(d)

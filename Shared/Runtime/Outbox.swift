@@ -212,7 +212,11 @@ public final class OutboxRelay: Service, Sendable {
     let batch: Int
     let logger: Logger
     let signal = AsyncSignal()
+    /// Rows published by the polling round (`path="poll"`): in a healthy service only retries and
+    /// what a crash left behind.
     let published: Counter
+    /// Rows published from a committed batch's hand-over (`path="handover"`).
+    let handedOver: Counter
     let failures: Counter
 
     /// The broker user the relay publishes as (stamped as `user_id` on every message).
@@ -244,7 +248,8 @@ public final class OutboxRelay: Service, Sendable {
         var l = logger
         l[metadataKey: "component"] = "outbox-relay"
         self.logger = l
-        published = Counter(label: "ot_outbox_published_total", dimensions: [("service", schema)])
+        published = Counter(label: "ot_outbox_published_total", dimensions: [("service", schema), ("path", "poll")])
+        handedOver = Counter(label: "ot_outbox_published_total", dimensions: [("service", schema), ("path", "handover")])
         failures = Counter(label: "ot_outbox_publish_failures_total", dimensions: [("service", schema)])
     }
 
@@ -381,7 +386,7 @@ public final class OutboxRelay: Service, Sendable {
             try await postgres.withConnection(within: .seconds(30), "outbox delete") { conn in
                 try await conn.run(delete, logger: self.logger)
             }
-            published.increment(by: done.count)
+            handedOver.increment(by: done.count)
         }
         return taken.reduce(0) { $0 + $1.ids.count }
     }

@@ -36,7 +36,19 @@ struct CommercialServiceTests {
         #expect(try await system.count("SELECT count(*)::int8 FROM commercial.work_orders") == total)
         #expect(try await system.count("SELECT count(DISTINCT number)::int8 FROM commercial.work_orders") == total)
         #expect(try await system.count("SELECT count(*)::int8 FROM commercial.outbox") == 0)
+            // Every event went out from its batch's hand-over, none waited for the polling round.
+            let metrics = try OperationsQueueIntegrationTests.http(service, "/metrics")
+            #expect(Self.counter(metrics, "ot_outbox_published_total", #"path="handover""#) == Double(total), "\(metrics)")
+            #expect((Self.counter(metrics, "ot_outbox_published_total", #"path="poll""#) ?? 0) == 0)
         }
+    }
+
+    /// The value of a counter's line in a Prometheus text page (the line with `label`).
+    static func counter(_ page: String, _ name: String, _ label: String) -> Double? {
+        for line in page.split(separator: "\n") where line.hasPrefix(name + "{") && line.contains(label) {
+            return line.split(separator: " ").last.flatMap { Double($0) }
+        }
+        return nil
     }
 
     @Test func sameCommandDeliveredTwiceOpensOneWorkOrderAndOneEvent() async throws {

@@ -141,6 +141,13 @@ final class Recorded<T: Sendable>: Sendable {
             body: [])
     }
 
+    /// Waits (up to 10 s) until a worker of `buffer` waits out its batch window.
+    static func untilCollecting(_ buffer: DeliveryBuffer) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !buffer.isCollecting && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(buffer.isCollecting)
+    }
+
     /// Two idle workers and a slow stream: what arrives while the first waits out its batch window
     /// is its own, so the stream makes one batch, not one per worker woken.
     @Test func deliveriesArrivingDuringAWorkersBatchWindowJoinItsBatchInsteadOfWakingAnother() async throws {
@@ -148,20 +155,19 @@ final class Recorded<T: Sendable>: Sendable {
         let batches = Recorded<[UInt64]>()
         let workers = (0..<2).map { _ in
             Task {
-                while let b = await buffer.takeBatch(max: 10, wait: .milliseconds(400)) { batches.append(b.map(\.deliveryTag)) }
+                while let b = await buffer.takeBatch(max: 10, wait: .seconds(1)) { batches.append(b.map(\.deliveryTag)) }
             }
         }
         try await Task.sleep(for: .milliseconds(50))
         buffer.push(Self.delivery(0))
-        try await Task.sleep(for: .milliseconds(100))  // a worker has taken it and waits for more
-        for i in 1..<5 {
-            buffer.push(Self.delivery(i))
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        try await Task.sleep(for: .milliseconds(500))
+        try await Self.untilCollecting(buffer)  // a worker has taken it and waits for more
+        for i in 1..<5 { buffer.push(Self.delivery(i)) }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while batches.values.isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
         #expect(batches.values == [[0, 1, 2, 3, 4]])
         buffer.finish()
         for w in workers { await w.value }
+        #expect(batches.values == [[0, 1, 2, 3, 4]])
     }
 
     /// A full batch does not wait for the window of the worker collecting: another worker takes it.
@@ -170,18 +176,19 @@ final class Recorded<T: Sendable>: Sendable {
         let batches = Recorded<(ContinuousClock.Instant, [UInt64])>()
         let workers = (0..<2).map { _ in
             Task {
-                while let b = await buffer.takeBatch(max: 3, wait: .seconds(2)) { batches.append((.now, b.map(\.deliveryTag))) }
+                while let b = await buffer.takeBatch(max: 3, wait: .seconds(3)) { batches.append((.now, b.map(\.deliveryTag))) }
             }
         }
         try await Task.sleep(for: .milliseconds(50))
-        let start = ContinuousClock.now
         buffer.push(Self.delivery(0))
-        try await Task.sleep(for: .milliseconds(100))  // a worker has taken it and waits for more
+        try await Self.untilCollecting(buffer)  // a worker has taken it and waits for more
+        let start = ContinuousClock.now
         for i in 1...2 { buffer.push(Self.delivery(i)) }
-        try await Task.sleep(for: .milliseconds(300))
+        let deadline = ContinuousClock.now + .seconds(2)
+        while batches.values.isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
         let early = batches.values
         #expect(early.map(\.1) == [[1, 2]], "the other worker took the full batch")
-        #expect(early.allSatisfy { $0.0 - start < .seconds(1) })
+        #expect(early.allSatisfy { $0.0 - start < .seconds(2) }, "before the first worker's window ended")
         buffer.finish()
         for w in workers { await w.value }
         #expect(batches.values.map(\.1) == [[1, 2], [0]])
