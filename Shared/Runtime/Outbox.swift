@@ -214,7 +214,7 @@ public final class OutboxRelay: Service, Sendable {
     let signal = AsyncSignal()
     /// Rows published by the polling round (`path="poll"`): in a healthy service only retries and
     /// what a crash left behind.
-    let published: Counter
+    let polled: Counter
     /// Rows published from a committed batch's hand-over (`path="handover"`).
     let handedOver: Counter
     let failures: Counter
@@ -248,13 +248,10 @@ public final class OutboxRelay: Service, Sendable {
         var l = logger
         l[metadataKey: "component"] = "outbox-relay"
         self.logger = l
-        published = Counter(label: "ot_outbox_published_total", dimensions: [("service", schema), ("path", "poll")])
+        polled = Counter(label: "ot_outbox_published_total", dimensions: [("service", schema), ("path", "poll")])
         handedOver = Counter(label: "ot_outbox_published_total", dimensions: [("service", schema), ("path", "handover")])
         failures = Counter(label: "ot_outbox_publish_failures_total", dimensions: [("service", schema)])
     }
-
-    /// Wakes the relay.
-    public func notify() { signal.notify() }
 
     /// The rows a batch committed, for the relay to publish at once (after the commit only).
     func handOff(_ h: OutboxHandOff) {
@@ -479,7 +476,7 @@ public final class OutboxRelay: Service, Sendable {
             }
             if !done.isEmpty {
                 try await conn.run(OutboxDeletePublished(ids: done), logger: logger)
-                published.increment(by: done.count)
+                polled.increment(by: done.count)
             }
             return messages.count
         }

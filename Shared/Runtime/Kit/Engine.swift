@@ -629,8 +629,8 @@ struct Engine: Sendable {
         return slot
     }
 
-    /// Writes the batch in one statement; returns the aggregates written and the parked
-    /// messages woken.
+    /// Writes the batch in one statement; returns the aggregates written, the parked messages
+    /// woken, and the outbox rows with their ids for the relay.
     func save(
         _ work: Work, now: Date, parkingMayExist: Bool, _ conn: PostgresConnection
     ) async throws -> (written: Int, woken: Int, outbox: OutboxHandOff) {

@@ -374,10 +374,10 @@ struct BatchBegin: PostgresPreparedStatement {
 /// the timers set and cleared, new secondary keys, parked messages (new, done, still waiting,
 /// woken by a subject the batch created), the outbox rows, and the inbox outcomes other than
 /// `handled`. Outbox rows are due ``OutboxRelay/handOffLease`` later: the relay publishes them
-/// from memory once the batch commits (``OutboxHandOff``). Returns how many aggregates it wrote (the caller re-runs the batch when that is
-/// not all of them), how many parked messages it woke, and the ids of the outbox rows in the
-/// order of the batch's messages (one statement assigns them in its rows' order), which the
-/// relay deletes once it has published them (``OutboxHandOff``).
+/// from memory once the batch commits (``OutboxHandOff``). Returns how many aggregates it wrote
+/// (the caller re-runs the batch when that is not all of them), how many parked messages it
+/// woke, and the outbox rows' ids in the order of the batch's messages (one statement assigns
+/// them in its rows' order), which the relay deletes once it has published them.
 struct BatchSave: PostgresPreparedStatement {
     static let sql = """
         WITH up AS (
