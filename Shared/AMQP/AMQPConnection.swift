@@ -509,9 +509,6 @@ final class IOLoop: @unchecked Sendable {
         ioShutdown()
     }
 
-    /// Reconnecting is routine (broker restarts, deploys): attempts log at info. A broker still
-    /// unreachable after `warnAfterFailures` attempts (about 25 s with the default backoff) is
-    /// worth a warning, repeated every `warnEvery` further attempts (about 5 minutes).
     /// Names the calling thread as `top -H`, `perf` and `/proc/<pid>/task` show it (Foundation's
     /// `Thread.name` does not reach the kernel on Linux): at most 15 bytes, cut at a character.
     static func nameCurrentThread(_ name: String) {
@@ -523,6 +520,9 @@ final class IOLoop: @unchecked Sendable {
         ot_name_current_thread(cut)
     }
 
+    /// Reconnecting is routine (broker restarts, deploys): attempts log at info. A broker still
+    /// unreachable after `warnAfterFailures` attempts (about 25 s with the default backoff) is
+    /// worth a warning, repeated every `warnEvery` further attempts (about 5 minutes).
     private func logConnectFailure(_ error: any Error, failures: Int, retryIn: Duration) {
         let metadata: Logger.Metadata = [
             "error": "\(error)", "retry.in": "\(retryIn)", "amqp.url": "\(configuration.url)",
@@ -1122,12 +1122,12 @@ final class IOLoop: @unchecked Sendable {
     private func ioWriteOutgoing(_ c: amqp_connection_state_t) throws(AMQPError) {
         let wait = max(configuration.operationTimeout, .seconds(30))
         let ms = Int32(clamping: wait.components.seconds * 1000)
-        let rc = outgoing.bytes.withUnsafeBufferPointer { buf in
-            ot_write_all(amqp_get_sockfd(c), buf.baseAddress, outgoing.count, ms)
+        let failure = outgoing.bytes.withUnsafeBufferPointer { buf -> Int32? in
+            ot_write_all(amqp_get_sockfd(c), buf.baseAddress, outgoing.count, ms) == 0 ? nil : errno
         }
         outgoing.reset()
-        if rc != 0 {
-            throw AMQPError(.connectionLost, "writing to broker: \(String(cString: strerror(errno)))")
+        if let failure {
+            throw AMQPError(.connectionLost, "writing to broker: \(String(cString: strerror(failure)))")
         }
     }
 

@@ -19,15 +19,8 @@ struct OutgoingFrames {
     ) -> Int32 {
         let need = ot_publish_capacity(body.len, frameMax)
         if bytes.count - count < need {
-            var grown = [UInt8](repeating: 0, count: max(count + need, Self.flushAt + need, bytes.count * 2))
-            if count > 0 {
-                grown.withUnsafeMutableBufferPointer { dst in
-                    bytes.withUnsafeBufferPointer { src in
-                        dst.baseAddress!.update(from: src.baseAddress!, count: count)
-                    }
-                }
-            }
-            bytes = grown
+            let size = max(count + need, Self.flushAt + need, bytes.count * 2)
+            bytes.append(contentsOf: repeatElement(0, count: size - bytes.count))
         }
         var written = 0
         let start = count

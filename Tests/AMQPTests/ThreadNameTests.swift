@@ -1,6 +1,7 @@
 @testable import AMQP
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 /// The connection's I/O thread carries its connection's name where the kernel shows it (`top -H`,
@@ -31,28 +32,18 @@ import Testing
     @Test func aLongNameIsCutToWhatTheKernelKeeps() async throws {
         let names = await Task.detached { () -> [String] in
             let done = DispatchSemaphore(value: 0)
-            let observed = LockedBox<[String]>([])
+            let observed = Mutex<[String]>([])
             let thread = Thread {
                 IOLoop.nameCurrentThread("amqp-commercial-consumer")
-                observed.value = ThreadNameTests.threadNames()
+                let names = ThreadNameTests.threadNames()
+                observed.withLock { $0 = names }
                 done.signal()
             }
             thread.start()
             done.wait()
-            return observed.value
+            return observed.withLock { $0 }
         }.value
         #expect(names.contains("amqp-commercial"))
         #expect(!names.contains { $0.hasPrefix("amqp-commercial-") })
-    }
-}
-
-/// A value handed from one thread to another behind a lock.
-final class LockedBox<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: T
-    init(_ value: T) { stored = value }
-    var value: T {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
     }
 }
