@@ -60,8 +60,8 @@ public final class MessageConsumer: Service, Sendable {
                 }
                 for _ in 0..<configuration.workers {
                     group.addTask { [self] in
-                        while let batch = await buffer.takeBatch(max: configuration.batchSize, wait: configuration.batchWait) {
-                            await process(batch)
+                        while let (batch, turn) = await buffer.takeBatch(max: configuration.batchSize, wait: configuration.batchWait) {
+                            await process(batch, turn: turn)
                         }
                     }
                 }
@@ -79,11 +79,13 @@ public final class MessageConsumer: Service, Sendable {
 
     // MARK: Processing
 
-    func process(_ deliveries: [Delivery]) async {
+    /// Runs a batch; `turn` is its place in the queue's load order (released here at the latest).
+    func process(_ deliveries: [Delivery], turn: LoadTurn? = nil) async {
         let items = deliveries.map(parse)
         let start = ContinuousClock.now
+        defer { turn?.release() }
         do {
-            let report = try await runner.run { _, _ in items }
+            let report = try await runner.run(turn: turn) { _, _ in items }
             for d in deliveries { amqp.ack(d) }
             for (item, outcome) in zip(items, report.outcomes) { metrics.count(type: item.type, outcome: outcome.label) }
             metrics.batchSeconds.record(duration: ContinuousClock.now - start)
@@ -147,25 +149,36 @@ func fnv1a(_ bytes: [UInt8]) -> String {
 /// Deliveries waiting for a worker. Workers take them in batches.
 ///
 /// A worker that takes less than a full batch waits out the batch window for more, and while it
-/// does, the deliveries that arrive are its own: no other worker is woken for them unless a full
-/// batch is waiting. Otherwise each delivery of a moderate stream would wake the next idle worker
-/// for a batch of one or two, and the fixed cost of a transaction would be paid per message.
+/// does, the deliveries that arrive are its own: no other worker is woken for them, and the window
+/// ends as soon as they fill its batch. Otherwise each delivery of a moderate stream would wake
+/// the next idle worker for a batch of one or two, and the fixed cost of a transaction would be
+/// paid per message.
+///
+/// Each batch holds a run of consecutive deliveries and gets the next turn of the queue's
+/// ``LoadOrder``, so that batches load (and apply) in delivery order. A worker that takes
+/// deliveries while another collects (it came back from a batch) ends that one's window: what the
+/// collector would add now came after what this worker took.
 final class DeliveryBuffer: Sendable {
     private struct State {
         var items: [Delivery] = []
         var head = 0
         var finished = false
         var waiters: [CheckedContinuation<Void, Never>] = []
-        /// The batch size of the worker waiting out its window, if one is.
+        /// How many more deliveries the worker waiting out its window wants, if one does.
         var collecting: Int?
+        /// That worker's window: cancelled to end it early.
+        var window: Task<Void, Never>?
+        /// Batches taken so far.
+        var takes = 0
 
         var pending: Int { items.count - head }
 
-        /// A waiter to wake for what is pending: none while a collecting worker will take it.
-        mutating func waiterToWake() -> CheckedContinuation<Void, Never>? {
-            guard pending > 0, !waiters.isEmpty else { return nil }
-            if let max = collecting, pending < max { return nil }
-            return waiters.removeFirst()
+        /// Whom a new delivery wakes: the collecting worker once its batch is full, else (while
+        /// no worker collects) the next idle one.
+        mutating func toWake() -> (CheckedContinuation<Void, Never>?, Task<Void, Never>?) {
+            guard pending > 0 else { return (nil, nil) }
+            if let need = collecting { return (nil, pending >= need ? window : nil) }
+            return (waiters.isEmpty ? nil : waiters.removeFirst(), nil)
         }
 
         mutating func take(_ max: Int) -> [Delivery] {
@@ -173,6 +186,7 @@ final class DeliveryBuffer: Sendable {
             guard n > 0 else { return [] }
             let out = Array(items[head..<(head + n)])
             head += n
+            takes += 1
             if head == items.count {
                 items.removeAll(keepingCapacity: true)
                 head = 0
@@ -184,53 +198,66 @@ final class DeliveryBuffer: Sendable {
         }
     }
     private let state = Mutex(State())
+    let order: LoadOrder
+
+    init(order: LoadOrder = LoadOrder()) { self.order = order }
 
     /// Whether a worker is waiting out its batch window (for tests).
     var isCollecting: Bool { state.withLock { $0.collecting != nil } }
 
     func push(_ d: Delivery) {
-        let w = state.withLock { s -> CheckedContinuation<Void, Never>? in
+        let (waiter, window) = state.withLock { s in
             s.items.append(d)
-            return s.waiterToWake()
+            return s.toWake()
         }
-        w?.resume()
+        window?.cancel()
+        waiter?.resume()
     }
 
     func finish() {
-        let ws = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+        let (waiters, window) = state.withLock { s -> ([CheckedContinuation<Void, Never>], Task<Void, Never>?) in
             s.finished = true
             let w = s.waiters
             s.waiters.removeAll()
-            return w
+            return (w, s.window)
         }
-        for w in ws { w.resume() }
+        window?.cancel()
+        for w in waiters { w.resume() }
     }
 
-    /// The next batch, or nil once the buffer is finished and empty.
-    func takeBatch(max: Int, wait: Duration) async -> [Delivery]? {
+    /// The next batch and its turn to load, or nil once the buffer is finished and empty.
+    func takeBatch(max: Int, wait: Duration) async -> (deliveries: [Delivery], turn: LoadTurn)? {
         while true {
-            let (first, collects) = state.withLock { s -> ([Delivery], Bool) in
+            let (first, turn, window, takes, interrupted) = state.withLock {
+                s -> ([Delivery], LoadTurn?, Task<Void, Never>?, Int, Task<Void, Never>?) in
                 let batch = s.take(max)
+                guard !batch.isEmpty else { return (batch, nil, nil, s.takes, nil) }
+                let turn = order.issue()
                 // Less than a full batch: wait for more, unless another worker already does.
-                let short = batch.count < max
-                guard !batch.isEmpty, short, wait > .zero, s.collecting == nil, !s.finished else { return (batch, false) }
+                guard wait > .zero, s.collecting == nil, !s.finished, batch.count < max else {
+                    return (batch, turn, nil, s.takes, s.window)
+                }
                 s.collecting = max - batch.count
-                return (batch, true)
+                let window = Task { _ = try? await Task.sleep(for: wait) }
+                s.window = window
+                return (batch, turn, window, s.takes, nil)
             }
-            if !first.isEmpty {
-                guard collects else { return first }
-                try? await Task.sleep(for: wait)
+            interrupted?.cancel()
+            if let turn {
+                guard let window else { return (first, turn) }
+                await window.value
                 let (rest, wake) = state.withLock { s -> ([Delivery], CheckedContinuation<Void, Never>?) in
                     s.collecting = nil
-                    let rest = s.take(max - first.count)
-                    return (rest, s.waiterToWake())
+                    s.window = nil
+                    let rest = s.takes == takes ? s.take(max - first.count) : []
+                    return (rest, s.toWake().0)
                 }
                 wake?.resume()
-                return first + rest
+                return (first + rest, turn)
             }
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { s -> Bool in
-                    if s.finished || s.pending > 0 && (s.collecting.map { s.pending >= $0 } ?? true) { return true }
+                    if s.finished || s.pending > 0 && s.collecting == nil { return true }
                     s.waiters.append(c)
                     return false
                 }

@@ -166,6 +166,32 @@ struct KitTests {
         }
     }
 
+    /// Two batches of one queue touching one aggregate, the earlier one slower to reach its load
+    /// (here: a slow start of its transaction): the later one waits for its turn, so the facts
+    /// apply in delivery order and the last label is the later batch's.
+    @Test func concurrentBatchesOfAQueueApplyTheirFactsInDeliveryOrder() async throws {
+        try await withTestSystem("kit-order") { system in
+            try await Self.withRunner(system) { runner, _ in
+                _ = try await Self.run(runner, [Self.item(Self.open("ORD", "zero"), id: "o-0")])
+                let order = LoadOrder(maxWait: .seconds(10))
+                let (early, late) = (order.issue(), order.issue())
+                let earlier = [Self.item(Self.open("ORD", "one"), id: "o-1")]
+                let later = [Self.item(Self.open("ORD", "two"), id: "o-2")]
+                async let a = runner.run(turn: early) { _, _ in
+                    try await Task.sleep(for: .milliseconds(400))
+                    return earlier
+                }
+                try await Task.sleep(for: .milliseconds(50))
+                async let b = runner.run(turn: late) { _, _ in later }
+                let (ra, rb) = try await (a, b)
+                #expect(ra.outcomes == [.handled] && rb.outcomes == [.handled])
+                let label = try await system.strings("SELECT data->>'label' FROM kittest.aggregates WHERE id = 'ORD'").first
+                #expect(label == "two")
+                #expect(try await count(system, "SELECT (data->>'count')::int8 FROM kittest.aggregates WHERE id = 'ORD'") == 3)
+            }
+        }
+    }
+
     @Test func aDueTimerFiresOnceWhenTwoInstancesLookForIt() async throws {
         try await withTestSystem("kit-timer") { system in
             try await Self.withRunner(system) { runner, _ in

@@ -131,7 +131,7 @@ final class Recorded<T: Sendable>: Sendable {
         }
         buffer.finish()
         var sizes: [Int] = []
-        while let b = await buffer.takeBatch(max: 4, wait: .zero) { sizes.append(b.count) }
+        while let b = await buffer.takeBatch(max: 4, wait: .zero) { sizes.append(b.deliveries.count) }
         #expect(sizes == [4, 4, 2])
     }
 
@@ -155,7 +155,7 @@ final class Recorded<T: Sendable>: Sendable {
         let batches = Recorded<[UInt64]>()
         let workers = (0..<2).map { _ in
             Task {
-                while let b = await buffer.takeBatch(max: 10, wait: .seconds(1)) { batches.append(b.map(\.deliveryTag)) }
+                while let b = await buffer.takeBatch(max: 10, wait: .seconds(1)) { batches.append(b.deliveries.map(\.deliveryTag)) }
             }
         }
         try await Task.sleep(for: .milliseconds(50))
@@ -170,28 +170,95 @@ final class Recorded<T: Sendable>: Sendable {
         #expect(batches.values == [[0, 1, 2, 3, 4]])
     }
 
-    /// A full batch does not wait for the window of the worker collecting: another worker takes it.
-    @Test func aFullBatchWakesAnotherWorkerAtOnce() async throws {
+    /// A full batch does not wait for the window of the worker collecting: the window ends as soon
+    /// as what arrived fills that worker's batch, and no other worker is woken for a part of it.
+    @Test func aCollectingWorkersWindowEndsAsSoonAsItsBatchIsFull() async throws {
         let buffer = DeliveryBuffer()
         let batches = Recorded<(ContinuousClock.Instant, [UInt64])>()
         let workers = (0..<2).map { _ in
             Task {
-                while let b = await buffer.takeBatch(max: 3, wait: .seconds(3)) { batches.append((.now, b.map(\.deliveryTag))) }
+                while let b = await buffer.takeBatch(max: 3, wait: .seconds(3)) { batches.append((.now, b.deliveries.map(\.deliveryTag))) }
             }
         }
         try await Task.sleep(for: .milliseconds(50))
         buffer.push(Self.delivery(0))
         try await Self.untilCollecting(buffer)  // a worker has taken it and waits for more
         let start = ContinuousClock.now
-        for i in 1...2 { buffer.push(Self.delivery(i)) }
+        for i in 1...3 { buffer.push(Self.delivery(i)) }
         let deadline = ContinuousClock.now + .seconds(2)
         while batches.values.isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
         let early = batches.values
-        #expect(early.map(\.1) == [[1, 2]], "the other worker took the full batch")
-        #expect(early.allSatisfy { $0.0 - start < .seconds(2) }, "before the first worker's window ended")
+        #expect(early.first?.1 == [0, 1, 2], "the collecting worker took its full batch")
+        #expect(early.allSatisfy { $0.0 - start < .seconds(2) }, "before its window ended")
         buffer.finish()
         for w in workers { await w.value }
-        #expect(batches.values.map(\.1) == [[1, 2], [0]])
+        #expect(batches.values.map(\.1) == [[0, 1, 2], [3]])
+    }
+
+    /// A worker coming back for deliveries while another collects ends that one's window: each
+    /// batch is a run of consecutive deliveries, and the turns to load follow them.
+    @Test func batchesAreRunsOfConsecutiveDeliveriesWithTurnsInDeliveryOrder() async throws {
+        let buffer = DeliveryBuffer()
+        buffer.push(Self.delivery(0))
+        let collector = Task { await buffer.takeBatch(max: 10, wait: .seconds(5)) }
+        try await Self.untilCollecting(buffer)
+        for i in 1...3 { buffer.push(Self.delivery(i)) }
+        let start = ContinuousClock.now
+        // Another worker, back from its batch, takes what is pending.
+        let second = await buffer.takeBatch(max: 10, wait: .zero)
+        let first = await collector.value
+        #expect(ContinuousClock.now - start < .seconds(2), "the collector's window ended early")
+        #expect(first?.deliveries.map(\.deliveryTag) == [0])
+        #expect(second?.deliveries.map(\.deliveryTag) == [1, 2, 3])
+        #expect(first?.turn.ticket == 0 && second?.turn.ticket == 1)
+    }
+
+    @Test func aTurnToLoadWaitsForEveryEarlierTurnsRelease() async throws {
+        let order = LoadOrder(maxWait: .seconds(60))
+        let turns = (0..<3).map { _ in order.issue() }
+        let loaded = Recorded<Int>()
+        let third = Task {
+            await turns[2].wait()
+            loaded.append(2)
+        }
+        let second = Task {
+            await turns[1].wait()
+            loaded.append(1)
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(loaded.values.isEmpty, "turn 0 is not released")
+        turns[1].release()  // released early (its batch ended without loading)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(loaded.values.isEmpty, "turn 0 still is not")
+        turns[0].release()
+        let released = ContinuousClock.now
+        await second.value
+        await third.value
+        #expect(Set(loaded.values) == [1, 2])
+        #expect(ContinuousClock.now - released < .seconds(5), "both woken by the release, not by the bound")
+        await turns[0].wait()  // a released turn does not wait again (a batch re-run after a lost race)
+        turns[0].release()  // and a second release changes nothing
+        let fourth = order.issue()
+        let start = ContinuousClock.now
+        turns[2].release()
+        await fourth.wait()
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
+    @Test func aTurnWhoseEarlierTurnIsNeverReleasedGoesAheadAfterTheBound() async {
+        let order = LoadOrder(maxWait: .milliseconds(200))
+        let stuck = order.issue()
+        let next = order.issue()
+        let start = ContinuousClock.now
+        await next.wait()
+        let waited = ContinuousClock.now - start
+        #expect(waited >= .milliseconds(200) && waited < .seconds(5))
+        next.release()
+        stuck.release()
+        let after = order.issue()
+        let again = ContinuousClock.now
+        await after.wait()
+        #expect(ContinuousClock.now - again < .milliseconds(150), "every earlier turn is released")
     }
 
     @Test func aSignalWakesItsWaiterOrTimesOut() async {

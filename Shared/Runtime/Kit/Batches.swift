@@ -37,12 +37,15 @@ final class BatchRunner: Sendable {
 
     /// Runs the items `source` gives (inside the transaction, e.g. locked timer rows) and
     /// returns what became of each. Throws only transient failures (the caller retries later).
-    func run(_ source: @escaping @Sendable (PostgresConnection, Date) async throws -> [WorkItem]) async throws -> BatchReport {
+    /// `turn`: the batch's place in its queue's ``LoadOrder`` (its load waits for the earlier ones').
+    func run(
+        turn: LoadTurn? = nil, _ source: @escaping @Sendable (PostgresConnection, Date) async throws -> [WorkItem]
+    ) async throws -> BatchReport {
         var attempt = 0
         while true {
             attempt += 1
             do {
-                let report = try await transaction(source, isolated: false)
+                let report = try await transaction(source, isolated: false, turn: turn)
                 after(report)
                 return report
             } catch {
@@ -71,7 +74,7 @@ final class BatchRunner: Sendable {
     }
 
     private func transaction(
-        _ source: @escaping @Sendable (PostgresConnection, Date) async throws -> [WorkItem], isolated: Bool
+        _ source: @escaping @Sendable (PostgresConnection, Date) async throws -> [WorkItem], isolated: Bool, turn: LoadTurn? = nil
     ) async throws -> BatchReport {
         let engine = self.engine
         let postgres = self.postgres
@@ -90,7 +93,7 @@ final class BatchRunner: Sendable {
                     items, engine, conn, now: now, mayPark: mayPark, recordInbox: recordInbox, shard: shard, clock: clock)
             }
             return try await engine.run(
-                items, on: conn, now: now, recordInbox: recordInbox, parkingMayExist: mayPark, shard: shard, clock: clock)
+                items, on: conn, now: now, recordInbox: recordInbox, parkingMayExist: mayPark, shard: shard, clock: clock, turn: turn)
         }
     }
 

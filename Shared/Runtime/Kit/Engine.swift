@@ -152,11 +152,13 @@ struct Engine: Sendable {
     }
 
     /// Runs the batch on `conn` (inside a transaction). `parkingMayExist`: whether parked
-    /// messages may be waiting (then subjects created here wake them).
+    /// messages may be waiting (then subjects created here wake them). `turn`: the batch's place
+    /// in its queue's ``LoadOrder``, waited for before the load and released once it returned.
     func run(
         _ items: [WorkItem], on conn: PostgresConnection, now: Date, recordInbox: Bool = true, parkingMayExist: Bool = true,
-        shard: Int = 0, clock: (@Sendable () -> Date)? = nil
+        shard: Int = 0, clock: (@Sendable () -> Date)? = nil, turn: LoadTurn? = nil
     ) async throws -> BatchReport {
+        defer { turn?.release() }
         var now = now
         let loaded = Work(now: now)
 
@@ -215,6 +217,7 @@ struct Engine: Sendable {
         loaded.aliasesLookedUp = aliasKeys
         var fresh = Set<String>()
         var found = Set<Key>()
+        await turn?.wait()
         for try await (tag, a, b, c, version, correlation, last) in try await conn.execute(begin, logger: logger) {
             switch tag {
             case "i":
@@ -234,6 +237,7 @@ struct Engine: Sendable {
                 break
             }
         }
+        turn?.release()
         // The batch's time is read once it holds its rows: a batch that waited for another's lock
         // stamps its history and events after that one's, never before what it follows.
         if let clock {
