@@ -166,19 +166,31 @@ final class DeliveryBuffer: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
         /// How many more deliveries the worker waiting out its window wants, if one does.
         var collecting: Int?
-        /// That worker's window: cancelled to end it early.
-        var window: Task<Void, Never>?
+        /// Numbers the windows, so that a window's timer cannot end a later one.
+        var window = 0
+        /// The current window has ended (early, or its time is up).
+        var windowEnded = false
+        /// The collecting worker, once it waits.
+        var collector: CheckedContinuation<Void, Never>?
         /// Batches taken so far.
         var takes = 0
 
         var pending: Int { items.count - head }
 
+        /// Ends the current window: returns the collecting worker to resume, if it waits.
+        mutating func endWindow() -> CheckedContinuation<Void, Never>? {
+            guard collecting != nil else { return nil }
+            windowEnded = true
+            defer { collector = nil }
+            return collector
+        }
+
         /// Whom a new delivery wakes: the collecting worker once its batch is full, else (while
         /// no worker collects) the next idle one.
-        mutating func toWake() -> (CheckedContinuation<Void, Never>?, Task<Void, Never>?) {
-            guard pending > 0 else { return (nil, nil) }
-            if let need = collecting { return (nil, pending >= need ? window : nil) }
-            return (waiters.isEmpty ? nil : waiters.removeFirst(), nil)
+        mutating func toWake() -> CheckedContinuation<Void, Never>? {
+            guard pending > 0 else { return nil }
+            if let need = collecting { return pending >= need ? endWindow() : nil }
+            return waiters.isEmpty ? nil : waiters.removeFirst()
         }
 
         mutating func take(_ max: Int) -> [Delivery] {
@@ -206,51 +218,71 @@ final class DeliveryBuffer: Sendable {
     var isCollecting: Bool { state.withLock { $0.collecting != nil } }
 
     func push(_ d: Delivery) {
-        let (waiter, window) = state.withLock { s in
+        let waiter = state.withLock { s in
             s.items.append(d)
             return s.toWake()
         }
-        window?.cancel()
         waiter?.resume()
     }
 
     func finish() {
-        let (waiters, window) = state.withLock { s -> ([CheckedContinuation<Void, Never>], Task<Void, Never>?) in
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             s.finished = true
-            let w = s.waiters
+            let w = s.waiters + [s.endWindow()].compactMap { $0 }
             s.waiters.removeAll()
-            return (w, s.window)
+            return w
         }
-        window?.cancel()
         for w in waiters { w.resume() }
+    }
+
+    /// The time of window `number` is up.
+    private func windowTimeUp(_ number: Int) {
+        let collector = state.withLock { s in s.window == number ? s.endWindow() : nil }
+        collector?.resume()
     }
 
     /// The next batch and its turn to load, or nil once the buffer is finished and empty.
     func takeBatch(max: Int, wait: Duration) async -> (deliveries: [Delivery], turn: LoadTurn)? {
         while true {
             let (first, turn, window, takes, interrupted) = state.withLock {
-                s -> ([Delivery], LoadTurn?, Task<Void, Never>?, Int, Task<Void, Never>?) in
+                s -> ([Delivery], LoadTurn?, Int?, Int, CheckedContinuation<Void, Never>?) in
                 let batch = s.take(max)
                 guard !batch.isEmpty else { return (batch, nil, nil, s.takes, nil) }
                 let turn = order.issue()
                 // Less than a full batch: wait for more, unless another worker already does.
                 guard wait > .zero, s.collecting == nil, !s.finished, batch.count < max else {
-                    return (batch, turn, nil, s.takes, s.window)
+                    return (batch, turn, nil, s.takes, s.endWindow())
                 }
                 s.collecting = max - batch.count
-                let window = Task { _ = try? await Task.sleep(for: wait) }
-                s.window = window
-                return (batch, turn, window, s.takes, nil)
+                s.window += 1
+                s.windowEnded = false
+                return (batch, turn, s.window, s.takes, nil)
             }
-            interrupted?.cancel()
+            interrupted?.resume()
             if let turn {
                 guard let window else { return (first, turn) }
-                await window.value
+                // The window: a continuation that the timer, a full batch, another worker's take or
+                // the end of the buffer resumes (a sleeping task could not be woken early).
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let ended = state.withLock { s -> Bool in
+                        if s.windowEnded { return true }
+                        s.collector = c
+                        return false
+                    }
+                    if ended {
+                        c.resume()
+                        return
+                    }
+                    let nanoseconds = Int(wait.components.seconds) * 1_000_000_000 + Int(wait.components.attoseconds / 1_000_000_000)
+                    DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [self] in
+                        windowTimeUp(window)
+                    }
+                }
                 let (rest, wake) = state.withLock { s -> ([Delivery], CheckedContinuation<Void, Never>?) in
                     s.collecting = nil
-                    s.window = nil
+                    s.collector = nil
                     let rest = s.takes == takes ? s.take(max - first.count) : []
-                    return (rest, s.toWake().0)
+                    return (rest, s.toWake())
                 }
                 wake?.resume()
                 return (first + rest, turn)

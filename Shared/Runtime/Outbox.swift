@@ -237,6 +237,17 @@ public final class OutboxRelay: Service, Sendable {
     }
     private let pending = Mutex(Pending())
 
+    /// How long the ids of confirmed hand-over rows wait to be deleted together (or until
+    /// `batch` of them wait): at a moderate rate, one statement per batch of a consumer would
+    /// otherwise be a delete. A crash before the delete publishes those rows again, as any crash
+    /// between publish and delete does.
+    static let deleteDelay: Duration = .milliseconds(100)
+    private struct Confirmed {
+        var ids: [Int64] = []
+        var since: ContinuousClock.Instant?
+    }
+    private let confirmed = Mutex(Confirmed())
+
     public init(
         postgres: PostgresClient, amqp: AMQPConnection, schema: String, batch: Int, publisherUser: String?, logger: Logger
     ) {
@@ -281,6 +292,8 @@ public final class OutboxRelay: Service, Sendable {
                 if Task.isCancelled { return }
                 do {
                     var busy = try await publishHandedOff() > 0
+                    let deleteAt = confirmed.withLock { $0.since.map { $0 + Self.deleteDelay } }
+                    if let deleteAt, ContinuousClock.now >= deleteAt || draining { try await deleteConfirmed() }
                     if ContinuousClock.now >= nextPoll || draining {
                         let n = try await relayRound()
                         nextPoll = n >= batch ? .now : .now + Self.pollPeriod
@@ -295,7 +308,8 @@ public final class OutboxRelay: Service, Sendable {
                         draining = true
                         continue
                     }
-                    await signal.wait(upTo: max(.milliseconds(1), min(.milliseconds(250), nextPoll - .now)))
+                    let wake = confirmed.withLock { $0.since.map { $0 + Self.deleteDelay } } ?? nextPoll
+                    await signal.wait(upTo: max(.milliseconds(1), min(.milliseconds(250), nextPoll - .now, wake - .now)))
                 } catch {
                     if Task.isShuttingDownGracefully { return }
                     logger.warning("outbox relay round failed; retrying", metadata: ["error": "\(error)", "retry.in": "\(backoff)"])
@@ -313,6 +327,7 @@ public final class OutboxRelay: Service, Sendable {
     public func relayOnce() async throws -> Int {
         var n = 0
         while case let m = try await publishHandedOff(), m > 0 { n += m }
+        try await deleteConfirmed()
         return try await n + relayRound()
     }
 
@@ -379,13 +394,37 @@ public final class OutboxRelay: Service, Sendable {
                 metadata: ["rows": "\(ids.count - done.count)", "lease": "\(Self.handOffLease)"])
         }
         if !done.isEmpty {
-            let delete = OutboxDeletePublished(ids: done)
+            handedOver.increment(by: done.count)
+            let full = confirmed.withLock { c -> Bool in
+                c.ids += done
+                c.since = c.since ?? .now
+                return c.ids.count >= batch
+            }
+            if full { try await deleteConfirmed() }
+        }
+        return taken.reduce(0) { $0 + $1.ids.count }
+    }
+
+    /// Deletes the rows confirmed since the last delete, in one statement. On failure the ids
+    /// wait for the next try (and a row the polling round takes meanwhile is published again).
+    func deleteConfirmed() async throws {
+        let ids = confirmed.withLock { c -> [Int64] in
+            defer { c = Confirmed() }
+            return c.ids
+        }
+        if ids.isEmpty { return }
+        do {
+            let delete = OutboxDeletePublished(ids: ids)
             try await postgres.withConnection(within: .seconds(30), "outbox delete") { conn in
                 try await conn.run(delete, logger: self.logger)
             }
-            handedOver.increment(by: done.count)
+        } catch {
+            confirmed.withLock { c in
+                c.ids = ids + c.ids
+                c.since = c.since ?? .now
+            }
+            throw error
         }
-        return taken.reduce(0) { $0 + $1.ids.count }
     }
 
     /// Publishes each message on its own; a message that fails is rescheduled with backoff

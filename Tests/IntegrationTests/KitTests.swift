@@ -192,6 +192,34 @@ struct KitTests {
         }
     }
 
+    /// `BEGIN` goes out without a wait for its answer: the body's statements still run inside the
+    /// transaction (a savepoint is refused outside one), a body that throws leaves nothing, and a
+    /// body that returns is committed.
+    @Test func aTransactionWhoseBeginIsQueuedRunsItsBodyInsideItAndRollsBackOnError() async throws {
+        try await withTestSystem("kit-tx") { system in
+            try await Self.withRunner(system) { _, client in
+                let logger = Logger(label: "kit-tx")
+                _ = try await client.withTransaction(within: .seconds(10), "create", logger: logger) { conn in
+                    try await conn.query("CREATE TABLE kittest.tx_probe (n int)", logger: logger)
+                }
+                struct Refused: Error {}
+                await #expect(throws: Refused.self) {
+                    try await client.withTransaction(within: .seconds(10), "rolled back", logger: logger) { conn in
+                        try await conn.query("INSERT INTO kittest.tx_probe VALUES (1)", logger: logger)
+                        try await conn.query("SAVEPOINT inside", logger: logger)
+                        throw Refused()
+                    }
+                }
+                #expect(try await count(system, "SELECT count(*)::int8 FROM kittest.tx_probe") == 0)
+                try await client.withTransaction(within: .seconds(10), "committed", logger: logger) { conn in
+                    try await conn.query("INSERT INTO kittest.tx_probe VALUES (2)", logger: logger)
+                    try await conn.query("SAVEPOINT inside", logger: logger)
+                }
+                #expect(try await count(system, "SELECT count(*)::int8 FROM kittest.tx_probe WHERE n = 2") == 1)
+            }
+        }
+    }
+
     @Test func aDueTimerFiresOnceWhenTwoInstancesLookForIt() async throws {
         try await withTestSystem("kit-timer") { system in
             try await Self.withRunner(system) { runner, _ in

@@ -124,6 +124,20 @@ final class Recorded<T: Sendable>: Sendable {
         #expect(ContinuousClock.now - start < .seconds(1))
     }
 
+    @Test func theDeadlineWatchdogFiresWhatIsDueOnceAndNothingForgotten() async throws {
+        let dog = DeadlineWatchdog(tick: .milliseconds(10))
+        let fired = Recorded<Int>()
+        _ = dog.watch(until: .now + .milliseconds(30)) { fired.append(1) }
+        let forgotten = dog.watch(until: .now + .milliseconds(30)) { fired.append(2) }
+        dog.forget(forgotten)
+        _ = dog.watch(until: .now + .seconds(60)) { fired.append(3) }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while fired.values.isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(fired.values == [1])
+        #expect(dog.watched == 1, "the far deadline is still watched")
+    }
+
     @Test func deliveriesAreHandedOutInBatchesAndTheBufferEndsWhenFinished() async {
         let buffer = DeliveryBuffer()
         for i in 0..<10 {
@@ -214,7 +228,7 @@ final class Recorded<T: Sendable>: Sendable {
     }
 
     @Test func aTurnToLoadWaitsForEveryEarlierTurnsRelease() async throws {
-        let order = LoadOrder(maxWait: .seconds(60))
+        let order = LoadOrder(maxWait: .seconds(600))
         let turns = (0..<3).map { _ in order.issue() }
         let loaded = Recorded<Int>()
         let third = Task {
@@ -235,7 +249,7 @@ final class Recorded<T: Sendable>: Sendable {
         await second.value
         await third.value
         #expect(Set(loaded.values) == [1, 2])
-        #expect(ContinuousClock.now - released < .seconds(5), "both woken by the release, not by the bound")
+        #expect(ContinuousClock.now - released < .seconds(60), "both woken by the release, not by the bound")
         await turns[0].wait()  // a released turn does not wait again (a batch re-run after a lost race)
         turns[0].release()  // and a second release changes nothing
         let fourth = order.issue()
@@ -252,7 +266,7 @@ final class Recorded<T: Sendable>: Sendable {
         let start = ContinuousClock.now
         await next.wait()
         let waited = ContinuousClock.now - start
-        #expect(waited >= .milliseconds(200) && waited < .seconds(5))
+        #expect(waited >= .milliseconds(200) && waited < .seconds(60), "went ahead (late only when the test pool is busy)")
         next.release()
         stuck.release()
         let after = order.issue()

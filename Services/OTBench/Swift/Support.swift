@@ -72,8 +72,10 @@ struct CPUSnapshot {
     /// worker, an autovacuum worker — takes its ticks away from a group's total, it does not
     /// make it negative; what it used since the first snapshot is lost).
     var ticks: [String: [Int32: UInt64]]
-    /// Clock ticks of every other process, by `comm[pid]`.
-    var others: [String: UInt64]
+    /// Clock ticks of every other process, by pid, with its command name. (By pid, not by name: a
+    /// kernel worker's name carries the work queue it last ran, `kworker/u8:2-writeback`, and
+    /// changes between snapshots — keyed by name, its whole lifetime counted as a phase's use.)
+    var others: [Int32: (comm: String, ticks: UInt64)]
     /// Machine-wide busy and total ticks from /proc/stat.
     var busy: UInt64
     var total: UInt64
@@ -95,7 +97,7 @@ struct CPUSnapshot {
             ticks[name] = [:]
             servicePIDs[pid] = name
         }
-        var others: [String: UInt64] = [:]
+        var others: [Int32: (comm: String, ticks: UInt64)] = [:]
         let me = getpid()
         if let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") {
             for entry in entries {
@@ -119,7 +121,7 @@ struct CPUSnapshot {
                 if let g = group {
                     ticks[g, default: [:]][pid] = u + s
                 } else if u + s > 0 {
-                    others["\(comm)[\(pid)]"] = u + s
+                    others[pid] = (comm, u + s)
                 }
             }
         }
@@ -146,9 +148,10 @@ struct CPUSnapshot {
             percent[g] = Double(used) / hz / wall * 100
         }
         var busiest: [(String, Double)] = []
-        for (p, t) in others {
-            let pc = Double(t &- (earlier.others[p] ?? 0)) / hz / wall * 100
-            if pc >= 3 { busiest.append((p, pc)) }
+        for (pid, now) in others {
+            let before = min(earlier.others[pid]?.ticks ?? 0, now.ticks)
+            let pc = Double(now.ticks - before) / hz / wall * 100
+            if pc >= 3 { busiest.append(("\(now.comm)[\(pid)]", pc)) }
         }
         busiest.sort { $0.1 > $1.1 }
         let dt = Double(total &- earlier.total)
