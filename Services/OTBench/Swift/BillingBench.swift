@@ -16,6 +16,11 @@ struct BillingBench {
     var closed: Int
     var confirmBatch: Int
     var serviceEnvironment: [String: String]
+    /// Measures the floor instead: no billing service and no database; an in-process relay takes
+    /// each `workorder.closed` batch off its quorum queue, publishes a prepared
+    /// `billing.prefactura-issued` per event (with confirms, as billing), then acks — the broker's and
+    /// the clients' share of the billing batch, which no service can go below.
+    var floor = false
     var logger: Logger
 
     struct Result {
@@ -32,7 +37,7 @@ struct BillingBench {
 
     func run(janitor: Janitor) async throws -> Result {
         try await ServiceCluster(
-            services: ["billing"], amqpURL: amqpURL, managementURL: managementURL, postgres: postgres,
+            services: floor ? [] : ["billing"], amqpURL: amqpURL, managementURL: managementURL, postgres: postgres,
             serviceEnvironment: serviceEnvironment, janitor: janitor
         ).measuring { try await measure($0) }
     }
@@ -50,6 +55,7 @@ struct BillingBench {
         let closedAt = Date()
         var messages: [OutgoingMessage] = []
         messages.reserveCapacity(n)
+        var prefacturas: [String: OutgoingMessage] = [:]
         for i in 0..<n {
             var e = WorkOrderClosed.example
             e.workOrderId = "WO-closed-\(runId)-\(i)"
@@ -60,7 +66,17 @@ struct BillingBench {
             messages.append(
                 try EnvelopeCodec.outgoing(Envelope(source: "/ot/otbench", correlationId: nil, causationId: nil, data: e), appId: "otbench")
                     .published(by: "dispatch"))
+            if floor, let id = messages[i].properties.messageId {
+                var p = PrefacturaIssued.example
+                p.workOrderId = e.workOrderId
+                p.prefacturaId = "PF-\(runId)-\(i)"
+                p.amount = e.amount ?? p.amount
+                prefacturas[id] = try EnvelopeCodec.outgoing(
+                    Envelope(source: "/ot/billing", correlationId: nil, causationId: nil, data: p), appId: "billing"
+                ).published(by: "billing")
+            }
         }
+        let relay = floor ? FloorRelay(cluster: cluster, prefacturas: prefacturas, logger: logger) : nil
 
         // The closed events come from their owner, dispatch (consumers check the publisher).
         let pub = AMQPConnection(configuration: .init(url: cluster.url(as: "dispatch"), name: "otbench-closed"), logger: logger)
@@ -77,6 +93,7 @@ struct BillingBench {
             topology.queues.append(.quorum(queue))
             topology.bindings.append(.init(queue: queue, exchange: PlatformTopology.events, routingKey: PrefacturaIssued.type))
             try await con.declare(topology)
+            try await relay?.start()
             let consumer = try await con.consume(queue: queue, prefetch: 2000)
             consumerTask = Task {
                 let decoder = ContractJSONDecoder()
@@ -116,6 +133,7 @@ struct BillingBench {
                     lastProgress = .now
                 }
                 try cluster.checkRunning()
+                if let e = relay?.error { throw BenchError(e) }
                 guard ContinuousClock.now - lastProgress < .seconds(30) else {
                     throw BenchError("stalled: \(count) of \(n) prefacturas after 30 s without progress")
                 }
@@ -125,6 +143,7 @@ struct BillingBench {
             try await Task.sleep(for: .milliseconds(500))
             try? await con.cancel(consumer)
             await consumerTask?.value
+            await relay?.stop()
             await pub.shutdown()
             await con.shutdown()
             let s = seen.withLock { $0 }
@@ -133,9 +152,86 @@ struct BillingBench {
                 prefacturas: s.ids.count + s.duplicates, distinctWorkOrders: s.ids.count, duplicates: s.duplicates, cpu: cpu)
         } catch {
             consumerTask?.cancel()
+            await relay?.stop()
             await pub.shutdown()
             await con.shutdown()
             throw error
         }
+    }
+}
+
+/// The floor's stand-in for billing: consumes `workorder.closed` from a quorum queue of its own
+/// (prefetch 512, as the service), and for each batch of up to 256 deliveries publishes the prepared
+/// prefacturas as user `billing` with confirms, then acks the batch; up to four batches in flight
+/// (the service's `WORKERS`). No decoding, no database.
+final class FloorRelay: Sendable {
+    static let queue = "otbench.floor.closed"
+    let input: AMQPConnection
+    let output: AMQPConnection
+    let prefacturas: [String: OutgoingMessage]
+    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let failure = Mutex<String?>(nil)
+
+    init(cluster: ServiceCluster, prefacturas: [String: OutgoingMessage], logger: Logger) {
+        input = AMQPConnection(configuration: .init(url: cluster.url, name: "otbench-floor-in"), logger: logger)
+        output = AMQPConnection(configuration: .init(url: cluster.url(as: "billing"), name: "otbench-floor-out"), logger: logger)
+        self.prefacturas = prefacturas
+    }
+
+    func start() async throws {
+        input.start()
+        output.start()
+        try await input.waitUntilConnected()
+        try await output.waitUntilConnected()
+        var topology = PlatformTopology.exchanges
+        topology.queues.append(.quorum(Self.queue))
+        topology.bindings.append(.init(queue: Self.queue, exchange: PlatformTopology.events, routingKey: WorkOrderClosed.type))
+        try await input.declare(topology)
+        let consumer = try await input.consume(queue: Self.queue, prefetch: 512)
+        let t = Task { [self] in
+            var deliveries = consumer.deliveries.makeAsyncIterator()
+            await withTaskGroup(of: Void.self) { group in
+                var inFlight = 0
+                while let all = await deliveries.nextBatch() {
+                    var start = 0
+                    while start < all.count {
+                        let batch = Array(all[start..<min(start + 256, all.count)])
+                        start += batch.count
+                        if inFlight == 4 {
+                            await group.next()
+                            inFlight -= 1
+                        }
+                        inFlight += 1
+                        group.addTask { await self.relay(batch) }
+                    }
+                }
+            }
+        }
+        task.withLock { $0 = t }
+    }
+
+    private func relay(_ batch: [Delivery]) async {
+        let out = batch.compactMap { d in d.properties.messageId.flatMap { prefacturas[$0] } }
+        do {
+            let outcomes = try await output.publish(out)
+            guard out.count == batch.count, outcomes.allSatisfy({ $0 == .confirmed }) else {
+                failure.withLock { $0 = $0 ?? "floor relay: a prefactura was not confirmed or not prepared" }
+                return
+            }
+            input.ack(batch)
+        } catch {
+            failure.withLock { $0 = $0 ?? "floor relay: \(error)" }
+        }
+    }
+
+    /// The first failure, if any (the run then stalls and reports it).
+    var error: String? { failure.withLock { $0 } }
+
+    func stop() async {
+        let t = task.withLock { $0 }
+        t?.cancel()
+        await t?.value
+        await input.shutdown()
+        await output.shutdown()
     }
 }

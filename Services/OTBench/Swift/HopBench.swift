@@ -47,6 +47,11 @@ struct HopBench {
         var p50: Double
         var p99: Double
         var max: Double
+        /// The same latency in two parts, split at the event's `time` (the service's clock when its
+        /// batch began): send → batch start (broker in, delivery, batch window), then batch start →
+        /// received (transaction, relay, broker out).
+        var toBatch: LatencySummary
+        var fromBatch: LatencySummary
         var cpu: CPUUsage
     }
 
@@ -193,6 +198,7 @@ struct HopBench {
         collector.begin(ids: ids)
         let cpu0 = CPUSnapshot.take(servicePID: service.processIdentifier, database: database)
         let start = ContinuousClock.now + .milliseconds(5)
+        let wallStart = Date().addingTimeInterval(0.005)
         let (sentTimes, achievedRate) = try await pacedPublish(pub, messages, rate: rate, start: start, what: "commands")
         _ = try await waitForAll(collector, count: count, service: service)
         let cpu = CPUSnapshot.take(servicePID: service.processIdentifier, database: database).usage(since: cpu0)
@@ -200,15 +206,24 @@ struct HopBench {
         if s.rejected > 0 { throw BenchError("\(s.rejected) commands rejected, e.g. \(s.rejectionSample ?? "?")") }
         var latencies: [Double] = []
         latencies.reserveCapacity(count)
+        var toBatch: [Double] = []
+        var fromBatch: [Double] = []
         for i in 0..<count {
             guard let r = s.received[i] else { throw BenchError("no event for paced command \(i)") }
-            latencies.append(seconds(r - sentTimes[i]) * 1000)
+            let total = seconds(r - sentTimes[i]) * 1000
+            latencies.append(total)
+            if let decided = s.decided[i] {
+                let sentWall = wallStart.addingTimeInterval(seconds(sentTimes[i] - start))
+                let first = decided.timeIntervalSince(sentWall) * 1000
+                toBatch.append(first)
+                fromBatch.append(total - first)
+            }
         }
         latencies.sort()
         func pct(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int((p * Double(latencies.count)).rounded(.up)) - 1)] }
         return Latency(
             commands: count, targetRate: rate, achievedRate: achievedRate, p50: pct(0.50),
-            p99: pct(0.99), max: latencies.last ?? .nan, cpu: cpu)
+            p99: pct(0.99), max: latencies.last ?? .nan, toBatch: LatencySummary(toBatch), fromBatch: LatencySummary(fromBatch), cpu: cpu)
     }
 
     /// Waits until every command of the current phase has its event; returns the instant the last
@@ -236,6 +251,7 @@ struct HopBench {
 struct EventProbe: Decodable {
     var type: String
     var causationid: String?
+    var time: Date?
     var data: Payload?
 
     struct Payload: Decodable {
@@ -250,6 +266,8 @@ final class EventCollector: Sendable {
     struct State {
         var index: [String: Int] = [:]
         var received: [ContinuousClock.Instant?] = []
+        /// The event's `time`, by command.
+        var decided: [Date?] = []
         var answered = 0
         var workOrderIds: Set<String> = []
         var duplicates = 0
@@ -269,6 +287,7 @@ final class EventCollector: Sendable {
             $0 = State()
             $0.index = index
             $0.received = Array(repeating: nil, count: ids.count)
+            $0.decided = Array(repeating: nil, count: ids.count)
         }
     }
 
@@ -287,6 +306,7 @@ final class EventCollector: Sendable {
                 return
             }
             s.received[i] = at
+            s.decided[i] = probe.time
             s.answered += 1
             s.lastAt = at
             if let wo = probe.data?.workOrderId { s.workOrderIds.insert(wo) }

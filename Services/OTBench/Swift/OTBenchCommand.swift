@@ -23,7 +23,9 @@ struct OTBenchCommand: AsyncParsableCommand {
             (assign, outcome, close and prefactura review sent as the events arrive): lifecycles/s and per-hop \
             p50/p99/max.
             Part 4 (billing): starts billing alone; N workorder.closed events → billing.prefactura-issued, in \
-            closed-OT events/s.
+            closed-OT events/s; then its floor: the same events through an in-process relay that publishes \
+            a prepared prefactura-issued per event (confirms, acks, four batches in flight) with no service \
+            and no database — what the broker and the clients alone allow on this machine.
             Damage: starts commercial and priority; N damage.report commands for N distinct products \
             → damage.registered and a repair OT → workorder.opened → workorder.prioritized: reports/s and \
             report → prioritized p50/p99/max, then the same latency paced at half that rate.
@@ -86,6 +88,8 @@ struct OTBenchCommand: AsyncParsableCommand {
     var skipLifecycle = false
     @Flag(help: "Skip the billing batch.")
     var skipBilling = false
+    @Flag(help: "Skip the billing batch's floor (the same events through a relay with no service and no database).")
+    var skipBillingFloor = false
     @Option(help: "Post-sale: requests driven through to completion.")
     var postsaleRequests = 5_000
     @Option(help: "Post-sale: contracts the requests are spread over.")
@@ -217,7 +221,15 @@ struct OTBenchCommand: AsyncParsableCommand {
             let bench = BillingBench(
                 amqpURL: url, managementURL: managementURL, postgres: pg, closed: closed, confirmBatch: confirmBatch,
                 serviceEnvironment: env, logger: logger)
-            print(billingReport(try await bench.run(janitor: janitor)))
+            let r = try await bench.run(janitor: janitor)
+            var floor: BillingBench.Result?
+            if !skipBillingFloor {
+                progress("billing floor: relay without service or database; \(fmtInt(Double(closed))) workorder.closed events …")
+                var f = bench
+                f.floor = true
+                floor = try await f.run(janitor: janitor)
+            }
+            print(billingReport(r, floor: floor))
         }
         let postSale = PostSaleBench(
             amqpURL: url, managementURL: managementURL, postgres: pg, requests: postsaleRequests, contracts: postsaleContracts, cycleContracts: cycleContracts,
@@ -484,7 +496,7 @@ struct OTBenchCommand: AsyncParsableCommand {
         return lines.joined(separator: "\n")
     }
 
-    private func billingReport(_ r: BillingBench.Result) -> String {
+    private func billingReport(_ r: BillingBench.Result, floor f: BillingBench.Result?) -> String {
         var lines = [
             "Billing batch: \(fmtInt(Double(r.events))) workorder.closed events (ot.events) → billing alone → billing.prefactura-issued",
             "service: \(r.tunables)",
@@ -496,8 +508,15 @@ struct OTBenchCommand: AsyncParsableCommand {
         rows.append(["  publish + confirm alone, events/s", fmtInt(Double(r.events) / r.publishSeconds)])
         rows.append(["  prefactura-issued, distinct OTs, duplicates", "\(fmtInt(Double(r.prefacturas))), \(fmtInt(Double(r.distinctWorkOrders))), \(r.duplicates)"])
         rows.append(["  check (exactly N)", r.distinctWorkOrders == r.events && r.duplicates == 0 ? "pass" : "FAIL"])
+        if let f {
+            rows.append(["floor: relay without service or database, events/s", fmtInt(f.rate)])
+            rows.append(["  events / seconds", "\(fmtInt(Double(f.events))) / \(fmt(f.seconds, 2))"])
+            rows.append(["  publish + confirm alone, events/s", fmtInt(Double(f.events) / f.publishSeconds)])
+            rows.append(["  check (exactly N)", f.distinctWorkOrders == f.events && f.duplicates == 0 ? "pass" : "FAIL"])
+        }
         lines.append(table(rows))
         lines.append("CPU during the run: \(r.cpu.summary)")
+        if let f { lines.append("CPU during the floor: \(f.cpu.summary)") }
         return lines.joined(separator: "\n")
     }
 
@@ -533,6 +552,8 @@ struct OTBenchCommand: AsyncParsableCommand {
             rows.append(["  p50 ms", fmt(l.p50, 1)])
             rows.append(["  p99 ms", fmt(l.p99, 1)])
             rows.append(["  max ms", fmt(l.max, 1)])
+            rows.append(["  send → batch start p50 / p99 ms", "\(fmt(l.toBatch.p50, 1)) / \(fmt(l.toBatch.p99, 1))"])
+            rows.append(["  batch start → event p50 / p99 ms", "\(fmt(l.fromBatch.p50, 1)) / \(fmt(l.fromBatch.p99, 1))"])
         }
         lines.append(table(rows))
         lines.append("CPU during throughput: \(t.cpu.summary)")
