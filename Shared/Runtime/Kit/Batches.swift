@@ -134,9 +134,6 @@ final class BatchRunner: Sendable {
     /// a lost creation race are the batch's bad luck; everything else is transient.
     static func classify(_ error: any Error) -> FailureClass {
         if error is ConcurrentModification { return .conflict }
-        if let t = error as? PostgresTransactionError, let inner = t.closureError, inner is ConcurrentModification {
-            return .conflict
-        }
         guard let state = sqlState(error) else { return .transient }
         if state.hasPrefix("22") || state.hasPrefix("23") || state.hasPrefix("54") { return .data }
         if state == "40001" || state == "40P01" { return .conflict }
@@ -145,20 +142,12 @@ final class BatchRunner: Sendable {
 
     static func sqlState(_ error: any Error) -> String? {
         if let e = error as? PSQLError { return e.serverInfo?[.sqlState] }
-        if let t = error as? PostgresTransactionError {
-            for inner in [t.closureError, t.beginError, t.commitError].compactMap({ $0 }) {
-                if let s = sqlState(inner) { return s }
-            }
-        }
         return nil
     }
 
     static func databaseMessage(_ error: any Error) -> String {
         if let e = error as? PSQLError, let m = e.serverInfo?[.message] {
             return "\(e.serverInfo?[.sqlState] ?? "") \(m)"
-        }
-        if let t = error as? PostgresTransactionError, let inner = t.closureError ?? t.commitError {
-            return databaseMessage(inner)
         }
         return String(describing: error)
     }
