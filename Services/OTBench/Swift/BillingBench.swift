@@ -76,7 +76,12 @@ struct BillingBench {
                 ).published(by: "billing")
             }
         }
-        let relay = floor ? FloorRelay(cluster: cluster, prefacturas: prefacturas, logger: logger) : nil
+        let prepared = prefacturas
+        let relay =
+            floor
+            ? FloorRelay(
+                cluster: cluster, binding: (PlatformTopology.events, WorkOrderClosed.type), publisher: "billing", logger: logger
+            ) { d in d.properties.messageId.flatMap { prepared[$0] } } : nil
 
         // The closed events come from their owner, dispatch (consumers check the publisher).
         let pub = AMQPConnection(configuration: .init(url: cluster.url(as: "dispatch"), name: "otbench-closed"), logger: logger)
@@ -160,78 +165,3 @@ struct BillingBench {
     }
 }
 
-/// The floor's stand-in for billing: consumes `workorder.closed` from a quorum queue of its own
-/// (prefetch 512, as the service), and for each batch of up to 256 deliveries publishes the prepared
-/// prefacturas as user `billing` with confirms, then acks the batch; up to four batches in flight
-/// (the service's `WORKERS`). No decoding, no database.
-final class FloorRelay: Sendable {
-    static let queue = "otbench.floor.closed"
-    let input: AMQPConnection
-    let output: AMQPConnection
-    let prefacturas: [String: OutgoingMessage]
-    private let task = Mutex<Task<Void, Never>?>(nil)
-    private let failure = Mutex<String?>(nil)
-
-    init(cluster: ServiceCluster, prefacturas: [String: OutgoingMessage], logger: Logger) {
-        input = AMQPConnection(configuration: .init(url: cluster.url, name: "otbench-floor-in"), logger: logger)
-        output = AMQPConnection(configuration: .init(url: cluster.url(as: "billing"), name: "otbench-floor-out"), logger: logger)
-        self.prefacturas = prefacturas
-    }
-
-    func start() async throws {
-        input.start()
-        output.start()
-        try await input.waitUntilConnected()
-        try await output.waitUntilConnected()
-        var topology = PlatformTopology.exchanges
-        topology.queues.append(.quorum(Self.queue))
-        topology.bindings.append(.init(queue: Self.queue, exchange: PlatformTopology.events, routingKey: WorkOrderClosed.type))
-        try await input.declare(topology)
-        let consumer = try await input.consume(queue: Self.queue, prefetch: 512)
-        let t = Task { [self] in
-            var deliveries = consumer.deliveries.makeAsyncIterator()
-            await withTaskGroup(of: Void.self) { group in
-                var inFlight = 0
-                while let all = await deliveries.nextBatch() {
-                    var start = 0
-                    while start < all.count {
-                        let batch = Array(all[start..<min(start + 256, all.count)])
-                        start += batch.count
-                        if inFlight == 4 {
-                            await group.next()
-                            inFlight -= 1
-                        }
-                        inFlight += 1
-                        group.addTask { await self.relay(batch) }
-                    }
-                }
-            }
-        }
-        task.withLock { $0 = t }
-    }
-
-    private func relay(_ batch: [Delivery]) async {
-        let out = batch.compactMap { d in d.properties.messageId.flatMap { prefacturas[$0] } }
-        do {
-            let outcomes = try await output.publish(out)
-            guard out.count == batch.count, outcomes.allSatisfy({ $0 == .confirmed }) else {
-                failure.withLock { $0 = $0 ?? "floor relay: a prefactura was not confirmed or not prepared" }
-                return
-            }
-            input.ack(batch)
-        } catch {
-            failure.withLock { $0 = $0 ?? "floor relay: \(error)" }
-        }
-    }
-
-    /// The first failure, if any (the run then stalls and reports it).
-    var error: String? { failure.withLock { $0 } }
-
-    func stop() async {
-        let t = task.withLock { $0 }
-        t?.cancel()
-        await t?.value
-        await input.shutdown()
-        await output.shutdown()
-    }
-}

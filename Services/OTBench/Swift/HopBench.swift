@@ -26,6 +26,10 @@ struct HopBench {
     var latencySeconds: Double
     var latencyCommands: Int
     var latencyRate: Double?
+    /// Measures the floor instead: no commercial and no database; an in-process relay takes each
+    /// batch of up to 64 commands off a quorum queue of its own and publishes, as commercial with
+    /// confirms, a `workorder.opened` per command (encoded then, caused by it), then acks.
+    var floor = false
     var serviceEnvironment: [String: String]
     var showTop: Bool
     var logger: Logger
@@ -69,18 +73,43 @@ struct HopBench {
 
     func run(janitor: Janitor) async throws -> Result {
         try await ServiceCluster(
-            services: ["commercial"], amqpURL: amqpURL, managementURL: managementURL, postgres: postgres,
+            services: floor ? [] : ["commercial"], amqpURL: amqpURL, managementURL: managementURL, postgres: postgres,
             serviceEnvironment: serviceEnvironment, janitor: janitor
         ).measuring { cluster in
             let tunables = Self.tunableDefaults.map { k, d in "\(k)=\(cluster.environment[k] ?? d)" }.joined(separator: " ")
-            let result = try await measure(
-                url: cluster.url, publisherURL: cluster.url(as: "crm"), service: cluster.services[0].process, database: cluster.name)
-            return Result(tunables: tunables, throughput: result.0, latency: result.1)
+            let relay = floor ? Self.floorRelay(cluster, logger: logger) : nil
+            do {
+                try await relay?.start()
+                let result = try await measure(
+                    url: cluster.url, publisherURL: cluster.url(as: "crm"), service: cluster.services.first?.process, relay: relay,
+                    database: cluster.name)
+                await relay?.stop()
+                return Result(tunables: tunables, throughput: result.0, latency: result.1)
+            } catch {
+                await relay?.stop()
+                throw error
+            }
+        }
+    }
+
+    /// The floor's stand-in for commercial: a `workorder.opened` per `workorder.open`, caused by it.
+    private static func floorRelay(_ cluster: ServiceCluster, logger: Logger) -> FloorRelay {
+        FloorRelay(
+            cluster: cluster, binding: (PlatformTopology.commands, OpenWorkOrder.type), publisher: "commercial", batchSize: 64,
+            logger: logger
+        ) { d in
+            guard let id = d.properties.messageId else { return nil }
+            var e = WorkOrderOpened.example
+            e.workOrderId = id
+            let envelope = Envelope(source: "/ot/commercial", correlationId: d.properties.correlationId, causationId: id, data: e)
+            return try? EnvelopeCodec.outgoing(envelope, appId: "commercial").published(by: "commercial")
         }
     }
 
     /// Runs once the service has started (``ServiceCluster/measuring(_:)`` waits for it).
-    private func measure(url: AMQPURL, publisherURL: AMQPURL, service: Process, database: String) async throws -> (Throughput, Latency?) {
+    private func measure(
+        url: AMQPURL, publisherURL: AMQPURL, service: Process?, relay: FloorRelay?, database: String
+    ) async throws -> (Throughput, Latency?) {
 
         let events = "otbench.events"
         // The commands come from the CRM's user (consumers check the publisher may send them).
@@ -100,7 +129,7 @@ struct HopBench {
             try await con.declare(topology)
             // The service consumes once its queue has a consumer.
             let consumerDeadline = ContinuousClock.now + .seconds(30)
-            while try await con.queueStatus("commercial.commands").consumers == 0 {
+            while try await con.queueStatus(relay?.queue ?? "commercial.commands").consumers == 0 {
                 guard ContinuousClock.now < consumerDeadline else { throw BenchError("commercial.commands has no consumer after 30 s") }
                 try await Task.sleep(for: .milliseconds(50))
             }
@@ -117,11 +146,12 @@ struct HopBench {
                 }
             }
 
-            let throughput = try await throughputPhase(pub: pub, collector: collector, service: service, database: database)
+            let throughput = try await throughputPhase(pub: pub, collector: collector, service: service, relay: relay, database: database)
             var latency: Latency?
             if latencyCommands > 0 && latencySeconds > 0 {
                 let rate = latencyRate ?? throughput.rate / 2
-                latency = try await latencyPhase(pub: pub, collector: collector, service: service, database: database, rate: rate)
+                latency = try await latencyPhase(
+                    pub: pub, collector: collector, service: service, relay: relay, database: database, rate: rate)
             }
             try? await con.cancel(consumer)
             await consumerTask?.value
@@ -156,7 +186,7 @@ struct HopBench {
     }
 
     private func throughputPhase(
-        pub: AMQPConnection, collector: EventCollector, service: Process, database: String
+        pub: AMQPConnection, collector: EventCollector, service: Process?, relay: FloorRelay?, database: String
     ) async throws -> Throughput {
         let (ids, messages) = try makeCommands(commands)
         collector.begin(ids: ids)
@@ -167,7 +197,7 @@ struct HopBench {
                 try? await Task.sleep(for: .seconds(1))
                 return try? topFrame()
             } : nil
-        let cpu0 = CPUSnapshot.take(servicePID: service.processIdentifier, database: database)
+        let cpu0 = CPUSnapshot.take(servicePID: service?.processIdentifier, database: database)
         let start = ContinuousClock.now
         var sent = 0
         while sent < messages.count {
@@ -176,8 +206,8 @@ struct HopBench {
             if let bad = outcomes.first(where: { $0 != .confirmed }) { throw BenchError("command publish not confirmed: \(bad)") }
             sent = end
         }
-        let done = try await waitForAll(collector, count: ids.count, service: service)
-        let cpu = CPUSnapshot.take(servicePID: service.processIdentifier, database: database).usage(since: cpu0)
+        let done = try await waitForAll(collector, count: ids.count, service: service, relay: relay)
+        let cpu = CPUSnapshot.take(servicePID: service?.processIdentifier, database: database).usage(since: cpu0)
         // Late duplicates (at-least-once relay) or rejections would show up now.
         try await Task.sleep(for: .milliseconds(500))
         let s = collector.state()
@@ -191,17 +221,17 @@ struct HopBench {
     }
 
     private func latencyPhase(
-        pub: AMQPConnection, collector: EventCollector, service: Process, database: String, rate: Double
+        pub: AMQPConnection, collector: EventCollector, service: Process?, relay: FloorRelay?, database: String, rate: Double
     ) async throws -> Latency {
         let count = max(1, min(latencyCommands, Int(rate * latencySeconds)))
         let (ids, messages) = try makeCommands(count)
         collector.begin(ids: ids)
-        let cpu0 = CPUSnapshot.take(servicePID: service.processIdentifier, database: database)
+        let cpu0 = CPUSnapshot.take(servicePID: service?.processIdentifier, database: database)
         let start = ContinuousClock.now + .milliseconds(5)
         let wallStart = Date().addingTimeInterval(0.005)
         let (sentTimes, achievedRate) = try await pacedPublish(pub, messages, rate: rate, start: start, what: "commands")
-        _ = try await waitForAll(collector, count: count, service: service)
-        let cpu = CPUSnapshot.take(servicePID: service.processIdentifier, database: database).usage(since: cpu0)
+        _ = try await waitForAll(collector, count: count, service: service, relay: relay)
+        let cpu = CPUSnapshot.take(servicePID: service?.processIdentifier, database: database).usage(since: cpu0)
         let s = collector.state()
         if s.rejected > 0 { throw BenchError("\(s.rejected) commands rejected, e.g. \(s.rejectionSample ?? "?")") }
         var latencies: [Double] = []
@@ -219,6 +249,17 @@ struct HopBench {
                 fromBatch.append(total - first)
             }
         }
+        if let path = ProcessInfo.processInfo.environment["OTBENCH_HOP_LATENCIES"] {
+            // One line per paced command: scheduled send (s from the first), total, to batch, from batch (ms).
+            var out = "sent_s,total_ms,to_batch_ms,from_batch_ms\n"
+            for i in 0..<count {
+                let sent = seconds(sentTimes[i] - start)
+                var first = Double.nan
+                if let decided = s.decided[i] { first = decided.timeIntervalSince(wallStart.addingTimeInterval(sent)) * 1000 }
+                out += "\(sent),\(latencies[i]),\(first),\(latencies[i] - first)\n"
+            }
+            try? out.write(toFile: path, atomically: true, encoding: .utf8)
+        }
         latencies.sort()
         func pct(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int((p * Double(latencies.count)).rounded(.up)) - 1)] }
         return Latency(
@@ -228,7 +269,9 @@ struct HopBench {
 
     /// Waits until every command of the current phase has its event; returns the instant the last
     /// one arrived. Fails when nothing new arrives for 30 s or the service dies.
-    private func waitForAll(_ collector: EventCollector, count: Int, service: Process) async throws -> ContinuousClock.Instant {
+    private func waitForAll(
+        _ collector: EventCollector, count: Int, service: Process?, relay: FloorRelay?
+    ) async throws -> ContinuousClock.Instant {
         var lastProgress = ContinuousClock.now
         var lastCount = -1
         while true {
@@ -238,7 +281,10 @@ struct HopBench {
                 lastCount = answered
                 lastProgress = .now
             }
-            guard service.isRunning else { throw BenchError("commercial exited (status \(service.terminationStatus)) after \(answered) of \(count) events") }
+            if let service, !service.isRunning {
+                throw BenchError("commercial exited (status \(service.terminationStatus)) after \(answered) of \(count) events")
+            }
+            if let e = relay?.error { throw BenchError(e) }
             guard ContinuousClock.now - lastProgress < .seconds(30) else {
                 throw BenchError("stalled: \(answered) of \(count) events after 30 s without progress")
             }

@@ -17,7 +17,10 @@ struct OTBenchCommand: AsyncParsableCommand {
             Part 1 (raw): the C baseline (amqp-c-baseline) and the Swift wrapper publish N persistent messages \
             with confirms into a quorum queue, then consume them with grouped acks, on the same broker.
             Part 2 (hop): starts the `commercial` binary of this build folder against a throwaway vhost and \
-            database, measures workorder.open → workorder.opened throughput, then latency at half that rate.
+            database, measures workorder.open → workorder.opened throughput, then latency at half that rate; \
+            then its floor: the same commands through an in-process relay that publishes a workorder.opened \
+            per command (confirms, acks, batches of 64, four in flight) with no service and no database, its \
+            latency paced at the hop's rate.
             Part 3 (lifecycle): starts commercial, approval, dispatch and billing on a throwaway vhost and \
             database; a reactive driver takes N project OTs from workorder.open to billing.invoice-issued \
             (assign, outcome, close and prefactura review sent as the events arrive): lifecycles/s and per-hop \
@@ -84,6 +87,8 @@ struct OTBenchCommand: AsyncParsableCommand {
     var skipWrapper = false
     @Flag(help: "Skip the commercial hop.")
     var skipHop = false
+    @Flag(help: "Skip the hop's floor (the same commands through a relay with no service and no database, paced at the hop's rate).")
+    var skipHopFloor = false
     @Flag(help: "Skip the full lifecycles.")
     var skipLifecycle = false
     @Flag(help: "Skip the billing batch.")
@@ -201,7 +206,15 @@ struct OTBenchCommand: AsyncParsableCommand {
                 latencySeconds: latencySeconds, latencyCommands: latencyCommands, latencyRate: latencyRate,
                 serviceEnvironment: env, showTop: top, logger: logger)
             let r = try await hop.run(janitor: janitor)
-            print(hopReport(r))
+            var floor: HopBench.Result?
+            if !skipHopFloor {
+                progress("hop floor: relay without service or database …")
+                var f = hop
+                f.floor = true
+                f.latencyRate = r.latency?.targetRate ?? latencyRate
+                floor = try await f.run(janitor: janitor)
+            }
+            print(hopReport(r, floor: floor))
         }
 
         if !skipLifecycle {
@@ -536,7 +549,7 @@ struct OTBenchCommand: AsyncParsableCommand {
         ])
     }
 
-    private func hopReport(_ r: HopBench.Result) -> String {
+    private func hopReport(_ r: HopBench.Result, floor f: HopBench.Result?) -> String {
         let t = r.throughput
         var lines = [
             "Commercial hop: workorder.open (ot.commands) → commercial → workorder.opened (ot.events → quorum queue)",
@@ -555,9 +568,20 @@ struct OTBenchCommand: AsyncParsableCommand {
             rows.append(["  send → batch start p50 / p99 ms", "\(fmt(l.toBatch.p50, 1)) / \(fmt(l.toBatch.p99, 1))"])
             rows.append(["  batch start → event p50 / p99 ms", "\(fmt(l.fromBatch.p50, 1)) / \(fmt(l.fromBatch.p99, 1))"])
         }
+        if let f {
+            rows.append(["floor (relay, no service or database), commands/s", fmtInt(f.throughput.rate)])
+            if let l = f.latency {
+                rows.append(["  paced at, commands/s", fmtInt(l.achievedRate)])
+                rows.append(["  p50 / p99 / max ms", "\(fmt(l.p50, 1)) / \(fmt(l.p99, 1)) / \(fmt(l.max, 1))"])
+            }
+        }
         lines.append(table(rows))
         lines.append("CPU during throughput: \(t.cpu.summary)")
         if let l = r.latency { lines.append("CPU during latency:    \(l.cpu.summary)") }
+        if let f {
+            lines.append("CPU during the floor's throughput: \(f.throughput.cpu.summary)")
+            if let l = f.latency { lines.append("CPU during the floor's latency:    \(l.cpu.summary)") }
+        }
         if let top = t.top { lines.append("top during throughput:\n\(top)") }
         return lines.joined(separator: "\n")
     }
