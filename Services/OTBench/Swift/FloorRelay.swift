@@ -90,3 +90,30 @@ final class FloorRelay: Sendable {
         await output.shutdown()
     }
 }
+
+/// A part that can also measure its floor: the same run with a ``FloorRelay`` standing in for the
+/// service.
+protocol FloorMeasurable {
+    associatedtype Result
+    /// Measures the floor instead of the service.
+    var floor: Bool { get set }
+    func run(janitor: Janitor) async throws -> Result
+}
+
+extension FloorMeasurable {
+    /// Runs the part, then (unless `skipFloor`) its floor, set up by `adjust` from the service's result.
+    func runWithFloor(
+        skipFloor: Bool, janitor: Janitor, adjust: (inout Self, Result) -> Void = { _, _ in }
+    ) async throws -> (Result, Result?) {
+        let r = try await run(janitor: janitor)
+        if skipFloor { return (r, nil) }
+        progress("\(Self.self): its floor, a relay without service or database …")
+        var f = self
+        f.floor = true
+        adjust(&f, r)
+        return (r, try await f.run(janitor: janitor))
+    }
+}
+
+extension HopBench: FloorMeasurable {}
+extension BillingBench: FloorMeasurable {}

@@ -205,14 +205,9 @@ struct OTBenchCommand: AsyncParsableCommand {
                 amqpURL: url, managementURL: managementURL, postgres: pg, commands: commands, confirmBatch: confirmBatch,
                 latencySeconds: latencySeconds, latencyCommands: latencyCommands, latencyRate: latencyRate,
                 serviceEnvironment: env, showTop: top, logger: logger)
-            let r = try await hop.run(janitor: janitor)
-            var floor: HopBench.Result?
-            if !skipHopFloor {
-                progress("hop floor: relay without service or database …")
-                var f = hop
-                f.floor = true
-                f.latencyRate = r.latency?.targetRate ?? latencyRate
-                floor = try await f.run(janitor: janitor)
+            let (r, floor) = try await hop.runWithFloor(skipFloor: skipHopFloor, janitor: janitor) { f, r in
+                // The floor is paced at the service's rate.
+                f.latencyRate = r.latency?.targetRate ?? f.latencyRate
             }
             print(hopReport(r, floor: floor))
         }
@@ -234,14 +229,7 @@ struct OTBenchCommand: AsyncParsableCommand {
             let bench = BillingBench(
                 amqpURL: url, managementURL: managementURL, postgres: pg, closed: closed, confirmBatch: confirmBatch,
                 serviceEnvironment: env, logger: logger)
-            let r = try await bench.run(janitor: janitor)
-            var floor: BillingBench.Result?
-            if !skipBillingFloor {
-                progress("billing floor: relay without service or database; \(fmtInt(Double(closed))) workorder.closed events …")
-                var f = bench
-                f.floor = true
-                floor = try await f.run(janitor: janitor)
-            }
+            let (r, floor) = try await bench.runWithFloor(skipFloor: skipBillingFloor, janitor: janitor)
             print(billingReport(r, floor: floor))
         }
         let postSale = PostSaleBench(
