@@ -129,8 +129,9 @@ struct HopBench {
             try await con.declare(topology)
             // The service consumes once its queue has a consumer.
             let consumerDeadline = ContinuousClock.now + .seconds(30)
-            while try await con.queueStatus(relay?.queue ?? "commercial.commands").consumers == 0 {
-                guard ContinuousClock.now < consumerDeadline else { throw BenchError("commercial.commands has no consumer after 30 s") }
+            let input = relay?.queue ?? "commercial.commands"
+            while try await con.queueStatus(input).consumers == 0 {
+                guard ContinuousClock.now < consumerDeadline else { throw BenchError("\(input) has no consumer after 30 s") }
                 try await Task.sleep(for: .milliseconds(50))
             }
             let consumer = try await con.consume(queue: events, prefetch: 1000)
@@ -234,37 +235,30 @@ struct HopBench {
         let cpu = CPUSnapshot.take(servicePID: service?.processIdentifier, database: database).usage(since: cpu0)
         let s = collector.state()
         if s.rejected > 0 { throw BenchError("\(s.rejected) commands rejected, e.g. \(s.rejectionSample ?? "?")") }
+        // Each command's latency, and its part up to the batch's start (the event's `time`).
         var latencies: [Double] = []
+        var toBatch: [Double?] = []
         latencies.reserveCapacity(count)
-        var toBatch: [Double] = []
-        var fromBatch: [Double] = []
+        toBatch.reserveCapacity(count)
         for i in 0..<count {
             guard let r = s.received[i] else { throw BenchError("no event for paced command \(i)") }
-            let total = seconds(r - sentTimes[i]) * 1000
-            latencies.append(total)
-            if let decided = s.decided[i] {
-                let sentWall = wallStart.addingTimeInterval(seconds(sentTimes[i] - start))
-                let first = decided.timeIntervalSince(sentWall) * 1000
-                toBatch.append(first)
-                fromBatch.append(total - first)
-            }
+            latencies.append(seconds(r - sentTimes[i]) * 1000)
+            toBatch.append(s.decided[i].map { $0.timeIntervalSince(wallStart.addingTimeInterval(seconds(sentTimes[i] - start))) * 1000 })
         }
         if let path = ProcessInfo.processInfo.environment["OTBENCH_HOP_LATENCIES"] {
             // One line per paced command: scheduled send (s from the first), total, to batch, from batch (ms).
             var out = "sent_s,total_ms,to_batch_ms,from_batch_ms\n"
             for i in 0..<count {
-                let sent = seconds(sentTimes[i] - start)
-                var first = Double.nan
-                if let decided = s.decided[i] { first = decided.timeIntervalSince(wallStart.addingTimeInterval(sent)) * 1000 }
-                out += "\(sent),\(latencies[i]),\(first),\(latencies[i] - first)\n"
+                let first = toBatch[i] ?? .nan
+                out += "\(seconds(sentTimes[i] - start)),\(latencies[i]),\(first),\(latencies[i] - first)\n"
             }
             try? out.write(toFile: path, atomically: true, encoding: .utf8)
         }
-        latencies.sort()
-        func pct(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int((p * Double(latencies.count)).rounded(.up)) - 1)] }
+        let all = LatencySummary(latencies)
+        let split = zip(latencies, toBatch).compactMap { total, first in first.map { (first: $0, rest: total - $0) } }
         return Latency(
-            commands: count, targetRate: rate, achievedRate: achievedRate, p50: pct(0.50),
-            p99: pct(0.99), max: latencies.last ?? .nan, toBatch: LatencySummary(toBatch), fromBatch: LatencySummary(fromBatch), cpu: cpu)
+            commands: count, targetRate: rate, achievedRate: achievedRate, p50: all.p50, p99: all.p99, max: all.max,
+            toBatch: LatencySummary(split.map(\.first)), fromBatch: LatencySummary(split.map(\.rest)), cpu: cpu)
     }
 
     /// Waits until every command of the current phase has its event; returns the instant the last
