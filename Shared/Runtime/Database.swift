@@ -86,7 +86,7 @@ public enum Database {
             let runtime =
                 runtimeMigrations(schema) + [
                     kitMigration(schema), outboxTraceMigration(schema), timersOrderMigration(schema), outboxPriorityMigration(schema),
-                    timerJoinMigration(schema),
+                    timerJoinMigration(schema), keyedIndexesMigration(schema),
                 ]
             for (component, list) in [("runtime", runtime), ("service", migrations)] {
                 for m in list.sorted(by: { $0.version < $1.version }) where !applied.contains("\(component)/\(m.version)") {
